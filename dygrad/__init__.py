@@ -1,0 +1,97 @@
+"""dygrad: a define-by-run automatic differentiation library over NumPy with PyTorch's API.
+
+>>> import dygrad as torch
+>>> x = torch.ones(2, 2, requires_grad=True)
+>>> o = ((x + 2) * (x + 2) * 3).mean()
+>>> o
+tensor(27., grad_fn=<MeanBackward0>)
+>>> o.backward(); x.grad
+tensor([[4.5000, 4.5000],
+        [4.5000, 4.5000]])
+"""
+
+from __future__ import annotations
+
+from . import autograd, dtypes, ops, return_types
+from . import indexing as _indexing  # noqa: F401 - installs Tensor.__getitem__'s helpers
+from ._printing import get_printoptions, set_printoptions
+from .autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from .backend import manual_seed
+from .creation import (
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    zeros,
+    zeros_like,
+)
+from .dtypes import (
+    bool_ as bool,  # noqa: A004 - PyTorch's name
+    dtype,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int8,
+    int16,
+    int32,
+    int64,
+    promote_types,
+    result_type,
+    set_default_dtype,
+    uint8,
+)
+from .functions import (
+    METHOD_FUNCTIONS,
+    broadcast_tensors,
+    cat,
+    chunk,
+    concat,
+    concatenate,
+    is_tensor,
+    method_function,
+    split,
+    stack,
+    unbind,
+)
+from .tensor import Size, Tensor, device, matmul, maximum, minimum, tensor, where
+
+half = float16
+float = float32  # noqa: A001
+double = float64
+short = int16
+int = int32  # noqa: A001
+long = int64
+
+__version__ = "0.1.0"
+
+for _name in METHOD_FUNCTIONS:
+    globals()[_name] = method_function(_name)
+del _name
+
+
+def is_floating_point(t: Tensor) -> builtins_bool:  # type: ignore[name-defined]  # noqa: F821
+    return t.is_floating_point()
+
+
+builtins_bool = type(True)

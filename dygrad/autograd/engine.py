@@ -1,0 +1,109 @@
+"""The backward engine: one dependency-counting traversal, then every node runs once, after all of
+its consumers, summing gradients that meet. Iterative throughout; knows no specific op."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .grad_mode import state
+from .graph import AccumulateGrad, Node
+
+__all__ = ["run_backward"]
+
+
+def _count_dependencies(roots: Sequence[Node]) -> dict[Node, int]:
+    # deps[n] = number of edges into n from nodes reachable from the roots.
+    deps: dict[Node, int] = dict.fromkeys(roots, 0)
+    stack = list(deps)
+    while stack:
+        for nxt, _ in stack.pop().next_functions:
+            if nxt is not None:
+                d = deps.get(nxt)
+                if d is None:
+                    deps[nxt] = 1
+                    stack.append(nxt)
+                else:
+                    deps[nxt] = d + 1
+    return deps
+
+
+def _add(buffers: dict[Node, Any], node: Node, nr: int, g: Any) -> None:
+    # Gradients meeting at one output are summed out of place: the arriving arrays may be shared
+    # with other consumers (an add sends the same gradient to both inputs).
+    if node.n_outputs == 1:
+        prev = buffers.get(node)
+        buffers[node] = g if prev is None else prev + g
+    else:
+        slots = buffers.get(node)
+        if slots is None:
+            slots = buffers[node] = [None] * node.n_outputs
+        prev = slots[nr]
+        slots[nr] = g if prev is None else prev + g
+
+
+def run_backward(
+    roots: Sequence[tuple[Node, int]],
+    grads: Sequence[Any],
+    *,
+    retain_graph: bool,
+    create_graph: bool,
+    capture: Sequence[tuple[Node, int]] = (),
+    accumulate: bool = True,
+) -> list[Any]:
+    """Propagate `grads` (one per root edge) back through the graph.
+
+    Gradients reaching the edges in `capture` are returned in that order (None where nothing
+    arrived). With `accumulate=False` leaves' `.grad` is left untouched (`autograd.grad`).
+    Backward rules run with grad mode equal to `create_graph`, so that with `create_graph=True`
+    the gradients carry graphs of their own.
+    """
+    buffers: dict[Node, Any] = {}
+    for (node, nr), g in zip(roots, grads):
+        _add(buffers, node, nr, g)
+    deps = _count_dependencies(list(buffers))
+    ready = [n for n in buffers if deps[n] == 0]
+    want = {}
+    for i, key in enumerate(capture):
+        want.setdefault(key[0], []).append((i, key[1]))
+    captured: list[Any] = [None] * len(capture)
+
+    prev_mode = state.enabled
+    state.enabled = create_graph
+    try:
+        while ready:
+            node = ready.pop()
+            g = buffers.pop(node, None)
+            if g is not None and node._pre_hooks:
+                for hook in tuple(node._pre_hooks.values()):
+                    new = hook(g, create_graph)
+                    if new is not None:
+                        g = new
+            if want and node in want:
+                for i, nr in want[node]:
+                    captured[i] = g if node.n_outputs == 1 else (g[nr] if g is not None else None)
+            if g is None or (not accumulate and type(node) is AccumulateGrad):
+                out: Any = None
+            else:
+                out = node._apply(g, create_graph)
+                if node._post_hooks:
+                    for hook in tuple(node._post_hooks.values()):
+                        new = hook(out, g)
+                        if new is not None:
+                            out = tuple(new)
+                if not retain_graph:
+                    node._release()
+            for i, (nxt, nr) in enumerate(node.next_functions):
+                if nxt is None:
+                    continue
+                if out is not None:
+                    gi = out[i]
+                    if gi is not None:
+                        _add(buffers, nxt, nr, gi)
+                d = deps[nxt] - 1
+                deps[nxt] = d
+                if d == 0:
+                    ready.append(nxt)
+    finally:
+        state.enabled = prev_mode
+    return captured

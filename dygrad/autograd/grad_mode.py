@@ -1,0 +1,160 @@
+"""Grad modes: `no_grad`, `enable_grad`, `set_grad_enabled`, `inference_mode`, thread-local, usable
+as context managers and as decorators."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+__all__ = [
+    "is_grad_enabled",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "inference_mode",
+    "is_inference_mode_enabled",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _State(threading.local):
+    # Class attributes are the per-thread defaults: every new thread starts with grad enabled.
+    enabled = True
+    inference = False
+
+
+state = _State()
+
+
+def is_grad_enabled() -> bool:
+    """True when ops record the graph in this thread (`torch.is_grad_enabled`).
+
+    >>> is_grad_enabled()
+    True
+    """
+    return state.enabled
+
+
+def is_inference_mode_enabled() -> bool:
+    """True inside `inference_mode()` in this thread."""
+    return state.inference
+
+
+class _Mode:
+    """Base for grad-mode context managers: each saves the thread's mode on entry and restores it."""
+
+    _target = True
+
+    def __init__(self) -> None:
+        self._prev: list[tuple[bool, bool]] = []
+
+    def _set(self) -> None:
+        state.enabled = self._target
+
+    def __enter__(self) -> None:
+        self._prev.append((state.enabled, state.inference))
+        self._set()
+
+    def __exit__(self, *exc: object) -> None:
+        state.enabled, state.inference = self._prev.pop()
+
+    def __call__(self, fn: F) -> F:
+        if inspect.isgeneratorfunction(fn):
+            raise TypeError("grad-mode decorators on generator functions are not supported")
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self.__class__(*self._args()):
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    def _args(self) -> tuple[Any, ...]:
+        return ()
+
+    def clone(self) -> _Mode:
+        return self.__class__(*self._args())
+
+
+class no_grad(_Mode):  # noqa: N801 - PyTorch's name
+    """Disable graph recording in this thread (`torch.no_grad`).
+
+    >>> import dygrad
+    >>> x = dygrad.ones(2, requires_grad=True)
+    >>> with dygrad.no_grad():
+    ...     y = x * 2
+    >>> y.requires_grad, x.requires_grad
+    (False, True)
+    """
+
+    _target = False
+
+
+class enable_grad(_Mode):  # noqa: N801
+    """Re-enable graph recording inside a `no_grad` block (`torch.enable_grad`).
+
+    >>> import dygrad
+    >>> x = dygrad.ones(1, requires_grad=True)
+    >>> with dygrad.no_grad(), dygrad.enable_grad():
+    ...     (x * 2).requires_grad
+    True
+    """
+
+    _target = True
+
+
+class set_grad_enabled(_Mode):  # noqa: N801
+    """Set grad mode on or off (`torch.set_grad_enabled`); takes effect at once, like PyTorch,
+    and as a context manager restores the previous mode on exit.
+
+    >>> import dygrad
+    >>> with dygrad.set_grad_enabled(False):
+    ...     dygrad.is_grad_enabled()
+    False
+    """
+
+    def __init__(self, mode: bool) -> None:
+        super().__init__()
+        if not isinstance(mode, bool):
+            raise TypeError(f"set_grad_enabled() expected a bool, got {type(mode).__name__}")
+        self._target = mode
+        self._prev.append((state.enabled, state.inference))
+        state.enabled = mode
+
+    def __enter__(self) -> None:
+        # The mode was already set by __init__; only remember what to restore once.
+        pass
+
+    def _args(self) -> tuple[Any, ...]:
+        return (self._target,)
+
+    def __call__(self, fn: F) -> F:
+        # Used as a decorator, construction must not have changed the mode for good.
+        state.enabled, state.inference = self._prev[-1]
+        return super().__call__(fn)
+
+
+class inference_mode(_Mode):  # noqa: N801
+    """Like `no_grad`, for inference-only code (`torch.inference_mode`).
+
+    >>> import dygrad
+    >>> with dygrad.inference_mode():
+    ...     dygrad.is_grad_enabled(), dygrad.is_inference_mode_enabled()
+    (False, True)
+    """
+
+    def __init__(self, mode: bool = True) -> None:
+        super().__init__()
+        self._mode = mode
+
+    def _set(self) -> None:
+        if self._mode:
+            state.enabled = False
+            state.inference = True
+
+    def _args(self) -> tuple[Any, ...]:
+        return (self._mode,)

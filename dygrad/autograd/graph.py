@@ -1,0 +1,116 @@
+"""Graph nodes: the `Node` base every `grad_fn` derives from, `AccumulateGrad` for leaves, and hook
+handles. Nodes know nothing of specific ops; an op's node class supplies `_apply`."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Node", "AccumulateGrad", "RemovableHandle", "FREED_MSG"]
+
+FREED_MSG = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward."
+)
+
+_handle_ids = itertools.count()
+
+
+class RemovableHandle:
+    """Returned by `register_hook`; `remove()` unregisters the hook (`torch.utils.hooks`)."""
+
+    __slots__ = ("_store", "id", "__weakref__")
+
+    def __init__(self, store: dict[int, Any]) -> None:
+        self._store = store
+        self.id = next(_handle_ids)
+
+    def remove(self) -> None:
+        store = self._store
+        if store is not None:
+            store.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
+class Node:
+    """A recorded operation in the backward graph (PyTorch's `torch.autograd.graph.Node`).
+
+    `next_functions` holds one `(node, output_nr)` edge per input (None for inputs that need no
+    gradient). Subclasses implement `_apply(grads, create_graph)` returning one gradient per edge.
+    """
+
+    # Rarely-set state lives in the instance __dict__, created only when first assigned, with
+    # these class attributes as defaults: creating a node on the hot path sets one slot.
+    __slots__ = ("next_functions", "__weakref__", "__dict__")
+    _pre_hooks: dict[int, Callable[..., Any]] | None = None
+    _post_hooks: dict[int, Callable[..., Any]] | None = None
+    _freed = False
+
+    # Number of outputs of the forward that made this node; multi-output ops override it.
+    n_outputs = 1
+
+    def __init__(self) -> None:
+        self.next_functions: tuple[tuple[Node | None, int], ...] = ()
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """A dict for user annotations, as in PyTorch."""
+        return self.__dict__.setdefault("_metadata", {})
+
+    def name(self) -> str:
+        """The class name PyTorch shows for this node, e.g. `AddBackward0`."""
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object at {hex(id(self))}>"
+
+    def _apply(self, grads: Any, create_graph: bool) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        """Drop saved values once backward has passed this node (unless retain_graph)."""
+        self._freed = True
+
+    def register_hook(self, fn: Callable[..., Any]) -> RemovableHandle:
+        """Run `fn(grad_inputs, grad_outputs)` after this node computes its gradients; a non-None
+        return replaces grad_inputs (`Node.register_hook`)."""
+        if self._post_hooks is None:
+            self._post_hooks = {}
+        h = RemovableHandle(self._post_hooks)
+        self._post_hooks[h.id] = fn
+        return h
+
+    def register_prehook(self, fn: Callable[..., Any]) -> RemovableHandle:
+        """Run `fn(grad_outputs)` before this node runs; a non-None return replaces grad_outputs."""
+        return self._add_pre_hook(lambda gs, _create_graph: fn(gs))
+
+    def _add_pre_hook(self, fn: Callable[..., Any]) -> RemovableHandle:
+        # Internal pre-hooks receive (grads, create_graph) and return new grads or None; the
+        # tensor layer uses them for tensor hooks and retain_grad.
+        if self._pre_hooks is None:
+            self._pre_hooks = {}
+        h = RemovableHandle(self._pre_hooks)
+        self._pre_hooks[h.id] = fn
+        return h
+
+
+class AccumulateGrad(Node):
+    """The node at a leaf that requires grad: adds the incoming gradient into `leaf.grad`."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable: Any) -> None:
+        Node.__init__(self)
+        self.variable = variable
+
+    def _apply(self, grads: Any, create_graph: bool) -> tuple[Any, ...]:
+        self.variable._accumulate_grad(grads, create_graph)
+        return ()

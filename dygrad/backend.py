@@ -1,0 +1,47 @@
+"""The array namespace every op computes with (NumPy), the random generator, and the one helper
+that reduces a broadcast gradient back to an input's shape."""
+
+from __future__ import annotations
+
+import numpy as np
+
+xp = np
+
+_rng = [np.random.default_rng()]
+
+
+def generator() -> np.random.Generator:
+    """The process-wide random generator behind `rand`, `randn`, dropout and init."""
+    return _rng[0]
+
+
+def manual_seed(seed: int) -> None:
+    """Reseed dygrad's random generator (`torch.manual_seed`); the same seed gives the same draws.
+
+    >>> manual_seed(0); a = generator().random(); manual_seed(0); a == generator().random()
+    True
+    """
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool):
+        raise TypeError(f"manual_seed expected an int seed, got {type(seed).__name__}")
+    _rng[0] = np.random.default_rng(int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
+
+
+def sum_to_shape(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum `g` over the axes along which an input of `shape` was broadcast.
+
+    >>> sum_to_shape(np.ones((2, 3)), (3,)).tolist()
+    [2.0, 2.0, 2.0]
+    >>> sum_to_shape(np.ones((2, 3)), (2, 1)).tolist()
+    [[3.0], [3.0]]
+    """
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1
+    )
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    if lead:
+        g = g.reshape(shape)
+    return g

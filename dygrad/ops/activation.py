@@ -1,0 +1,38 @@
+"""Normalized exponentials along a dimension: `softmax` and `log_softmax`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .pointwise import exp
+from .reduction import sum_dim
+from .registry import defop, promote_float
+
+__all__ = ["softmax", "log_softmax"]
+
+
+def _softmax_fwd(x: np.ndarray, dim: int) -> np.ndarray:
+    e = np.exp(x - np.max(x, axis=dim, keepdims=True))
+    return e / np.sum(e, axis=dim, keepdims=True)
+
+
+def _log_softmax_fwd(x: np.ndarray, dim: int) -> np.ndarray:
+    s = x - np.max(x, axis=dim, keepdims=True)
+    return s - np.log(np.sum(np.exp(s), axis=dim, keepdims=True))
+
+
+def _softmax_vjp(g: Any, dim: int, out: Any) -> Any:
+    return out * (g - sum_dim(g * out, (dim,), True, g.shape))
+
+
+def _log_softmax_vjp(g: Any, dim: int, out: Any) -> Any:
+    return g - exp(out) * sum_dim(g, (dim,), True, g.shape)
+
+
+softmax = defop("softmax", grad_fn="SoftmaxBackward0", dtype=promote_float,
+                forward=_softmax_fwd, vjp=(_softmax_vjp,), shape=lambda x, dim: x)  # fmt: skip
+log_softmax = defop("log_softmax", grad_fn="LogSoftmaxBackward0", dtype=promote_float,
+                    forward=_log_softmax_fwd, vjp=(_log_softmax_vjp,),
+                    shape=lambda x, dim: x)  # fmt: skip

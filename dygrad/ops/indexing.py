@@ -1,0 +1,229 @@
+"""Indexing ops: `x[key]` (select, slice, advanced index), `index_put` for `x[key] = v`,
+`index_select`, `gather`, `scatter`, `scatter_add`, `masked_fill`. Each forward has a partner op
+that is its transpose, so that gradients of gradients exist."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .pointwise import broadcast_check, where
+from .registry import defop
+
+__all__ = [
+    "select", "slice_", "index", "index_backward", "index_put", "index_select",
+    "index_select_backward", "gather", "scatter_zeros", "scatter", "scatter_value",
+    "scatter_add", "masked_fill", "zero_at",
+]  # fmt: skip
+
+
+def _index_backward_fwd(g: np.ndarray, key: Any, shape: tuple[int, ...]) -> np.ndarray:
+    # Transpose of x[key]: a zero tensor of x's shape with g added at key (repeated indices sum).
+    z = np.zeros(shape, g.dtype)
+    np.add.at(z, key, g)
+    return z
+
+
+index_backward = defop(
+    "index_backward", grad_fn="IndexPutBackward0",
+    forward=_index_backward_fwd,
+    vjp=(lambda g, key: index(g, key),),
+)  # fmt: skip
+
+
+def _ib(g: Any, key: Any, x_shape: tuple[int, ...]) -> Any:
+    return index_backward(g, key, x_shape)
+
+
+# Basic indexing returns views; PyTorch names each step (select, slice, unsqueeze), so do we.
+select = defop("select", grad_fn="SelectBackward0", view=True,
+               forward=lambda x, key, x_shape: x[key], vjp=(_ib,))  # fmt: skip
+slice_ = defop("slice", grad_fn="SliceBackward0", view=True,
+               forward=lambda x, key, x_shape: x[key], vjp=(_ib,))  # fmt: skip
+index = defop("index", grad_fn="IndexBackward0",
+              forward=lambda x, key, x_shape=None: x[key], vjp=(_ib,))  # fmt: skip
+
+
+def _zero_at_fwd(x: np.ndarray, key: Any) -> np.ndarray:
+    r = x.copy()
+    r[key] = 0
+    return r
+
+
+zero_at = defop("zero_at", grad_fn="IndexPutBackward0", forward=_zero_at_fwd,
+                vjp=(lambda g, key: zero_at(g, key),))  # fmt: skip
+
+
+def _index_put_fwd(x: np.ndarray, v: Any, key: Any) -> np.ndarray:
+    r = x.copy()
+    r[key] = v
+    return r
+
+
+def _index_put_v(g: Any, v: Any, key: Any) -> Any:
+    from .reduction import sum_to_size
+
+    gv = index(g, key)
+    vs = tuple(getattr(v, "shape", ()))
+    if tuple(gv.shape) != vs:
+        gv = sum_to_size(gv, vs, gv.shape)
+    return gv
+
+
+index_put = defop(
+    "index_put", grad_fn="CopySlices", dtype=lambda vals: vals[0].dtype,
+    forward=_index_put_fwd,
+    vjp=(lambda g, key: zero_at(g, key),
+         _index_put_v),
+)  # fmt: skip
+
+
+def _isb_fwd(g: np.ndarray, dim: int, idx: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    z = np.zeros(shape, g.dtype)
+    key = (slice(None),) * dim + (idx,)
+    np.add.at(z, key, g)
+    return z
+
+
+index_select_backward = defop(
+    "index_select_backward", grad_fn="IndexAddBackward0", forward=_isb_fwd,
+    vjp=(lambda g, dim, idx: index_select(g, dim, idx),),
+)  # fmt: skip
+
+
+def _index_select_check(x: Any, dim: int, idx: Any) -> None:
+    if getattr(idx, "ndim", 1) > 1:
+        raise IndexError("index_select(): Index is supposed to be a vector")
+    n = x.shape[dim]
+    data = np.asarray(getattr(idx, "_data", idx))
+    if data.size and (data.max() >= n or data.min() < -n):
+        raise IndexError(f"index out of range in self (index {int(data.max())} for dimension "
+                         f"{dim} of size {n})")  # fmt: skip
+
+
+index_select = defop(
+    "index_select", grad_fn="IndexSelectBackward0",
+    forward=lambda x, dim, idx: np.take(x, idx, axis=dim),
+    vjp=(lambda g, dim, idx, x: index_select_backward(g, dim, idx, x.shape),),
+    check=_index_select_check,
+)  # fmt: skip
+# The rule needs only x's shape; reading it from the saved input keeps the declaration short.
+
+
+def _scatter_zeros_fwd(src: np.ndarray, dim: int, idx: np.ndarray, shape: Any) -> np.ndarray:
+    z = np.zeros(shape, src.dtype)
+    _scatter_add_into(z, dim, idx, src)
+    return z
+
+
+def _scatter_add_into(z: np.ndarray, dim: int, idx: np.ndarray, src: np.ndarray) -> None:
+    # np.add.at with the full open-mesh index: repeated indices accumulate.
+    grids = list(np.indices(idx.shape, sparse=True))
+    grids[dim] = idx
+    np.add.at(z, tuple(grids), src[tuple(slice(0, n) for n in idx.shape)])
+
+
+scatter_zeros = defop(
+    "scatter_zeros", grad_fn="ScatterAddBackward0",
+    forward=_scatter_zeros_fwd,
+    vjp=(lambda g, dim, idx: gather(g, dim, idx),),
+)  # fmt: skip
+
+
+def _gather_check(x: Any, dim: int, idx: Any) -> None:
+    idt = getattr(idx, "dtype", None)
+    if idt is not None and getattr(idt, "name", str(idt)) != "int64":
+        raise RuntimeError("gather(): Expected dtype int64 for index")
+    if len(idx.shape) != len(x.shape):
+        raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
+    data = np.asarray(getattr(idx, "_data", idx))
+    n = x.shape[dim]
+    if data.size and (data.max() >= n or data.min() < -n):
+        raise RuntimeError(f"index {int(data.max())} is out of bounds for dimension {dim} with "
+                           f"size {n}")  # fmt: skip
+
+
+def _gather_fwd(x: np.ndarray, dim: int, idx: np.ndarray) -> np.ndarray:
+    if idx.ndim != x.ndim or idx.dtype.kind not in "iu":
+        raise ValueError("bad index")
+    n = x.shape[dim]
+    if idx.size and (idx.max() >= n or idx.min() < -n):
+        raise IndexError("index out of range")
+    grids = list(np.indices(idx.shape, sparse=True))
+    grids[dim] = idx
+    return x[tuple(grids)]
+
+
+gather = defop(
+    "gather", grad_fn="GatherBackward0",
+    forward=_gather_fwd,
+    vjp=(lambda g, dim, idx, x: scatter_zeros(g, dim, idx, x.shape),),
+    check=_gather_check,
+)  # fmt: skip
+
+
+def _scatter_fwd(x: np.ndarray, dim: int, idx: np.ndarray, src: Any) -> np.ndarray:
+    r = x.copy()
+    grids = list(np.indices(idx.shape, sparse=True))
+    grids[dim] = idx
+    key = tuple(grids)
+    if isinstance(src, np.ndarray) and src.ndim:
+        r[key] = src[tuple(slice(0, n) for n in idx.shape)]
+    else:
+        r[key] = src
+    return r
+
+
+def _scatter_x(g: Any, dim: int, idx: Any) -> Any:
+    return scatter_value(g, dim, idx, 0)
+
+
+scatter = defop(
+    "scatter", grad_fn="ScatterBackward0", n_inputs=4,
+    forward=_scatter_fwd,
+    vjp=(_scatter_x, None, None, lambda g, dim, idx: gather(g, dim, idx)),
+    check=lambda x, dim, idx, src: _gather_check(x, dim, idx),
+)  # fmt: skip
+scatter_value = defop(
+    "scatter_value", grad_fn="ScatterBackward1",
+    forward=_scatter_fwd,
+    vjp=(_scatter_x,),
+    check=lambda x, dim, idx, src: _gather_check(x, dim, idx),
+)  # fmt: skip
+
+
+def _scatter_add_fwd(x: np.ndarray, dim: int, idx: np.ndarray, src: np.ndarray) -> np.ndarray:
+    r = x.copy()
+    _scatter_add_into(r, dim, idx, src)
+    return r
+
+
+scatter_add = defop(
+    "scatter_add", grad_fn="ScatterAddBackward0", n_inputs=4,
+    forward=_scatter_add_fwd,
+    vjp=(lambda g: g, None, None, lambda g, dim, idx: gather(g, dim, idx)),
+    check=lambda x, dim, idx, src: _gather_check(x, dim, idx),
+)  # fmt: skip
+
+
+def _masked_fill_fwd(x: np.ndarray, mask: np.ndarray, value: Any) -> np.ndarray:
+    if mask.dtype != np.bool_:
+        raise TypeError("masked_fill only supports boolean masks")
+    return np.where(mask, np.asarray(value, dtype=x.dtype), x)
+
+
+def _masked_fill_check(x: Any, mask: Any, value: Any) -> None:
+    md = getattr(mask, "dtype", None)
+    if md is not None and getattr(md, "name", str(md)) != "bool":
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
+                           f"{getattr(md, 'name', md)}")  # fmt: skip
+    broadcast_check(x, mask)
+
+
+masked_fill = defop(
+    "masked_fill", grad_fn="MaskedFillBackward0", broadcasting=True,
+    forward=_masked_fill_fwd,
+    vjp=(lambda g, mask: where(mask, g * 0, g), None),
+    check=_masked_fill_check,
+)  # fmt: skip

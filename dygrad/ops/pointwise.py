@@ -1,0 +1,283 @@
+"""Elementwise ops: arithmetic with broadcasting and PyTorch's type promotion, unary math,
+activations, comparisons, `where`, `clamp`, `maximum`/`minimum`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .registry import defop, promote, promote_float
+
+__all__ = [
+    "add", "sub", "rsub", "mul", "div", "neg", "pow", "pow_tensor", "rpow", "remainder",
+    "floor_divide", "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "reciprocal", "sin", "cos",
+    "tan", "tanh", "sigmoid", "relu", "abs", "sign", "clamp", "maximum", "minimum", "where",
+    "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "isnan", "isinf", "isfinite",
+    "broadcast_check", "mask_like", "tie_mask",
+]  # fmt: skip
+
+
+def broadcast_check(*args: Any) -> None:
+    """Raise PyTorch's message when tensor arguments cannot be broadcast together."""
+    shapes = [tuple(a.shape) for a in args if hasattr(a, "shape")]
+    out: list[int] = []
+    for s in shapes:
+        for k in range(1, len(s) + 1):
+            n = s[-k]
+            if k > len(out):
+                out.insert(0, n)
+            elif out[-k] == 1:
+                out[-k] = n
+            elif n != 1 and n != out[-k]:
+                a_, b_ = (out[-k], n)
+                raise RuntimeError(
+                    f"The size of tensor a ({a_}) must match the size of tensor b ({b_}) at "
+                    f"non-singleton dimension {len(out) - k if len(out) >= len(s) else len(s) - k}"
+                )
+
+
+def _bcast_shape(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(np.broadcast_shapes(*shapes))
+
+
+def _same_shape(x: tuple[int, ...], *rest: Any) -> tuple[int, ...]:
+    return x
+
+
+# --- non-differentiable helpers that backward rules use (they run on arrays or tensors) -------
+mask_like = defop(
+    "mask_like",
+    grad_fn="MaskLikeBackward",
+    forward=lambda cond, like: np.asarray(cond, dtype=like.dtype),
+    n_inputs=2,
+    doc="A 0/1 array of `like`'s dtype from a boolean condition.",
+)
+
+
+def _tie_mask_fwd(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    # 1 where x wins, 1/2 on ties (PyTorch splits the gradient of maximum/minimum at ties).
+    m = (x > y).astype(np.result_type(x, y))
+    m[np.broadcast_to(x == y, m.shape)] = 0.5
+    return m
+
+
+tie_mask = defop("tie_mask", grad_fn="TieMask", forward=_tie_mask_fwd, n_inputs=2)
+
+# --- arithmetic -------------------------------------------------------------------------------
+add = defop(
+    "add", grad_fn="AddBackward0", broadcasting=True, dtype=promote, shape=_bcast_shape,
+    forward=lambda x, y: x + y,
+    vjp=(lambda g: g,
+         lambda g: g),
+    check=broadcast_check,
+)  # fmt: skip
+sub = defop(
+    "sub", grad_fn="SubBackward0", broadcasting=True, dtype=promote, shape=_bcast_shape,
+    forward=lambda x, y: x - y,
+    vjp=(lambda g: g,
+         lambda g: -g),
+    check=broadcast_check,
+)  # fmt: skip
+rsub = defop(
+    "rsub", grad_fn="RsubBackward1", broadcasting=True, dtype=promote, shape=_bcast_shape,
+    forward=lambda x, y: y - x,
+    vjp=(lambda g: -g, None),
+)  # fmt: skip
+mul = defop(
+    "mul", grad_fn="MulBackward0", broadcasting=True, dtype=promote, shape=_bcast_shape,
+    forward=lambda x, y: x * y,
+    vjp=(lambda g, y: g * y,
+         lambda g, x: g * x),
+    check=broadcast_check,
+)  # fmt: skip
+div = defop(
+    "div", grad_fn="DivBackward0", broadcasting=True, dtype=promote_float, shape=_bcast_shape,
+    forward=lambda x, y: x / y,
+    vjp=(lambda g, y: g / y,
+         lambda g, x, y: -g * x / (y * y)),
+    check=broadcast_check,
+)  # fmt: skip
+neg = defop("neg", grad_fn="NegBackward0", forward=lambda x: -x, vjp=(lambda g: -g,),
+            shape=_same_shape)  # fmt: skip
+
+
+def _pow_x(g: Any, x: Any, y: Any) -> Any:
+    if isinstance(y, int | float) and y == 0:
+        return g * 0
+    return g * y * x ** (y - 1)
+
+
+pow = defop(  # noqa: A001 - PyTorch's name
+    "pow", grad_fn="PowBackward0", dtype=promote, shape=_same_shape,
+    forward=lambda x, y: x**y,
+    vjp=(_pow_x, None),
+)  # fmt: skip
+
+
+def _pow_base(g: Any, x: Any, y: Any) -> Any:
+    # d/dx x**y = y * x**(y-1), taken as 0 where y == 0 (as PyTorch does, avoiding 0 * inf).
+    return where(y == 0, g * 0, g * y * x ** (y - 1))
+
+
+def _pow_exp(g: Any, x: Any, out: Any) -> Any:
+    # d/dy x**y = x**y * log(x); PyTorch defines it as 0 where x == 0 and y >= 0.
+    return where(x == 0, g * 0, g * out * log(x))
+
+
+pow_tensor = defop(
+    "pow_tensor", grad_fn="PowBackward1", broadcasting=True, dtype=promote, shape=_bcast_shape,
+    forward=lambda x, y: x**y,
+    vjp=(_pow_base, _pow_exp),
+    check=broadcast_check,
+)  # fmt: skip
+rpow = defop(
+    "rpow", grad_fn="PowBackward2", dtype=promote_float, shape=_same_shape,
+    forward=lambda x, y: np.power(y, x),
+    vjp=(lambda g, y, out: g * out * float(np.log(y)), None),
+)  # fmt: skip
+
+
+def _floor_div(x: Any, y: Any) -> Any:
+    return np.floor_divide(x, y)
+
+
+remainder = defop(
+    "remainder", grad_fn="RemainderBackward1", broadcasting=True, dtype=promote,
+    shape=_bcast_shape,
+    forward=lambda x, y: np.remainder(x, y),
+    vjp=(lambda g: g,
+         lambda g, x, y: -g * floor_divide(x, y)),
+    check=broadcast_check,
+)  # fmt: skip
+floor_divide = defop(
+    "floor_divide", grad_fn="NotImplemented", n_inputs=2, dtype=promote, shape=_bcast_shape,
+    forward=_floor_div, check=broadcast_check,
+)  # fmt: skip
+
+# --- unary math --------------------------------------------------------------------------------
+exp = defop("exp", grad_fn="ExpBackward0", dtype=promote_float, shape=_same_shape,
+            forward=lambda x: np.exp(x), vjp=(lambda g, out: g * out,))  # fmt: skip
+log = defop("log", grad_fn="LogBackward0", dtype=promote_float, shape=_same_shape,
+            forward=lambda x: np.log(x), vjp=(lambda g, x: g / x,))  # fmt: skip
+log1p = defop("log1p", grad_fn="Log1PBackward0", dtype=promote_float, shape=_same_shape,
+              forward=lambda x: np.log1p(x), vjp=(lambda g, x: g / (x + 1),))  # fmt: skip
+expm1 = defop("expm1", grad_fn="Expm1Backward0", dtype=promote_float, shape=_same_shape,
+              forward=lambda x: np.expm1(x), vjp=(lambda g, out: g * (out + 1),))  # fmt: skip
+sqrt = defop("sqrt", grad_fn="SqrtBackward0", dtype=promote_float, shape=_same_shape,
+             forward=lambda x: np.sqrt(x), vjp=(lambda g, out: g / (2 * out),))  # fmt: skip
+rsqrt = defop("rsqrt", grad_fn="RsqrtBackward0", dtype=promote_float, shape=_same_shape,
+              forward=lambda x: 1 / np.sqrt(x),
+              vjp=(lambda g, out: -0.5 * g * out * out * out,))  # fmt: skip
+reciprocal = defop("reciprocal", grad_fn="ReciprocalBackward0", dtype=promote_float,
+                   shape=_same_shape, forward=lambda x: 1 / x,
+                   vjp=(lambda g, out: -g * out * out,))  # fmt: skip
+sin = defop("sin", grad_fn="SinBackward0", dtype=promote_float, shape=_same_shape,
+            forward=lambda x: np.sin(x), vjp=(lambda g, x: g * cos(x),))  # fmt: skip
+cos = defop("cos", grad_fn="CosBackward0", dtype=promote_float, shape=_same_shape,
+            forward=lambda x: np.cos(x), vjp=(lambda g, x: -g * sin(x),))  # fmt: skip
+tan = defop("tan", grad_fn="TanBackward0", dtype=promote_float, shape=_same_shape,
+            forward=lambda x: np.tan(x), vjp=(lambda g, out: g * (out * out + 1),))  # fmt: skip
+tanh = defop("tanh", grad_fn="TanhBackward0", dtype=promote_float, shape=_same_shape,
+             forward=lambda x: np.tanh(x), vjp=(lambda g, out: g * (1 - out * out),))  # fmt: skip
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # Stable for large |x|: exp is only taken of non-positive numbers.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+sigmoid = defop("sigmoid", grad_fn="SigmoidBackward0", dtype=promote_float, shape=_same_shape,
+                forward=_sigmoid, vjp=(lambda g, out: g * out * (1 - out),))  # fmt: skip
+relu = defop("relu", grad_fn="ReluBackward0", shape=_same_shape,
+             forward=lambda x: np.maximum(x, 0, dtype=x.dtype),
+             vjp=(lambda g, out: g * mask_like(out > 0, g),))  # fmt: skip
+abs = defop("abs", grad_fn="AbsBackward0", shape=_same_shape,  # noqa: A001
+            forward=lambda x: np.abs(x), vjp=(lambda g, x: g * sign(x),))  # fmt: skip
+sign = defop("sign", grad_fn="SignBackward0", shape=_same_shape,
+             forward=lambda x: np.sign(x).astype(x.dtype, copy=False),
+             vjp=(lambda g: g * 0,))  # fmt: skip
+
+
+def _clamp_fwd(x: np.ndarray, lo: Any, hi: Any) -> np.ndarray:
+    if lo is None and hi is None:
+        raise ValueError("clamp(): at least one of 'min' or 'max' must not be None")
+    return np.clip(x, lo, hi).astype(x.dtype, copy=False)
+
+
+def _clamp_vjp(g: Any, x: Any, lo: Any, hi: Any) -> Any:
+    if lo is not None and hi is not None:
+        keep = (x >= lo) & (x <= hi)
+    elif lo is not None:
+        keep = x >= lo
+    else:
+        keep = x <= hi
+    return g * mask_like(keep, g)
+
+
+def _clamp_check(x: Any, lo: Any, hi: Any) -> None:
+    if lo is None and hi is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+
+
+clamp = defop("clamp", grad_fn="ClampBackward1", shape=_same_shape, forward=_clamp_fwd,
+              vjp=(_clamp_vjp,), check=_clamp_check)  # fmt: skip
+maximum = defop(
+    "maximum", grad_fn="MaximumBackward0", broadcasting=True, dtype=promote, shape=_bcast_shape,
+    forward=lambda x, y: np.maximum(x, y),
+    vjp=(lambda g, x, y: g * tie_mask(x, y),
+         lambda g, x, y: g * tie_mask(y, x)),
+    check=broadcast_check,
+)  # fmt: skip
+minimum = defop(
+    "minimum", grad_fn="MinimumBackward0", broadcasting=True, dtype=promote, shape=_bcast_shape,
+    forward=lambda x, y: np.minimum(x, y),
+    vjp=(lambda g, x, y: g * tie_mask(y, x),
+         lambda g, x, y: g * tie_mask(x, y)),
+    check=broadcast_check,
+)  # fmt: skip
+
+
+def _where_fwd(condition: np.ndarray, x: Any, y: Any) -> np.ndarray:
+    if np.asarray(condition).dtype != np.bool_:
+        raise TypeError(f"where expected condition to be a boolean tensor, but got a tensor "
+                        f"with dtype {np.asarray(condition).dtype}")  # fmt: skip
+    return np.where(condition, x, y)
+
+
+def _where_check(condition: Any, x: Any, y: Any) -> None:
+    cd = getattr(condition, "dtype", None)
+    if cd is not None and getattr(cd, "name", None) != "bool":
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
+                           f"with dtype {getattr(cd, 'name', cd)}")  # fmt: skip
+    broadcast_check(condition, x, y)
+
+
+where = defop(
+    "where", grad_fn="WhereBackward0", broadcasting=True, shape=_bcast_shape,
+    dtype=lambda vals: promote(vals[1:]),
+    forward=_where_fwd,
+    vjp=(None,
+         lambda g, condition: where(condition, g, g * 0),
+         lambda g, condition: where(condition, g * 0, g)),
+    check=_where_check,
+)  # fmt: skip
+
+# --- comparisons and predicates (never differentiable) -----------------------------------------
+eq = defop("eq", grad_fn="EqBackward0", n_inputs=2, dtype=promote, forward=lambda x, y: np.equal(x, y),
+           check=broadcast_check)  # fmt: skip
+ne = defop("ne", grad_fn="NeBackward0", n_inputs=2, dtype=promote, forward=lambda x, y: np.not_equal(x, y),
+           check=broadcast_check)  # fmt: skip
+lt = defop("lt", grad_fn="LtBackward0", n_inputs=2, dtype=promote, forward=lambda x, y: np.less(x, y),
+           check=broadcast_check)  # fmt: skip
+le = defop("le", grad_fn="LeBackward0", n_inputs=2, dtype=promote, forward=lambda x, y: np.less_equal(x, y),
+           check=broadcast_check)  # fmt: skip
+gt = defop("gt", grad_fn="GtBackward0", n_inputs=2, dtype=promote, forward=lambda x, y: np.greater(x, y),
+           check=broadcast_check)  # fmt: skip
+ge = defop("ge", grad_fn="GeBackward0", n_inputs=2, dtype=promote, forward=lambda x, y: np.greater_equal(x, y),
+           check=broadcast_check)  # fmt: skip
+logical_not = defop("logical_not", grad_fn="LogicalNot", n_inputs=1, forward=lambda x: np.logical_not(x))
+isnan = defop("isnan", grad_fn="IsNan", n_inputs=1, forward=lambda x: np.isnan(x))
+isinf = defop("isinf", grad_fn="IsInf", n_inputs=1, forward=lambda x: np.isinf(x))
+isfinite = defop("isfinite", grad_fn="IsFinite", n_inputs=1, forward=lambda x: np.isfinite(x))

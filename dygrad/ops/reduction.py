@@ -1,0 +1,274 @@
+"""Reductions over all elements or over `dim` (int or tuple) with `keepdim`: sum, mean, prod,
+max/min (values and indices), amax/amin, var/std, logsumexp, norm, argmax/argmin, all/any."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..backend import sum_to_shape as _sum_to_shape
+from .registry import defop
+from .shape import expand, reshape
+
+__all__ = [
+    "sum_all", "sum_dim", "mean_all", "mean_dim", "prod_all", "prod_dim", "max_all", "min_all",
+    "max_dim", "min_dim", "amax", "amin", "var", "std", "logsumexp", "norm", "argmax", "argmin",
+    "all_", "any_", "keep_shape", "sum_to_size", "even_mask", "prod_others",
+]  # fmt: skip
+
+
+def keep_shape(shape: tuple[int, ...], dims: tuple[int, ...]) -> tuple[int, ...]:
+    """`shape` with the reduced `dims` kept as size 1."""
+    return tuple(1 if i in dims else n for i, n in enumerate(shape))
+
+
+def _unreduce(g: Any, dims: tuple[int, ...], keepdim: bool, shape: tuple[int, ...]) -> Any:
+    # Bring a reduced gradient back to the input's shape (a view: expand of a reshape).
+    if not keepdim:
+        g = reshape(g, keep_shape(shape, dims))
+    return expand(g, shape, g.shape)
+
+
+def _count(shape: tuple[int, ...], dims: tuple[int, ...]) -> int:
+    n = 1
+    for d in dims:
+        n *= shape[d]
+    return n
+
+
+def _sum_dtype(x: np.ndarray) -> Any:
+    # PyTorch sums bool and integer tensors as int64.
+    return np.int64 if x.dtype.kind in "biu" else None
+
+
+# --- sum / mean ---------------------------------------------------------------------------------
+sum_all = defop(
+    "sum_all", grad_fn="SumBackward0",
+    forward=lambda x, shape: np.asarray(x.sum(dtype=_sum_dtype(x))),
+    vjp=(lambda g, shape: expand(g, shape, g.shape),),
+    shape=lambda x, shape: (),
+)  # fmt: skip
+sum_dim = defop(
+    "sum_dim", grad_fn="SumBackward1",
+    forward=lambda x, dims, keepdim, shape: x.sum(axis=dims, keepdims=keepdim,
+                                                  dtype=_sum_dtype(x)),
+    vjp=(lambda g, dims, keepdim, shape: _unreduce(g, dims, keepdim, shape),),
+)  # fmt: skip
+mean_all = defop(
+    "mean_all", grad_fn="MeanBackward0",
+    forward=lambda x, shape: np.asarray(x.mean(dtype=x.dtype)),
+    vjp=(lambda g, shape: expand(g / max(int(np.prod(shape)), 1), shape, g.shape),),
+    shape=lambda x, shape: (),
+)  # fmt: skip
+mean_dim = defop(
+    "mean_dim", grad_fn="MeanBackward1",
+    forward=lambda x, dims, keepdim, shape: x.mean(axis=dims, keepdims=keepdim, dtype=x.dtype),
+    vjp=(lambda g, dims, keepdim, shape: _unreduce(g / max(_count(shape, dims), 1), dims,
+                                                   keepdim, shape),),
+)  # fmt: skip
+
+
+sum_to_size = defop(
+    "sum_to_size", grad_fn="SumBackward1",
+    forward=lambda x, shape, x_shape: _sum_to_shape(x, shape),
+    vjp=(lambda g, x_shape: expand(g, x_shape, g.shape),),
+    shape=lambda x, shape, x_shape: shape,
+)  # fmt: skip
+
+
+# --- prod ---------------------------------------------------------------------------------------
+def _prod_others_fwd(x: np.ndarray, dim: int | None) -> np.ndarray:
+    # prod of all other elements along dim (or of all), exact even with zeros: exclusive
+    # cumulative products from both ends.
+    a = x.reshape(-1) if dim is None else np.moveaxis(x, dim, -1)
+    ones = np.ones(a.shape[:-1] + (1,), a.dtype)
+    left = np.cumprod(np.concatenate([ones, a[..., :-1]], -1), -1)
+    right = np.flip(np.cumprod(np.concatenate([ones, np.flip(a, -1)[..., :-1]], -1), -1), -1)
+    r = left * right
+    return r.reshape(x.shape) if dim is None else np.moveaxis(r, -1, dim)
+
+
+def _prod_others_vjp(g: Any, x: Any, dim: int | None, out: Any) -> Any:
+    # d others_i / d x_k = others_i / x_k for k != i; exact where x has no zeros.
+    s = sum_all(g * out, x.shape) if dim is None else sum_dim(g * out, (dim,), True, x.shape)
+    return (s - g * out) / x
+
+
+prod_others = defop("prod_others", grad_fn="ProdBackward", forward=_prod_others_fwd,
+                    vjp=(_prod_others_vjp,))  # fmt: skip
+prod_all = defop(
+    "prod_all", grad_fn="ProdBackward0",
+    forward=lambda x: np.asarray(x.prod(dtype=_sum_dtype(x))),
+    vjp=(lambda g, x: g * prod_others(x, None),),
+    shape=lambda x: (),
+)  # fmt: skip
+prod_dim = defop(
+    "prod_dim", grad_fn="ProdBackward1",
+    forward=lambda x, dim, keepdim: x.prod(axis=dim, keepdims=keepdim, dtype=_sum_dtype(x)),
+    vjp=(lambda g, x, dim, keepdim: _unreduce(g, (dim,), keepdim, x.shape) * prod_others(x, dim),),
+)  # fmt: skip
+
+
+# --- max / min ------------------------------------------------------------------------------------
+def _even_mask_fwd(x: np.ndarray, m: np.ndarray, dims: Any) -> np.ndarray:
+    # 1/count at the positions that attain the extreme value (PyTorch spreads ties evenly).
+    hit = (x == m).astype(x.dtype)
+    return hit / hit.sum(axis=dims, keepdims=True)
+
+
+even_mask = defop("even_mask", grad_fn="EvenMask", n_inputs=2, forward=_even_mask_fwd)
+
+
+def _ext_all_vjp(g: Any, x: Any, out: Any) -> Any:
+    return g * even_mask(x, out, None)
+
+
+max_all = defop("max_all", grad_fn="MaxBackward1", forward=lambda x: np.asarray(x.max()),
+                vjp=(_ext_all_vjp,), shape=lambda x: ())  # fmt: skip
+min_all = defop("min_all", grad_fn="MinBackward1", forward=lambda x: np.asarray(x.min()),
+                vjp=(_ext_all_vjp,), shape=lambda x: ())  # fmt: skip
+
+
+def _amax_vjp(g: Any, x: Any, dims: tuple[int, ...], keepdim: bool, out: Any) -> Any:
+    shape = x.shape
+    return _unreduce(g, dims, keepdim, shape) * even_mask(
+        x, _unreduce(out, dims, keepdim, shape), dims)
+
+
+amax = defop("amax", grad_fn="AmaxBackward0",
+             forward=lambda x, dims, keepdim: x.max(axis=dims, keepdims=keepdim),
+             vjp=(_amax_vjp,))  # fmt: skip
+amin = defop("amin", grad_fn="AminBackward0",
+             forward=lambda x, dims, keepdim: x.min(axis=dims, keepdims=keepdim),
+             vjp=(_amax_vjp,))  # fmt: skip
+
+
+def _ext_dim_fwd(x: np.ndarray, dim: int, keepdim: bool, arg: Any) -> tuple[np.ndarray, ...]:
+    idx = arg(x, axis=dim, keepdims=True)
+    vals = np.take_along_axis(x, idx, axis=dim)
+    if not keepdim:
+        vals, idx = vals.squeeze(dim), idx.squeeze(dim)
+    return vals, idx.astype(np.int64, copy=False)
+
+
+def _ext_dim_vjp(g: Any, x: Any, dim: int, keepdim: bool, out: Any) -> Any:
+    from .indexing import scatter_zeros
+
+    g0, idx = g[0], out[1]
+    if not keepdim:
+        g0 = reshape(g0, keep_shape(x.shape, (dim,)))
+        idx = reshape(idx, keep_shape(x.shape, (dim,)))
+    return scatter_zeros(g0, dim, idx, x.shape)
+
+
+max_dim = defop("max_dim", grad_fn="MaxBackward0", n_outputs=2,
+                differentiable_outputs=(True, False),
+                forward=lambda x, dim, keepdim: _ext_dim_fwd(x, dim, keepdim, np.argmax),
+                vjp=(_ext_dim_vjp,))  # fmt: skip
+min_dim = defop("min_dim", grad_fn="MinBackward0", n_outputs=2,
+                differentiable_outputs=(True, False),
+                forward=lambda x, dim, keepdim: _ext_dim_fwd(x, dim, keepdim, np.argmin),
+                vjp=(_ext_dim_vjp,))  # fmt: skip
+argmax = defop("argmax", grad_fn="ArgmaxBackward", n_inputs=1,
+               forward=lambda x, dim, keepdim: np.asarray(
+                   np.argmax(x, axis=dim, keepdims=keepdim)).astype(np.int64))  # fmt: skip
+argmin = defop("argmin", grad_fn="ArgminBackward", n_inputs=1,
+               forward=lambda x, dim, keepdim: np.asarray(
+                   np.argmin(x, axis=dim, keepdims=keepdim)).astype(np.int64))  # fmt: skip
+all_ = defop("all", grad_fn="AllBackward", n_inputs=1,
+             forward=lambda x, dims, keepdim: np.asarray(np.all(x, axis=dims, keepdims=keepdim)))
+any_ = defop("any", grad_fn="AnyBackward", n_inputs=1,
+             forward=lambda x, dims, keepdim: np.asarray(np.any(x, axis=dims, keepdims=keepdim)))
+
+
+# --- statistics -------------------------------------------------------------------------------
+def _var_fwd(x: np.ndarray, dims: Any, correction: float, keepdim: bool) -> np.ndarray:
+    n = x.size if dims is None else _count(x.shape, dims)
+    return np.asarray(np.var(x, axis=dims, ddof=0, keepdims=keepdim) * (n / max(n - correction, 0))
+                      if n - correction > 0 else
+                      np.full(np.var(x, axis=dims, keepdims=keepdim).shape, np.nan, x.dtype)
+                      ).astype(x.dtype, copy=False)  # fmt: skip
+
+
+def _centered(x: Any, dims: Any) -> tuple[Any, int]:
+    from .reduction import mean_all, mean_dim
+
+    if dims is None:
+        return x - mean_all(x, x.shape), int(np.prod(x.shape))
+    return x - mean_dim(x, dims, True, x.shape), _count(x.shape, dims)
+
+
+def _var_vjp(g: Any, x: Any, dims: Any, correction: float, keepdim: bool) -> Any:
+    c, n = _centered(x, dims)
+    full = tuple(range(len(x.shape))) if dims is None else dims
+    return _unreduce(g, full, keepdim or dims is None, x.shape) * c * (2 / (n - correction))
+
+
+def _std_vjp(g: Any, x: Any, dims: Any, correction: float, keepdim: bool, out: Any) -> Any:
+    c, n = _centered(x, dims)
+    full = tuple(range(len(x.shape))) if dims is None else dims
+    k = keepdim or dims is None
+    return _unreduce(g / out, full, k, x.shape) * c * (1 / (n - correction))
+
+
+var = defop("var", grad_fn="VarBackward0", forward=_var_fwd, vjp=(_var_vjp,))
+std = defop("std", grad_fn="StdBackward0",
+            forward=lambda x, dims, correction, keepdim: np.sqrt(
+                _var_fwd(x, dims, correction, keepdim)),
+            vjp=(_std_vjp,))  # fmt: skip
+
+
+def _lse_fwd(x: np.ndarray, dims: tuple[int, ...], keepdim: bool) -> np.ndarray:
+    m = np.max(x, axis=dims, keepdims=True) if x.size else np.zeros((1,) * x.ndim, x.dtype)
+    m = np.where(np.isfinite(m), m, 0)
+    r = np.log(np.sum(np.exp(x - m), axis=dims, keepdims=True)) + m
+    return (r if keepdim else np.squeeze(r, axis=dims)).astype(x.dtype, copy=False)
+
+
+def _lse_vjp(g: Any, x: Any, dims: tuple[int, ...], keepdim: bool, out: Any) -> Any:
+    from .pointwise import exp
+
+    shape = x.shape
+    return _unreduce(g, dims, keepdim, shape) * exp(x - _unreduce(out, dims, keepdim, shape))
+
+
+logsumexp = defop("logsumexp", grad_fn="LogsumexpBackward0", forward=_lse_fwd, vjp=(_lse_vjp,))
+
+
+def _norm_fwd(x: np.ndarray, p: float, dims: Any, keepdim: bool) -> np.ndarray:
+    a = np.abs(x)
+    if p == 2:
+        r = np.sqrt(np.sum(a * a, axis=dims, keepdims=keepdim))
+    elif p == float("inf"):
+        r = np.max(a, axis=dims, keepdims=keepdim)
+    elif p == 1:
+        r = np.sum(a, axis=dims, keepdims=keepdim)
+    elif p == 0:
+        r = np.sum(a != 0, axis=dims, keepdims=keepdim)
+    else:
+        r = np.sum(a**p, axis=dims, keepdims=keepdim) ** (1 / p)
+    return np.asarray(r).astype(x.dtype, copy=False)
+
+
+def _norm_vjp(g: Any, x: Any, p: float, dims: Any, keepdim: bool, out: Any) -> Any:
+    from .pointwise import abs as abs_
+    from .pointwise import mask_like, sign, where
+
+    full = tuple(range(len(x.shape))) if dims is None else dims
+    k = keepdim or dims is None
+    gx = _unreduce(g, full, k, x.shape)
+    ox = _unreduce(out, full, k, x.shape)
+    if p == 2:
+        return gx * where(ox == 0, x * 0, x / where(ox == 0, ox + 1, ox))
+    if p == 1:
+        return gx * sign(x)
+    if p == 0:
+        return gx * 0
+    if p == float("inf"):
+        return gx * sign(x) * even_mask(abs_(x), ox, full) * mask_like(ox != 0, x)
+    safe = where(ox == 0, ox + 1, ox)
+    return gx * sign(x) * abs_(x) ** (p - 1) / safe ** (p - 1) * mask_like(ox != 0, x)
+
+
+norm = defop("norm", grad_fn="LinalgVectorNormBackward0", forward=_norm_fwd, vjp=(_norm_vjp,))

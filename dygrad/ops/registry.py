@@ -1,0 +1,518 @@
+"""The op registry: `defop` declares an op once (forward, backward rules, grad_fn name, dtype and
+shape rule) and `apply` is the one dispatch function, the only place that wraps results in tensors
+and creates graph nodes. Called with no tensor among its arguments, an op runs on raw arrays: that
+is how backward rules run without building graph when `create_graph=False`."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import dtypes
+from ..autograd.grad_mode import state
+from ..autograd.graph import FREED_MSG, Node
+from ..backend import sum_to_shape
+
+__all__ = ["Op", "OpNode", "defop", "apply", "apply_inplace", "REGISTRY", "set_tensor_class"]
+
+REGISTRY: dict[str, Op] = {}
+
+# The Tensor class, installed by dygrad.tensor at import time: the one seam between ops and
+# tensors (ops return tensors, tensor methods call ops).
+_T: Any = None
+_ndarray = np.ndarray
+
+
+def set_tensor_class(cls: type) -> None:
+    global _T
+    _T = cls
+
+
+# ---------------------------------------------------------------------------------------------
+# dtype rules: given the unwrapped input values, return the NumPy dtype the inputs are cast to
+# before the forward runs (None: leave them as they are).
+
+
+def _common(vals: Sequence[Any]) -> np.dtype | None:
+    first = None
+    uniform = True
+    for v in vals:
+        if type(v) is _ndarray:
+            if first is None:
+                first = v.dtype
+            elif v.dtype != first:
+                uniform = False
+        elif type(v) is float and first is not None and first.kind != "f":
+            uniform = False
+    if uniform and first is not None:
+        if first.kind == "f":
+            return None
+        # Integer or bool arrays with a Python float need PyTorch's default float, not float64.
+        if not any(type(v) is float for v in vals):
+            return None
+    return dtypes.result_type(*[_Meta(v) if type(v) is _ndarray else v for v in vals]).np
+
+
+class _Meta:
+    # Views an array as PyTorch sees it for promotion: 0-d arrays rank below dimensioned ones.
+    __slots__ = ("dtype", "ndim")
+
+    def __init__(self, a: np.ndarray) -> None:
+        self.dtype = dtypes.from_numpy_dtype(a.dtype)
+        self.ndim = a.ndim
+
+
+def promote(vals: Sequence[Any]) -> np.dtype | None:
+    """Inputs are cast to their PyTorch result type."""
+    return _common(vals)
+
+
+def promote_float(vals: Sequence[Any]) -> np.dtype | None:
+    """Like `promote`, and integer results become the default float (true division, exp, ...)."""
+    d = _common(vals)
+    if d is None:
+        for v in vals:
+            if type(v) is _ndarray:
+                if v.dtype.kind == "f":
+                    return None
+                break
+        return dtypes.get_default_dtype().np
+    return d if d.kind == "f" else dtypes.get_default_dtype().np
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class OpNode(Node):
+    """The node an op records: its saved inputs and attributes, and the op's rules to run."""
+
+    __slots__ = ("_saved", "_vers", "_out", "_meta")
+    op: Op
+
+    def _unpack(self, create_graph: bool) -> list[Any]:
+        op = self.op
+        saved = self._saved
+        if saved is None:
+            raise RuntimeError(FREED_MSG)
+        env: list[Any] = [None] * (len(saved) + 1)
+        vers = self._vers
+        k = 0
+        for i, v in enumerate(saved):
+            if isinstance(v, _T):
+                if v._vc[0] != vers[k]:
+                    raise RuntimeError(_stale_message(v, op, vers[k]))
+                k += 1
+                env[i + 1] = v if create_graph else v._data
+            elif type(v) is list and op.variadic and i == 0:
+                env[1] = v if create_graph else [t._data for t in v]
+            else:
+                env[i + 1] = v
+        if op.saves_out:
+            out, box, ver = self._out
+            if box[0] != ver:
+                raise RuntimeError(_stale_message(None, op, ver, box[0]))
+            if create_graph:
+                if op.n_outputs == 1:
+                    out = _T._wrap(out, True, self, 0)
+                else:
+                    dif = op.differentiable_outputs or (True,) * len(out)
+                    out = tuple(_T._wrap(o, dif[j], self if dif[j] else None, j)
+                                for j, o in enumerate(out))
+            env[0] = out
+        return env
+
+    def _apply(self, g: Any, create_graph: bool) -> tuple[Any, ...]:
+        op = self.op
+        env = self._unpack(create_graph)
+        if op.n_outputs != 1:
+            g = self._materialize(g, create_graph)
+        if op.variadic:
+            grads = tuple(op.vjp_all(g, *[env[j] for j in op.vjp_args[0]]))
+        else:
+            grads = []
+            for i, (nxt, _) in enumerate(self.next_functions):
+                if nxt is None:
+                    grads.append(None)
+                else:
+                    grads.append(op.vjps[i](g, *[env[j] for j in op.vjp_args[i]]))
+        meta = self._meta
+        if meta is not None:
+            grads = [gi if m is None or gi is None else _fit(gi, m, op, i)
+                     for i, (gi, m) in enumerate(zip(grads, meta))]
+        return tuple(grads)
+
+    def _materialize(self, gs: list[Any], create_graph: bool) -> tuple[Any, ...]:
+        # Outputs that received no gradient contribute zeros to a multi-output rule.
+        out = self._out[0] if self.op.saves_out else None
+        res = []
+        for j, gj in enumerate(gs):
+            if gj is None:
+                shape, dt = self._meta_out[j]
+                z = np.zeros(shape, dt)
+                gj = _T._wrap(z, False, None, 0) if create_graph else z
+            res.append(gj)
+        del out
+        return tuple(res)
+
+    def _release(self) -> None:
+        if self.op.saves_anything:
+            self._saved = None
+            self._out = None
+
+    @property
+    def _saved_tensors_count(self) -> int:
+        return 0 if self._saved is None else sum(isinstance(v, _T) for v in self._saved)
+
+    def __getattr__(self, name: str) -> Any:
+        # PyTorch exposes saved values as `_saved_self`, `_saved_other`, ...; so do we.
+        if name.startswith("_saved_"):
+            key = name[len("_saved_"):]
+            op = type(self).op
+            if key == "result" and op.saves_out:
+                if self._saved is None:
+                    raise RuntimeError(FREED_MSG)
+                return self._out[0]
+            if key in op.params:
+                if self._saved is None:
+                    raise RuntimeError(FREED_MSG)
+                return self._saved[op.params.index(key)]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+
+class _MultiOutNode(OpNode):
+    __slots__ = ("_meta_out", "n_outputs")
+
+
+def _fit(gi: Any, m: tuple[tuple[int, ...], np.dtype], op: Op, i: int) -> Any:
+    """Reduce a broadcast gradient to its input's shape and cast it to the input's dtype."""
+    shape, dt = m
+    raw = type(gi) is _ndarray
+    gshape = gi.shape
+    if gshape != shape:
+        if not op.broadcasting:
+            raise RuntimeError(
+                f"Function {op.grad_fn} returned an invalid gradient at index {i} - got "
+                f"{list(gshape)} but expected shape compatible with {list(shape)}"
+            )
+        gi = sum_to_shape(gi, shape) if raw else gi.sum_to_size(shape)
+    gdt = gi.dtype if raw else gi._data.dtype
+    if gdt != dt:
+        gi = gi.astype(dt) if raw else gi.to(dtypes.from_numpy_dtype(dt))
+    return gi
+
+
+def _stale_message(t: Any, op: Op, expected: int, now: int | None = None) -> str:
+    if t is not None:
+        now = t._vc[0]
+        ttype = t._type_name()
+        desc = f"[{ttype} {list(t.shape)}]"
+        fn = t.grad_fn
+        where = f", which is output {t._out_nr} of {fn.name()}," if fn is not None else ""
+    else:
+        desc, where = "[the output of this op]", ""
+    return (
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: {desc}{where} is at version {now}; expected version {expected} instead. "
+        "Hint: the backtrace further above can point to the operation that failed to compute its "
+        "gradient. The variable in question was changed in there or anywhere later. Good luck!"
+    )
+
+
+class Op:
+    """One differentiable operation, as declared by `defop`."""
+
+    def __init__(self, **kw: Any) -> None:
+        self.__dict__.update(kw)
+
+    def __repr__(self) -> str:
+        return f"<dygrad op {self.name} ({self.grad_fn})>"
+
+    def __call__(self, *args: Any) -> Any:
+        return apply(self, *args)
+
+
+def _names(fn: Callable[..., Any]) -> list[str]:
+    return [
+        p.name
+        for p in inspect.signature(fn).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+
+
+def defop(
+    name: str,
+    *,
+    grad_fn: str,
+    forward: Callable[..., Any],
+    vjp: Sequence[Callable[..., Any] | None] | Callable[..., Any] | None = None,
+    n_inputs: int | None = None,
+    broadcasting: bool = False,
+    dtype: Callable[[Sequence[Any]], np.dtype | None] | None = None,
+    shape: Callable[..., Any] | None = None,
+    n_outputs: int = 1,
+    differentiable_outputs: tuple[bool, ...] | None = None,
+    variadic: bool = False,
+    check: Callable[..., None] | None = None,
+    view: bool = False,
+    doc: str = "",
+) -> Op:
+    """Declare an op. `vjp` holds one rule per tensor input (None: not differentiable); each rule's
+    parameters are named after the forward's, plus `g` (incoming gradient) and `out` (forward
+    result). Only what some rule names is saved for backward. A `variadic` op takes a list of
+    tensors as its first argument and one rule returning a gradient per list element. `check`
+    raises a clear error for bad arguments; it runs when the forward fails, before anything is
+    recorded. `shape(*input_shapes_and_attrs)` gives the output shape for the static checker."""
+    params = _names(forward)
+    if variadic:
+        n_in = 1
+        vjps: tuple[Any, ...] = (vjp,) if vjp is not None else (None,)
+    else:
+        if vjp is None:
+            vjps = ()
+        elif callable(vjp):
+            vjps = (vjp,)
+        else:
+            vjps = tuple(vjp)
+        n_in = n_inputs if n_inputs is not None else max(len(vjps), 1)
+        vjps = vjps + (None,) * (n_in - len(vjps))
+    env_names = ["out", *params]
+    vjp_args = []
+    needed: set[str] = set()
+    for rule in vjps:
+        if rule is None:
+            vjp_args.append(())
+            continue
+        names = _names(rule)[1:]  # the first parameter is g
+        for nm in names:
+            if nm not in env_names:
+                raise TypeError(f"rule of op {name!r} names {nm!r}, not a parameter of forward")
+        needed.update(names)
+        vjp_args.append(tuple(env_names.index(nm) for nm in names))
+    keep = tuple(i < n_in and params[i] in needed or i >= n_in for i in range(len(params)))
+    # n_outputs == -1: the number of outputs depends on the arguments (split, unbind).
+    base = OpNode if n_outputs == 1 else _MultiOutNode
+    op = Op(
+        name=name,
+        grad_fn=grad_fn,
+        forward=forward,
+        vjps=vjps,
+        vjp_all=vjps[0] if variadic else None,
+        vjp_args=tuple(vjp_args),
+        params=params,
+        n_in=n_in,
+        keep=keep,
+        saves_out="out" in needed,
+        saves_inputs=any(keep[:n_in]),
+        saves_anything=bool(needed),
+        differentiable=any(r is not None for r in vjps),
+        broadcasting=broadcasting,
+        dtype_rule=dtype,
+        shape=shape,
+        n_outputs=n_outputs,
+        differentiable_outputs=differentiable_outputs,
+        variadic=variadic,
+        check=check,
+        view=view,
+        __doc__=doc,
+    )
+    op.node_cls = type(grad_fn, (base,), {"__slots__": (), "op": op})
+    REGISTRY[name] = op
+    return op
+
+
+# ---------------------------------------------------------------------------------------------
+# Dispatch
+
+
+def _edge(t: Any) -> tuple[Node | None, int]:
+    if not t._requires_grad:
+        return (None, 0)
+    fn = t.grad_fn
+    if fn is not None:
+        return (fn, t._out_nr)
+    return (t._accumulator(), 0)
+
+
+def _fail(op: Op, args: tuple[Any, ...], err: Exception) -> None:
+    if op.check is not None:
+        op.check(*args)  # raises a message in the user's terms
+    raise type(err)(f"{op.name}(): {err}") from err
+
+
+def apply(op: Op, *args: Any) -> Any:
+    """Run `op` on `args` (tensors, scalars, attributes, positionally as its forward takes them).
+
+    With no tensor among the inputs the forward runs on raw arrays and returns arrays; otherwise
+    the inputs are unwrapped, cast by the op's dtype rule, and the result is wrapped in a tensor
+    whose `grad_fn` records the op when grad mode is on and an input requires grad.
+    """
+    T = _T
+    n = op.n_in
+    if op.variadic:
+        seq = args[0]
+        if not isinstance(seq, list | tuple):
+            raise TypeError(f"{op.name}(): expected a sequence of tensors, got {type(seq).__name__}")
+        if not seq or not all(isinstance(t, T) for t in seq):
+            if not any(isinstance(t, T) for t in seq):
+                return op.forward(*args)
+        tensors = [t if isinstance(t, T) else T._from_value(t) for t in seq]
+        req = any(t._requires_grad for t in tensors)
+        arrs = [t._data for t in tensors]
+        if op.dtype_rule is not None:
+            d = op.dtype_rule(arrs)
+            if d is not None:
+                arrs = [a if a.dtype == d else a.astype(d) for a in arrs]
+        vals = (arrs, *args[1:])
+        args = (tensors, *args[1:])
+    else:
+        vals = list(args)
+        has_t = req = False
+        for i in range(n):
+            a = args[i]
+            if isinstance(a, T):
+                has_t = True
+                vals[i] = a._data
+                if a._requires_grad:
+                    req = True
+        if not has_t:
+            return op.forward(*args)
+        if op.dtype_rule is not None:
+            d = op.dtype_rule(vals[:n])
+            if d is not None:
+                for i in range(n):
+                    v = vals[i]
+                    if type(v) is _ndarray and v.dtype != d:
+                        vals[i] = v.astype(d)
+    try:
+        out = op.forward(*vals)
+    except (ValueError, IndexError, TypeError, np.exceptions.AxisError) as err:
+        _fail(op, args, err)
+    record = req and state.enabled and op.differentiable
+    if op.n_outputs == 1:
+        if not record:
+            res = T._wrap(out, False, None, 0)
+        else:
+            node = op.node_cls()
+            res = T._wrap(out, True, node, 0)
+            _record(op, node, args, vals, out, res)
+        if op.view:
+            _share(args[0], res)
+        return res
+    if not record:
+        res = tuple(T._wrap(o, False, None, 0) for o in out)
+    else:
+        node = op.node_cls()
+        node.n_outputs = len(out)
+        dif = op.differentiable_outputs or (True,) * len(out)
+        res = tuple(T._wrap(o, dif[j], node if dif[j] else None, j) for j, o in enumerate(out))
+        node._meta_out = tuple((o.shape, o.dtype) for o in out)
+        _record(op, node, args, vals, out, res)
+    if op.view:
+        for r in res:
+            _share(args[0], r)
+    return res
+
+
+def _share(src: Any, res: Any) -> None:
+    # A view shares its base's memory and version counter, so in-place changes through either
+    # are seen by nodes that saved the other.
+    if np.may_share_memory(res._data, src._data):
+        res._base = src if src._base is None else src._base
+        res._vc = src._vc
+
+
+def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> None:
+    n = op.n_in
+    if op.variadic:
+        tensors = args[0]
+        node.next_functions = tuple(_edge(t) for t in tensors)
+        if op.keep[0]:
+            node._saved = (list(tensors), *args[1:])
+            node._vers = tuple(t._vc[0] for t in tensors)
+        else:
+            node._saved = (None, *args[1:])
+            node._vers = ()
+        oshape, odt = out.shape, out.dtype
+        meta = [None if (a.shape == oshape and a.dtype == odt) else (a.shape, a.dtype)
+                for a in vals[0]]
+        node._meta = meta if any(m is not None for m in meta) else None
+    else:
+        edges = []
+        for i in range(n):
+            a = args[i]
+            edges.append(_edge(a) if isinstance(a, _T) else (None, 0))
+        node.next_functions = tuple(edges)
+        keep = op.keep
+        saved = tuple(a if keep[i] else None for i, a in enumerate(args))
+        node._saved = saved
+        node._vers = tuple(a._vc[0] for a in saved if isinstance(a, _T))
+        meta = None
+        if op.n_outputs == 1:
+            oshape, odt = out.shape, out.dtype
+            for i in range(n):
+                a = args[i]
+                if isinstance(a, _T) and a._requires_grad:
+                    v = vals[i]
+                    if v.shape != oshape or a._data.dtype != odt:
+                        if meta is None:
+                            meta = [None] * n
+                        meta[i] = (v.shape, a._data.dtype)
+        node._meta = meta
+    if op.saves_out:
+        r = res if op.n_outputs == 1 else res[0]
+        node._out = (out, r._vc, r._vc[0])
+    else:
+        node._out = None
+
+
+def apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
+    """Run `op(target, *rest)` and write the result into `target` (`add_`, `mul_`, ...).
+
+    The target's version counter is bumped, so a node that saved it refuses to use the stale
+    value; if the result needs grad, `target` takes the new node as its `grad_fn`.
+    """
+    T = _T
+    record = state.enabled and (
+        target._requires_grad or any(isinstance(a, T) and a._requires_grad for a in rest)
+    )
+    if record:
+        if target.grad_fn is None and target._requires_grad:
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation."
+            )
+        base = target._base
+        if base is not None and (base._requires_grad or target._requires_grad):
+            raise RuntimeError(
+                f"{op.name}_(): in-place modification of a view of a tensor that requires grad "
+                "is not supported by dygrad; use out-of-place ops or .clone() the view first."
+            )
+        # If a rule needs the target's old value, keep a copy: the target's memory is overwritten.
+        src = target._snapshot(copy=op.keep[0])
+        res = apply(op, src, *rest)
+    else:
+        res = apply(op, target, *rest)
+    rd = res._data
+    td = target._data
+    if rd.dtype != td.dtype and not dtypes.can_cast(rd.dtype, td.dtype):
+        raise RuntimeError(
+            f"result type {dtypes.pt_name(dtypes.from_numpy_dtype(rd.dtype))} can't be cast to the "
+            f"desired output type {dtypes.pt_name(dtypes.from_numpy_dtype(td.dtype))}"
+        )
+    if rd.shape != td.shape:
+        raise RuntimeError(
+            f"output with shape {list(td.shape)} doesn't match the broadcast shape "
+            f"{list(rd.shape)}"
+        )
+    np.copyto(td, rd, casting="unsafe")
+    target._vc[0] += 1
+    if record:
+        target.grad_fn = res.grad_fn
+        target._out_nr = 0
+        target._requires_grad = True
+        node = res.grad_fn
+        if op.saves_out:
+            node._out = (td, target._vc, target._vc[0])
+    return target

@@ -1,0 +1,252 @@
+"""Shape ops: reshape/view, expand, squeeze/unsqueeze, transpose/permute, repeat, cat/stack,
+split/unbind, flip, roll, and dtype conversion and cloning. Most return views of their input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .registry import defop
+
+__all__ = [
+    "reshape", "view", "expand", "squeeze", "squeeze_dim", "squeeze_dims", "unsqueeze",
+    "transpose", "permute", "repeat", "cat", "stack", "split", "split_with_sizes", "unbind",
+    "flip", "roll", "clone", "to_dtype", "alias", "contiguous", "copy",
+]  # fmt: skip
+
+
+def _view_fwd(x: np.ndarray, shape: tuple[int, ...], x_shape: tuple[int, ...]) -> np.ndarray:
+    try:
+        return np.reshape(x, shape, copy=False)
+    except ValueError:
+        if x.size != int(np.prod(shape)):
+            raise
+        raise RuntimeError(
+            "view size is not compatible with input tensor's size and stride (at least one "
+            "dimension spans across two contiguous subspaces). Use .reshape(...) instead."
+        ) from None
+
+
+def _shape_check(x: Any, shape: tuple[int, ...], x_shape: tuple[int, ...]) -> None:
+    n = int(np.prod(x_shape))
+    if int(np.prod(shape)) != n:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {n}")
+
+
+reshape = defop(
+    "reshape", grad_fn="ViewBackward0", view=True,
+    forward=lambda x, shape, x_shape: np.reshape(x, shape),
+    vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
+    shape=lambda x, shape, x_shape: shape, check=_shape_check,
+)  # fmt: skip
+view = defop(
+    "view", grad_fn="ViewBackward0", view=True,
+    forward=_view_fwd,
+    vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
+    shape=lambda x, shape, x_shape: shape, check=_shape_check,
+)  # fmt: skip
+
+
+def _expand_check(x: Any, shape: tuple[int, ...], x_shape: tuple[int, ...]) -> None:
+    xs = tuple(x.shape)
+    if len(shape) < len(xs):
+        raise RuntimeError(
+            f"expand(torch.FloatTensor{{{list(xs)}}}, size={list(shape)}): the number of sizes "
+            f"provided ({len(shape)}) must be greater or equal to the number of dimensions in the "
+            f"tensor ({len(xs)})"
+        )
+    for i in range(1, len(xs) + 1):
+        if xs[-i] != 1 and xs[-i] != shape[-i]:
+            raise RuntimeError(
+                f"The expanded size of the tensor ({shape[-i]}) must match the existing size "
+                f"({xs[-i]}) at non-singleton dimension {len(shape) - i}.  Target sizes: "
+                f"{list(shape)}.  Tensor sizes: {list(xs)}"
+            )
+
+
+def _sum_back(g: Any, x_shape: tuple[int, ...]) -> Any:
+    from .reduction import sum_to_size
+
+    return sum_to_size(g, x_shape, g.shape)
+
+
+expand = defop(
+    "expand", grad_fn="ExpandBackward0", view=True,
+    forward=lambda x, shape, x_shape: np.broadcast_to(x, shape),
+    vjp=(lambda g, x_shape: _sum_back(g, x_shape),),
+    shape=lambda x, shape, x_shape: shape, check=_expand_check,
+)  # fmt: skip
+
+
+squeeze = defop(
+    "squeeze", grad_fn="SqueezeBackward0", view=True,
+    forward=lambda x, x_shape: np.squeeze(x) if x.ndim else x,
+    vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
+)  # fmt: skip
+squeeze_dim = defop(
+    "squeeze_dim", grad_fn="SqueezeBackward1", view=True,
+    forward=lambda x, dim, x_shape: np.squeeze(x, dim) if x.ndim and x.shape[dim] == 1 else x,
+    vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
+)  # fmt: skip
+squeeze_dims = defop(
+    "squeeze_dims", grad_fn="SqueezeBackward2", view=True,
+    forward=lambda x, dims, x_shape: np.squeeze(x, tuple(d for d in dims if x.shape[d] == 1))
+    if x.ndim else x,
+    vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
+)  # fmt: skip
+unsqueeze = defop(
+    "unsqueeze", grad_fn="UnsqueezeBackward0", view=True,
+    forward=lambda x, dim: np.expand_dims(x, dim),
+    vjp=(lambda g, dim: squeeze_dim(g, dim, g.shape),),
+)  # fmt: skip
+
+
+def _swap(x: np.ndarray, a: int, b: int) -> np.ndarray:
+    return np.swapaxes(x, a, b)
+
+
+transpose = defop(
+    "transpose", grad_fn="TransposeBackward0", view=True,
+    forward=_swap,
+    vjp=(lambda g, a, b: transpose(g, a, b),),
+)  # fmt: skip
+permute = defop(
+    "permute", grad_fn="PermuteBackward0", view=True,
+    forward=lambda x, dims: np.transpose(x, dims),
+    vjp=(lambda g, dims: permute(g, tuple(np.argsort(dims).tolist())),),
+)  # fmt: skip
+alias = defop("alias", grad_fn="AliasBackward0", view=True,
+              forward=lambda x: x.view(), vjp=(lambda g: g,))  # fmt: skip
+
+
+def _repeat_vjp(g: Any, reps: tuple[int, ...], x_shape: tuple[int, ...]) -> Any:
+    from .reduction import sum_dim
+
+    lead = len(reps) - len(x_shape)
+    shape = (1,) * lead + tuple(x_shape)
+    # Split every dim into (repeat, size) and sum over the repeat axes.
+    split = []
+    for r, n in zip(reps, shape):
+        split += [r, n]
+    gs = reshape(g, tuple(split), g.shape)
+    gs = sum_dim(gs, tuple(range(0, 2 * len(reps), 2)), False, tuple(split))
+    return reshape(gs, tuple(x_shape), gs.shape)
+
+
+repeat = defop(
+    "repeat", grad_fn="RepeatBackward0",
+    forward=lambda x, reps, x_shape: np.tile(x, reps),
+    vjp=(_repeat_vjp,),
+)  # fmt: skip
+
+# --- joining and splitting --------------------------------------------------------------------
+
+
+def _cat_check(xs: Any, dim: int, sizes: Any) -> None:
+    shapes = [tuple(t.shape) for t in xs]
+    ref = next((s for s in shapes if s != (0,)), shapes[0])
+    for i, s in enumerate(shapes):
+        if s == (0,):
+            continue
+        if len(s) != len(ref):
+            raise RuntimeError(
+                f"Tensors must have same number of dimensions: got {len(ref)} and {len(s)}"
+            )
+        for d in range(len(s)):
+            if d != dim and s[d] != ref[d]:
+                raise RuntimeError(
+                    f"Sizes of tensors must match except in dimension {dim}. Expected size "
+                    f"{ref[d]} but got size {s[d]} for tensor number {i} in the list."
+                )
+
+
+def _cat_fwd(xs: list[np.ndarray], dim: int, sizes: tuple[int, ...]) -> np.ndarray:
+    return np.concatenate([a for a in xs if a.shape != (0,) or len(xs) == 1], axis=dim)
+
+
+def _cat_vjp(g: Any, dim: int, sizes: tuple[int, ...]) -> Any:
+    return split_with_sizes(g, tuple(sizes), dim)
+
+
+cat = defop("cat", grad_fn="CatBackward0", variadic=True, forward=_cat_fwd, vjp=_cat_vjp,
+            check=_cat_check)  # fmt: skip
+
+
+def _stack_check(xs: Any, dim: int) -> None:
+    shapes = [tuple(t.shape) for t in xs]
+    for i, s in enumerate(shapes):
+        if s != shapes[0]:
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got {list(shapes[0])} at entry "
+                f"0 and {list(s)} at entry {i}"
+            )
+
+
+stack = defop("stack", grad_fn="StackBackward0", variadic=True,
+              forward=lambda xs, dim: np.stack(xs, axis=dim),
+              vjp=lambda g, dim: unbind(g, dim), check=_stack_check)  # fmt: skip
+
+
+def _split_fwd(x: np.ndarray, sizes: tuple[int, ...], dim: int) -> tuple[np.ndarray, ...]:
+    cuts = np.cumsum(sizes)[:-1].tolist()
+    return tuple(np.split(x, cuts, axis=dim))
+
+
+def _split_vjp(g: Any, sizes: tuple[int, ...], dim: int) -> Any:
+    return cat(list(g), dim, tuple(sizes))
+
+
+split_with_sizes = defop("split_with_sizes", grad_fn="SplitWithSizesBackward0", view=True,
+                         n_outputs=-1, forward=_split_fwd, vjp=(_split_vjp,))  # fmt: skip
+split = defop("split", grad_fn="SplitBackward0", view=True, n_outputs=-1,
+              forward=_split_fwd, vjp=(_split_vjp,))  # fmt: skip
+
+
+def _unbind_fwd(x: np.ndarray, dim: int) -> tuple[np.ndarray, ...]:
+    return tuple(np.moveaxis(x, dim, 0))
+
+
+unbind = defop("unbind", grad_fn="UnbindBackward0", view=True, n_outputs=-1,
+               forward=_unbind_fwd, vjp=(lambda g, dim: stack(list(g), dim),))  # fmt: skip
+
+flip = defop("flip", grad_fn="FlipBackward0", forward=lambda x, dims: np.flip(x, dims).copy(),
+             vjp=(lambda g, dims: flip(g, dims),))  # fmt: skip
+roll = defop(
+    "roll", grad_fn="RollBackward0",
+    forward=lambda x, shifts, dims: np.roll(x, shifts, dims),
+    vjp=(lambda g, shifts, dims: roll(g, tuple(-s for s in shifts) if isinstance(shifts, tuple)
+                                      else -shifts, dims),),
+)  # fmt: skip
+
+# --- copies and conversions -----------------------------------------------------------------------
+clone = defop("clone", grad_fn="CloneBackward0", forward=lambda x: x.copy(),
+              vjp=(lambda g: g,))  # fmt: skip
+contiguous = defop("contiguous", grad_fn="CloneBackward0",
+                   forward=lambda x: np.ascontiguousarray(x), vjp=(lambda g: g,))  # fmt: skip
+
+
+def _to_vjp(g: Any, x_dtype: Any) -> Any:
+    return to_dtype(g, x_dtype, None)
+
+
+to_dtype = defop(
+    "to_dtype", grad_fn="ToCopyBackward0",
+    forward=lambda x, dtype, x_dtype: x.astype(dtype, copy=True),
+    vjp=(_to_vjp,),
+)  # fmt: skip
+
+
+def _copy_check(x: Any, src: Any) -> None:
+    from .pointwise import broadcast_check
+
+    broadcast_check(x, src)
+
+
+copy = defop(
+    "copy", grad_fn="CopyBackwards", broadcasting=True,
+    forward=lambda x, src: np.broadcast_to(np.asarray(src), x.shape).astype(x.dtype),
+    vjp=(lambda g: g * 0,
+         lambda g: g),
+    check=_copy_check,
+)  # fmt: skip

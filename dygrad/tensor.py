@@ -1,0 +1,1363 @@
+"""The user-facing `Tensor`: attributes, operators and methods that forward to ops, autograd entry
+points (`backward`, hooks, `retain_grad`), printing, and NumPy interop."""
+
+from __future__ import annotations
+
+import numbers
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import dtypes
+from ._printing import format_tensor
+from .autograd.engine import run_backward
+from .autograd.grad_mode import state
+from .autograd.graph import AccumulateGrad, Node, RemovableHandle
+from .dtypes import dtype as _dtype_cls
+from .ops import activation as A
+from .ops import indexing as I  # noqa: E741
+from .ops import linalg as L
+from .ops import pointwise as P
+from .ops import reduction as R
+from .ops import shape as S
+from .ops.registry import apply, apply_inplace, set_tensor_class
+
+__all__ = ["Tensor", "Size", "device"]
+
+_nd = np.ndarray
+_Number = (int, float, bool, np.number, np.bool_)
+
+
+class Size(tuple):
+    """A tensor's shape (`torch.Size`): a tuple that prints as PyTorch's does.
+
+    >>> Size([2, 3])
+    torch.Size([2, 3])
+    """
+
+    def __repr__(self) -> str:
+        return f"torch.Size({list(self)})"
+
+    def numel(self) -> int:
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+class device:  # noqa: N801 - PyTorch's name
+    """The device a tensor lives on; dygrad computes on the CPU only."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type: str = "cpu", index: int | None = None) -> None:  # noqa: A002
+        if isinstance(type, device):
+            type, index = type.type, type.index
+        if type.split(":")[0] != "cpu":
+            raise RuntimeError(f"dygrad runs on the CPU only; device {type!r} is not available")
+        self.type = "cpu"
+        self.index = index
+
+    def __repr__(self) -> str:
+        return "device(type='cpu')"
+
+    def __str__(self) -> str:
+        return "cpu"
+
+    def __eq__(self, other: object) -> bool:
+        return str(other) == "cpu" or isinstance(other, device)
+
+    def __hash__(self) -> int:
+        return hash("cpu")
+
+
+_CPU = device("cpu")
+
+
+def _dim(d: int, ndim: int) -> int:
+    """Normalize a possibly negative dim, with PyTorch's error when out of range."""
+    n = max(ndim, 1)
+    if not isinstance(d, int | np.integer) or isinstance(d, bool):
+        raise TypeError(f"dim must be an int, got {type(d).__name__}")
+    if d < -n or d >= n:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})"
+        )
+    return int(d) % n if ndim else 0
+
+
+def _dims(dim: Any, ndim: int) -> tuple[int, ...]:
+    if isinstance(dim, int | np.integer):
+        return (_dim(dim, ndim),)
+    out = tuple(_dim(d, ndim) for d in dim)
+    if len(set(out)) != len(out):
+        raise RuntimeError(f"dim {out} appears multiple times in the list of dims")
+    return out
+
+
+def _shape_arg(args: tuple[Any, ...]) -> tuple[int, ...]:
+    # size(...) arguments may be given as ints or one sequence: reshape(2, 3) or reshape((2, 3)).
+    if len(args) == 1 and isinstance(args[0], Sequence | np.ndarray):
+        args = tuple(args[0])
+    for a in args:
+        if not isinstance(a, int | np.integer) or isinstance(a, bool):
+            raise TypeError(f"size must be a sequence of ints, got element {a!r}")
+    return tuple(int(a) for a in args)
+
+
+class Tensor:
+    """A multi-dimensional array that records the operations that made it (`torch.Tensor`).
+
+    >>> import dygrad as torch
+    >>> x = torch.ones(2, 2, requires_grad=True)
+    >>> (x * 3).sum()
+    tensor(12., grad_fn=<SumBackward0>)
+    """
+
+    __slots__ = (
+        "_data",
+        "_requires_grad",
+        "grad_fn",
+        "_out_nr",
+        "_grad",
+        "_vc",
+        "_base",
+        "_accum",
+        "_hooks",
+        "_retains_grad",
+        "__weakref__",
+        "__dict__",
+    )
+    # NumPy must defer to our reflected operators (`array * tensor`) and not treat tensors as
+    # scalars or sequences.
+    __array_priority__ = 1000
+    __array_ufunc__ = None
+
+    def __init__(self, data: Any = None, *, requires_grad: bool = False) -> None:
+        if data is None:
+            data = np.zeros((0,), dtypes.get_default_dtype().np)
+        t = tensor(data)
+        self._data = t._data
+        self._requires_grad = False
+        self.grad_fn = None
+        self._out_nr = 0
+        self._grad = None
+        self._vc = [0]
+        self._base = None
+        self._accum = None
+        self._hooks = None
+        self._retains_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, arr: Any, req: bool, node: Node | None, nr: int) -> Tensor:
+        # The hot path: every op result is built here, without __init__'s argument handling.
+        if type(arr) is not _nd:
+            arr = np.asarray(arr)
+        t = object.__new__(cls)
+        t._data = arr
+        t._requires_grad = req
+        t.grad_fn = node
+        t._out_nr = nr
+        t._grad = None
+        t._vc = [0]
+        t._base = None
+        t._accum = None
+        t._hooks = None
+        t._retains_grad = False
+        return t
+
+    @staticmethod
+    def _from_value(v: Any) -> Tensor:
+        return tensor(v)
+
+    # --- basic attributes -----------------------------------------------------------------------
+    @property
+    def data(self) -> Tensor:
+        """The same values, detached from the graph (`Tensor.data`)."""
+        return self.detach()
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError("data must be set to a Tensor")
+        self._data = value._data
+
+    @property
+    def shape(self) -> Size:
+        return Size(self._data.shape)
+
+    def size(self, dim: int | None = None) -> Any:
+        """The shape, or the size of one dimension (`Tensor.size`)."""
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[_dim(dim, self._data.ndim)]
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    ndimension = dim
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def numel(self) -> int:
+        return int(self._data.size)
+
+    nelement = numel
+
+    @property
+    def dtype(self) -> _dtype_cls:
+        return dtypes.from_numpy_dtype(self._data.dtype)
+
+    @property
+    def device(self) -> device:
+        return _CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    def element_size(self) -> int:
+        return self._data.itemsize
+
+    def stride(self, dim: int | None = None) -> Any:
+        st = tuple(s // self._data.itemsize for s in self._data.strides)
+        return st if dim is None else st[_dim(dim, self.ndim)]
+
+    def is_contiguous(self) -> bool:
+        return bool(self._data.flags.c_contiguous)
+
+    def _type_name(self) -> str:
+        return f"torch.{dtypes.pt_name(self.dtype)}Tensor"
+
+    def type(self, dtype: Any = None) -> Any:
+        if dtype is None:
+            return self._type_name()
+        return self.to(dtype)
+
+    @property
+    def _version(self) -> int:
+        return self._vc[0]
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802
+        n = self.ndim
+        if n == 2 or n < 2:
+            return self.permute(*reversed(range(n))) if n == 2 else self
+        return self.permute(*reversed(range(n)))
+
+    @property
+    def mT(self) -> Tensor:  # noqa: N802
+        if self.ndim < 2:
+            raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. "
+                               f"Got {self.ndim}-D tensor.")  # fmt: skip
+        return self.transpose(-2, -1)
+
+    # --- autograd attributes ------------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set whether autograd records ops on this leaf (`Tensor.requires_grad_`)."""
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use a "
+                "computed variable in a subgraph that doesn't require differentiation use "
+                "var_no_grad = var.detach()."
+            )
+        if requires_grad and self._data.dtype.kind != "f":
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def output_nr(self) -> int:
+        return self._out_nr
+
+    @property
+    def grad(self) -> Tensor | None:
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of "
+                                f"type {type(value).__name__}")  # fmt: skip
+            if value.shape != self.shape:
+                raise RuntimeError("assigned grad has data of a different size")
+            if value.dtype != self.dtype:
+                raise RuntimeError("assigned grad has data of a different type")
+        self._grad = value
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def _accumulator(self) -> AccumulateGrad:
+        # The leaf holds its AccumulateGrad weakly and the node holds the leaf: no cycle.
+        ref = self._accum
+        acc = ref() if ref is not None else None
+        if acc is None:
+            acc = AccumulateGrad(self)
+            self._accum = weakref.ref(acc)
+        return acc
+
+    def _edge(self) -> tuple[Node, int]:
+        if self.grad_fn is not None:
+            return (self.grad_fn, self._out_nr)
+        return (self._accumulator(), 0)
+
+    def _accumulate_grad(self, g: Any, create_graph: bool) -> None:
+        if create_graph:
+            self._grad = g if self._grad is None else self._grad + g
+            return
+        cur = self._grad
+        if cur is None:
+            # A copy: the arriving array may be shared with another leaf or be a view.
+            self._grad = Tensor._wrap(np.array(g, dtype=self._data.dtype), False, None, 0)
+        elif cur._requires_grad:
+            self._grad = Tensor._wrap(cur._data + g, False, None, 0)
+        else:
+            np.add(cur._data, g, out=cur._data, casting="unsafe")
+            cur._vc[0] += 1
+
+    def retain_grad(self) -> None:
+        """Keep `.grad` for this non-leaf tensor after backward (`Tensor.retain_grad`)."""
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is None or self._retains_grad:
+            return
+        self._retains_grad = True
+        ref = weakref.ref(self)
+        nr = self._out_nr
+
+        def keep(gs: Any, create_graph: bool) -> None:
+            t = ref()
+            if t is None:
+                return
+            g = gs if t.grad_fn.n_outputs == 1 else gs[nr]
+            if g is None:
+                return
+            g = g if isinstance(g, Tensor) else Tensor._wrap(np.array(g), False, None, 0)
+            t._grad = g if t._grad is None else t._grad + g
+
+        self.grad_fn._add_pre_hook(keep)
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+        """Call `hook(grad)` when the gradient for this tensor is computed; a returned tensor
+        replaces the gradient (`Tensor.register_hook`).
+
+        >>> import dygrad as torch
+        >>> x = torch.ones(2, requires_grad=True)
+        >>> h = x.register_hook(lambda g: g * 10)
+        >>> (x * 2).sum().backward(); x.grad
+        tensor([20., 20.])
+        """
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        nr = self._out_nr
+
+        def run(gs: Any, create_graph: bool) -> Any:
+            multi = not isinstance(gs, _nd | Tensor)
+            g = gs[nr] if multi else gs
+            if g is None:
+                return None
+            raw = not isinstance(g, Tensor)
+            res = hook(Tensor._wrap(g, False, None, 0) if raw else g)
+            if res is None:
+                return None
+            new = res._data if raw else res
+            if multi:
+                gs = list(gs)
+                gs[nr] = new
+                return gs
+            return new
+
+        if self.grad_fn is None:
+            if self._hooks is None:
+                self._hooks = {}
+            h = RemovableHandle(self._hooks)
+            self._hooks[h.id] = run
+            self._accumulator()
+            return h
+        return self.grad_fn._add_pre_hook(run)
+
+    def backward(
+        self,
+        gradient: Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Any = None,
+    ) -> None:
+        """Accumulate d(self)/d(leaf), times `gradient`, into every leaf's `.grad`
+        (`Tensor.backward`). A non-scalar tensor needs `gradient` (the vector of the
+        vector-Jacobian product).
+
+        >>> import dygrad as torch
+        >>> x = torch.tensor([1., 2.], requires_grad=True)
+        >>> (x * x).backward(torch.tensor([1., 1.])); x.grad
+        tensor([2., 4.])
+        """
+        from .autograd.api import backward
+
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    def detach(self) -> Tensor:
+        """A tensor sharing this one's data, cut from the graph (`Tensor.detach`)."""
+        t = Tensor._wrap(self._data, False, None, 0)
+        t._vc = self._vc
+        t._base = self if self._base is None else self._base
+        return t
+
+    def detach_(self) -> Tensor:
+        """Cut this tensor from the graph in place (`Tensor.detach_`)."""
+        if self._base is not None and self._base._requires_grad:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def _snapshot(self, copy: bool) -> Tensor:
+        # The pre-mutation identity of this tensor as an op input, for in-place ops.
+        t = Tensor._wrap(self._data.copy() if copy else self._data, self._requires_grad,
+                         self.grad_fn, self._out_nr)  # fmt: skip
+        if self.grad_fn is None and self._requires_grad:
+            t._accum = weakref.ref(self._accumulator())
+        if not copy:
+            t._vc = self._vc
+        return t
+
+    # --- conversion ---------------------------------------------------------------------------
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The data as a NumPy array sharing memory (`Tensor.numpy`)."""
+        if self._requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                               "tensor.detach().numpy() instead.")  # fmt: skip
+        return self._data if not force else self._data.copy()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype, copy=False)
+
+    def item(self) -> Any:
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to "
+                               "Scalar")  # fmt: skip
+        return self._data.reshape(()).item()
+
+    def tolist(self) -> Any:
+        return self._data.tolist()
+
+    def __len__(self) -> int:
+        if not self._data.ndim:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if not self._data.ndim:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous"
+                               if self._data.size else
+                               "Boolean value of Tensor with no values is ambiguous")  # fmt: skip
+        return bool(self._data.reshape(()))
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an "
+                            "index")  # fmt: skip
+        return int(self.item())
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self, *, tensor_contents: Any = None) -> str:
+        fn = self.grad_fn
+        return format_tensor(
+            self._data,
+            self._data.dtype.name,
+            requires_grad=self._requires_grad and fn is None,
+            grad_fn_name=type(fn).__name__ if fn is not None else None,
+            default_dtype_name=dtypes.get_default_dtype().name,
+        )
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        if self._data.ndim == 0:
+            return self.item().__format__(spec)
+        return repr(self).__format__(spec)
+
+    def __reduce_ex__(self, proto: Any) -> Any:
+        return (_rebuild, (self._data.copy(), self._requires_grad and self.grad_fn is None))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Tensor:
+        if self.grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
+                               "support the deepcopy protocol at the moment.")  # fmt: skip
+        t = Tensor._wrap(self._data.copy(), self._requires_grad, None, 0)
+        if self._grad is not None:
+            t._grad = Tensor._wrap(self._grad._data.copy(), False, None, 0)
+        memo[id(self)] = t
+        return t
+
+    # --- dtype conversion and copies ------------------------------------------------------------
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """Convert dtype (`Tensor.to(dtype)`); devices other than 'cpu' are refused."""
+        target = kwargs.get("dtype")
+        copy = kwargs.get("copy", False)
+        for a in (*args, kwargs.get("device")):
+            if a is None:
+                continue
+            if isinstance(a, Tensor):
+                target = a.dtype
+            elif isinstance(a, str | device):
+                device(a)
+            else:
+                target = a
+        if target is None:
+            return self.clone() if copy else self
+        target = dtypes.to_dtype(target)
+        if target.np == self._data.dtype and not copy:
+            return self
+        return apply(S.to_dtype, self, target.np, self._data.dtype)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(other.dtype)
+
+    def float(self) -> Tensor:
+        return self.to(dtypes.float32)
+
+    def double(self) -> Tensor:
+        return self.to(dtypes.float64)
+
+    def half(self) -> Tensor:
+        return self.to(dtypes.float16)
+
+    def long(self) -> Tensor:
+        return self.to(dtypes.int64)
+
+    def int(self) -> Tensor:
+        return self.to(dtypes.int32)
+
+    def bool(self) -> Tensor:
+        return self.to(dtypes.bool_)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def clone(self, *, memory_format: Any = None) -> Tensor:
+        return apply(S.clone, self)
+
+    def contiguous(self, memory_format: Any = None) -> Tensor:
+        if self._data.flags.c_contiguous:
+            return self
+        return apply(S.contiguous, self)
+
+    def new_tensor(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_zeros(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        from .creation import zeros
+
+        return zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_ones(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        from .creation import ones
+
+        return ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_full(self, size: Any, fill_value: Any, dtype: Any = None) -> Tensor:
+        from .creation import full
+
+        return full(size, fill_value, dtype=dtype or self.dtype)
+
+    def new_empty(self, *size: Any, dtype: Any = None) -> Tensor:
+        return self.new_zeros(*size, dtype=dtype)
+
+    # --- arithmetic operators -----------------------------------------------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return apply(P.add, self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return apply(P.add, self, other)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return apply(P.sub, self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return apply(P.rsub, self, other)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return apply(P.mul, self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return apply(P.mul, self, other)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return apply(P.div, self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return apply(P.mul, apply(P.reciprocal, self), other)
+
+    def __floordiv__(self, other: Any) -> Tensor:
+        return apply(P.floor_divide, self, other)
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return apply(P.floor_divide, tensor(other, dtype=self.dtype), self)
+
+    def __mod__(self, other: Any) -> Tensor:
+        return self.remainder(other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return tensor(other, dtype=self.dtype).remainder(self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return self.pow(other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        if isinstance(other, Tensor):
+            return other.pow(self)
+        return apply(P.rpow, self, other)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return self.matmul(other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return tensor(other).matmul(self)
+
+    def __neg__(self) -> Tensor:
+        return apply(P.neg, self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return apply(P.abs, self)
+
+    def __invert__(self) -> Tensor:
+        if self._data.dtype == np.bool_:
+            return apply(P.logical_not, self)
+        return Tensor._wrap(~self._data, False, None, 0)
+
+    def __and__(self, other: Any) -> Tensor:
+        return Tensor._wrap(self._data & _raw(other), False, None, 0)
+
+    def __or__(self, other: Any) -> Tensor:
+        return Tensor._wrap(self._data | _raw(other), False, None, 0)
+
+    def __xor__(self, other: Any) -> Tensor:
+        return Tensor._wrap(self._data ^ _raw(other), False, None, 0)
+
+    __rand__ = __and__
+    __ror__ = __or__
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return apply(P.eq, self, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return apply(P.ne, self, other)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return apply(P.lt, self, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return apply(P.le, self, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return apply(P.gt, self, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return apply(P.ge, self, other)
+
+    eq = __eq__
+    ne = __ne__
+    lt = __lt__
+    le = __le__
+    gt = __gt__
+    ge = __ge__
+
+    # in-place operators
+    def __iadd__(self, other: Any) -> Tensor:
+        return apply_inplace(P.add, self, other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return apply_inplace(P.sub, self, other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return apply_inplace(P.mul, self, other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return apply_inplace(P.div, self, other)
+
+    # --- named arithmetic -----------------------------------------------------------------------
+    def add(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        return apply(P.add, self, other if alpha == 1 else other * alpha)
+
+    def sub(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        return apply(P.sub, self, other if alpha == 1 else other * alpha)
+
+    def mul(self, other: Any) -> Tensor:
+        return apply(P.mul, self, other)
+
+    def div(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+        if rounding_mode is None:
+            return apply(P.div, self, other)
+        if rounding_mode == "floor":
+            return apply(P.floor_divide, self, other)
+        if rounding_mode == "trunc":
+            q = apply(P.div, self, other).detach()
+            return Tensor._wrap(np.trunc(q._data).astype(
+                dtypes.result_type(self, other).np), False, None, 0)  # fmt: skip
+        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
+                         f"found '{rounding_mode}'")  # fmt: skip
+
+    subtract = sub
+    multiply = mul
+    divide = div
+    true_divide = div
+
+    def neg(self) -> Tensor:
+        return apply(P.neg, self)
+
+    negative = neg
+
+    def pow(self, exponent: Any) -> Tensor:
+        if isinstance(exponent, Tensor):
+            return apply(P.pow_tensor, self, exponent)
+        if not isinstance(exponent, _Number):
+            raise TypeError(f"pow(): exponent must be a Tensor or a number, got "
+                            f"{type(exponent).__name__}")  # fmt: skip
+        return apply(P.pow, self, exponent)
+
+    def square(self) -> Tensor:
+        return apply(P.pow, self, 2)
+
+    def remainder(self, other: Any) -> Tensor:
+        return apply(P.remainder, self, other)
+
+    def fmod(self, other: Any) -> Tensor:
+        return Tensor._wrap(np.fmod(self._data, _raw(other)), False, None, 0)
+
+    def floor_divide(self, other: Any) -> Tensor:
+        return apply(P.floor_divide, self, other)
+
+    def matmul(self, other: Any) -> Tensor:
+        return matmul(self, other)
+
+    def mm(self, other: Tensor) -> Tensor:
+        return apply(L.mm, self, other)
+
+    def bmm(self, other: Tensor) -> Tensor:
+        return apply(L.bmm, self, other)
+
+    def mv(self, other: Tensor) -> Tensor:
+        return apply(L.mv, self, other)
+
+    def dot(self, other: Tensor) -> Tensor:
+        return apply(L.dot, self, other)
+
+    def outer(self, other: Tensor) -> Tensor:
+        return apply(L.outer, self, other)
+
+    # --- unary math -----------------------------------------------------------------------------
+    def exp(self) -> Tensor:
+        return apply(P.exp, self)
+
+    def log(self) -> Tensor:
+        return apply(P.log, self)
+
+    def log1p(self) -> Tensor:
+        return apply(P.log1p, self)
+
+    def expm1(self) -> Tensor:
+        return apply(P.expm1, self)
+
+    def sqrt(self) -> Tensor:
+        return apply(P.sqrt, self)
+
+    def rsqrt(self) -> Tensor:
+        return apply(P.rsqrt, self)
+
+    def reciprocal(self) -> Tensor:
+        return apply(P.reciprocal, self)
+
+    def sin(self) -> Tensor:
+        return apply(P.sin, self)
+
+    def cos(self) -> Tensor:
+        return apply(P.cos, self)
+
+    def tan(self) -> Tensor:
+        return apply(P.tan, self)
+
+    def tanh(self) -> Tensor:
+        return apply(P.tanh, self)
+
+    def sigmoid(self) -> Tensor:
+        return apply(P.sigmoid, self)
+
+    def relu(self) -> Tensor:
+        return apply(P.relu, self)
+
+    def abs(self) -> Tensor:
+        return apply(P.abs, self)
+
+    absolute = abs
+
+    def sign(self) -> Tensor:
+        return apply(P.sign, self)
+
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        return apply(P.clamp, self, _raw_scalar(min), _raw_scalar(max))
+
+    clip = clamp
+
+    def clamp_min(self, min: Any) -> Tensor:  # noqa: A002
+        return self.clamp(min=min)
+
+    def clamp_max(self, max: Any) -> Tensor:  # noqa: A002
+        return self.clamp(max=max)
+
+    def maximum(self, other: Tensor) -> Tensor:
+        return apply(P.maximum, self, other)
+
+    def minimum(self, other: Tensor) -> Tensor:
+        return apply(P.minimum, self, other)
+
+    def where(self, condition: Tensor, other: Any) -> Tensor:
+        return where(condition, self, other)
+
+    def softmax(self, dim: int, dtype: Any = None) -> Tensor:
+        x = self if dtype is None else self.to(dtype)
+        return apply(A.softmax, x, _dim(dim, self.ndim))
+
+    def log_softmax(self, dim: int, dtype: Any = None) -> Tensor:
+        x = self if dtype is None else self.to(dtype)
+        return apply(A.log_softmax, x, _dim(dim, self.ndim))
+
+    def isnan(self) -> Tensor:
+        return apply(P.isnan, self)
+
+    def isinf(self) -> Tensor:
+        return apply(P.isinf, self)
+
+    def isfinite(self) -> Tensor:
+        return apply(P.isfinite, self)
+
+    def logical_not(self) -> Tensor:
+        return apply(P.logical_not, self)
+
+    def floor(self) -> Tensor:
+        return Tensor._wrap(np.floor(self._data), False, None, 0)
+
+    def ceil(self) -> Tensor:
+        return Tensor._wrap(np.ceil(self._data), False, None, 0)
+
+    def round(self) -> Tensor:
+        return Tensor._wrap(np.round(self._data), False, None, 0)
+
+    def allclose(self, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8,
+                 equal_nan: bool = False) -> bool:  # fmt: skip
+        return bool(np.allclose(self._data, _raw(other), rtol, atol, equal_nan))
+
+    def equal(self, other: Tensor) -> bool:
+        return self.shape == other.shape and bool(np.array_equal(self._data, other._data))
+
+    # --- reductions -----------------------------------------------------------------------------
+    def sum(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+        x = self if dtype is None else self.to(dtype)
+        if dim is None:
+            return apply(R.sum_all, x, x._data.shape)
+        return apply(R.sum_dim, x, _dims(dim, x.ndim), keepdim, x._data.shape)
+
+    def mean(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+        x = self if dtype is None else self.to(dtype)
+        if x._data.dtype.kind != "f":
+            raise RuntimeError(
+                "mean(): could not infer output dtype. Input dtype must be either a floating "
+                f"point or complex dtype. Got: {dtypes.pt_name(x.dtype)}"
+            )
+        if dim is None:
+            return apply(R.mean_all, x, x._data.shape)
+        return apply(R.mean_dim, x, _dims(dim, x.ndim), keepdim, x._data.shape)
+
+    def sum_to_size(self, *size: Any) -> Tensor:
+        shape = _shape_arg(size)
+        return apply(R.sum_to_size, self, shape, self._data.shape)
+
+    def prod(self, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+        x = self if dtype is None else self.to(dtype)
+        if dim is None:
+            return apply(R.prod_all, x)
+        return apply(R.prod_dim, x, _dim(dim, x.ndim), keepdim)
+
+    def _extreme(self, which: str, dim: Any, keepdim: bool) -> Any:
+        if dim is None:
+            if self._data.size == 0:
+                raise RuntimeError(f"{which}(): Expected reduction dim to be specified for "
+                                   "input.numel() == 0. Specify the reduction dim with the 'dim' "
+                                   "argument.")  # fmt: skip
+            return apply(R.max_all if which == "max" else R.min_all, self)
+        if isinstance(dim, Tensor):
+            return (maximum if which == "max" else minimum)(self, dim)
+        d = _dim(dim, self.ndim)
+        if self._data.ndim and self._data.shape[d] == 0:
+            raise IndexError(f"{which}(): Expected reduction dim {d} to have non-zero size.")
+        vals, idx = apply(R.max_dim if which == "max" else R.min_dim, self, d, keepdim)
+        from .return_types import max_min
+
+        return max_min(which, vals, idx)
+
+    def max(self, dim: Any = None, keepdim: bool = False) -> Any:
+        return self._extreme("max", dim, keepdim)
+
+    def min(self, dim: Any = None, keepdim: bool = False) -> Any:
+        return self._extreme("min", dim, keepdim)
+
+    def amax(self, dim: Any = (), keepdim: bool = False) -> Tensor:
+        dims = tuple(range(self.ndim)) if dim == () or dim is None else _dims(dim, self.ndim)
+        return apply(R.amax, self, dims, keepdim)
+
+    def amin(self, dim: Any = (), keepdim: bool = False) -> Tensor:
+        dims = tuple(range(self.ndim)) if dim == () or dim is None else _dims(dim, self.ndim)
+        return apply(R.amin, self, dims, keepdim)
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        d = None if dim is None else _dim(dim, self.ndim)
+        return apply(R.argmax, self, d, keepdim if d is not None else False)
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        d = None if dim is None else _dim(dim, self.ndim)
+        return apply(R.argmin, self, d, keepdim if d is not None else False)
+
+    def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return apply(R.all_, self, None if dim is None else _dims(dim, self.ndim), keepdim)
+
+    def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return apply(R.any_, self, None if dim is None else _dims(dim, self.ndim), keepdim)
+
+    def _stat(self, op: Any, dim: Any, unbiased: Any, keepdim: bool, correction: Any) -> Tensor:
+        if correction is None:
+            correction = 1 if unbiased is None or unbiased else 0
+        if isinstance(unbiased, int | tuple | list) and not isinstance(unbiased, bool):
+            dim, unbiased = unbiased, None  # var(dim) positional form
+        dims = None if dim is None else _dims(dim, self.ndim)
+        return apply(op, self, dims, correction, keepdim)
+
+    def var(self, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
+            correction: Any = None) -> Tensor:  # fmt: skip
+        return self._stat(R.var, dim, unbiased, keepdim, correction)
+
+    def std(self, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
+            correction: Any = None) -> Tensor:  # fmt: skip
+        return self._stat(R.std, dim, unbiased, keepdim, correction)
+
+    def logsumexp(self, dim: Any, keepdim: bool = False) -> Tensor:
+        return apply(R.logsumexp, self, _dims(dim, self.ndim), keepdim)
+
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False,
+             dtype: Any = None) -> Tensor:  # fmt: skip
+        if p in ("fro", None):
+            p = 2
+        if p == "nuc" or isinstance(p, str):
+            raise RuntimeError(f"norm(): p={p!r} is not supported by dygrad")
+        x = self if dtype is None else self.to(dtype)
+        return apply(R.norm, x, float(p), None if dim is None else _dims(dim, x.ndim), keepdim)
+
+    # --- shape ops ------------------------------------------------------------------------------
+    def _infer(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        n = self._data.size
+        if shape.count(-1) > 1:
+            raise RuntimeError("only one dimension can be inferred")
+        if -1 in shape:
+            rest = 1
+            for s in shape:
+                if s != -1:
+                    rest *= s
+            if rest == 0 or n % rest:
+                raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {n}")
+            shape = tuple(n // rest if s == -1 else s for s in shape)
+        if any(s < 0 for s in shape):
+            raise RuntimeError(f"invalid shape dimension {min(shape)}")
+        return shape
+
+    def reshape(self, *shape: Any) -> Tensor:
+        s = self._infer(_shape_arg(shape))
+        return apply(S.reshape, self, s, self._data.shape)
+
+    def view(self, *shape: Any) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], _dtype_cls):
+            raise RuntimeError("view(dtype) is not supported by dygrad")
+        s = self._infer(_shape_arg(shape))
+        return apply(S.view, self, s, self._data.shape)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return self.view(other.shape)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        if self.ndim == 0:
+            return self.reshape(1)
+        a, b = _dim(start_dim, self.ndim), _dim(end_dim, self.ndim)
+        if a > b:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        if a == b:
+            return self
+        s = self._data.shape
+        return self.reshape(*s[:a], -1, *s[b + 1 :])
+
+    def unflatten(self, dim: int, sizes: Sequence[int]) -> Tensor:
+        d = _dim(dim, self.ndim)
+        s = self._data.shape
+        sizes = tuple(sizes)
+        if -1 not in sizes and int(np.prod(sizes)) != s[d]:
+            raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the"
+                               f" size of dim {dim} ({s[d]}) in the input tensor")  # fmt: skip
+        return self.view(*s[:d], *sizes, *s[d + 1 :])
+
+    def squeeze(self, dim: Any = None) -> Tensor:
+        if dim is None:
+            return apply(S.squeeze, self, self._data.shape)
+        if isinstance(dim, tuple | list):
+            return apply(S.squeeze_dims, self, _dims(dim, self.ndim), self._data.shape)
+        return apply(S.squeeze_dim, self, _dim(dim, self.ndim), self._data.shape)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        return apply(S.unsqueeze, self, _dim(dim, self.ndim + 1))
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        n = self.ndim
+        if n == 0:
+            return apply(S.alias, self)
+        return apply(S.transpose, self, _dim(dim0, n), _dim(dim1, n))
+
+    swapaxes = transpose
+
+    def t(self) -> Tensor:
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                               f"{self.ndim}D")  # fmt: skip
+        return self.transpose(0, 1) if self.ndim == 2 else self
+
+    def permute(self, *dims: Any) -> Tensor:
+        d = _shape_arg(dims) if dims and not isinstance(dims[0], int) else dims
+        n = self.ndim
+        if len(d) != n:
+            raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input "
+                               f"does not match the length of the desired ordering of dimensions "
+                               f"i.e. input.dim() = {n} is not equal to len(dims) = {len(d)}"
+                               )  # fmt: skip
+        return apply(S.permute, self, _dims(d, n))
+
+    def expand(self, *sizes: Any) -> Tensor:
+        shape = _shape_arg(sizes)
+        lead = len(shape) - self.ndim
+        own = self._data.shape
+        full = tuple(own[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(shape))
+        return apply(S.expand, self, full, own)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return self.expand(other.shape)
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        reps = _shape_arg(sizes)
+        if len(reps) < self.ndim:
+            raise RuntimeError("Number of dimensions of repeat dims can not be smaller than "
+                               "number of dimensions of tensor")  # fmt: skip
+        return apply(S.repeat, self, reps, self._data.shape)
+
+    def split(self, split_size: Any, dim: int = 0) -> tuple[Tensor, ...]:
+        d = _dim(dim, self.ndim)
+        n = self._data.shape[d]
+        if isinstance(split_size, int | np.integer):
+            if split_size <= 0 and n:
+                raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
+                                   f"dimension size of {n}")  # fmt: skip
+            sizes = [split_size] * (n // split_size) if split_size else [0]
+            if split_size and n % split_size:
+                sizes.append(n % split_size)
+            return apply(S.split, self, tuple(sizes) or (0,), d)
+        sizes = tuple(int(s) for s in split_size)
+        if sum(sizes) != n:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
+                               f"(input tensor's size at dimension {d}), but got split_sizes="
+                               f"{list(sizes)}")  # fmt: skip
+        return apply(S.split_with_sizes, self, sizes, d)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        if chunks <= 0:
+            raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
+        n = self._data.shape[_dim(dim, self.ndim)]
+        return self.split(max(-(-n // chunks), 1), dim)
+
+    def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
+        return apply(S.unbind, self, _dim(dim, self.ndim))
+
+    def flip(self, *dims: Any) -> Tensor:
+        return apply(S.flip, self, _dims(_shape_arg(dims), self.ndim))
+
+    def roll(self, shifts: Any, dims: Any = None) -> Tensor:
+        if dims is None:
+            return apply(S.roll, self, shifts, None).reshape(self.shape)
+        if isinstance(shifts, int):
+            return apply(S.roll, self, shifts, _dim(dims, self.ndim))
+        return apply(S.roll, self, tuple(shifts), _dims(dims, self.ndim))
+
+    # --- indexing -------------------------------------------------------------------------------
+    def __getitem__(self, key: Any) -> Tensor:
+        from .indexing import getitem
+
+        return getitem(self, key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        from .indexing import setitem
+
+        setitem(self, key, value)
+
+    def index_select(self, dim: int, index: Tensor) -> Tensor:
+        return apply(I.index_select, self, _dim(dim, self.ndim), _index_array(index))
+
+    def gather(self, dim: int, index: Tensor) -> Tensor:
+        return apply(I.gather, self, _dim(dim, self.ndim), _index_array(index))
+
+    def scatter(self, dim: int, index: Tensor, src: Any = None, *, value: Any = None) -> Tensor:
+        src = value if src is None else src
+        d = _dim(dim, self.ndim)
+        if isinstance(src, Tensor):
+            return apply(I.scatter, self, d, _index_array(index), src)
+        return apply(I.scatter_value, self, d, _index_array(index), src)
+
+    def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
+        return apply(I.scatter_add, self, _dim(dim, self.ndim), _index_array(index), src)
+
+    def masked_fill(self, mask: Tensor, value: Any) -> Tensor:
+        return apply(I.masked_fill, self, mask, _raw_scalar(value))
+
+    # --- in-place methods ---------------------------------------------------------------------
+    def add_(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        return apply_inplace(P.add, self, other if alpha == 1 else other * alpha)
+
+    def sub_(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        return apply_inplace(P.sub, self, other if alpha == 1 else other * alpha)
+
+    def mul_(self, other: Any) -> Tensor:
+        return apply_inplace(P.mul, self, other)
+
+    def div_(self, other: Any) -> Tensor:
+        return apply_inplace(P.div, self, other)
+
+    def pow_(self, exponent: Any) -> Tensor:
+        if isinstance(exponent, Tensor):
+            return apply_inplace(P.pow_tensor, self, exponent)
+        return apply_inplace(P.pow, self, exponent)
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        return apply_inplace(P.clamp, self, _raw_scalar(min), _raw_scalar(max))
+
+    clip_ = clamp_
+
+    def neg_(self) -> Tensor:
+        return apply_inplace(P.neg, self)
+
+    def exp_(self) -> Tensor:
+        return apply_inplace(P.exp, self)
+
+    def sqrt_(self) -> Tensor:
+        return apply_inplace(P.sqrt, self)
+
+    def tanh_(self) -> Tensor:
+        return apply_inplace(P.tanh, self)
+
+    def sigmoid_(self) -> Tensor:
+        return apply_inplace(P.sigmoid, self)
+
+    def relu_(self) -> Tensor:
+        return apply_inplace(P.relu, self)
+
+    def masked_fill_(self, mask: Tensor, value: Any) -> Tensor:
+        return apply_inplace(I.masked_fill, self, mask, _raw_scalar(value))
+
+    def copy_(self, src: Any, non_blocking: bool = False) -> Tensor:
+        """Copy `src` (broadcast, cast) into this tensor (`Tensor.copy_`)."""
+        return apply_inplace(S.copy, self, src if isinstance(src, Tensor) else tensor(src))
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0)
+
+    def fill_(self, value: Any) -> Tensor:
+        v = _raw_scalar(value)
+        if isinstance(v, _nd) and v.ndim:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
+                               f"with {v.ndim} dimensions.")  # fmt: skip
+        if state.enabled and self._requires_grad:
+            return apply_inplace(S.copy, self, v)
+        self._data[...] = v
+        self._vc[0] += 1
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+        from .backend import generator
+
+        return self._fill_random(generator().uniform(a, b, self._data.shape))
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+        from .backend import generator
+
+        return self._fill_random(generator().normal(mean, std, self._data.shape))
+
+    def _fill_random(self, values: np.ndarray) -> Tensor:
+        if state.enabled and self._requires_grad and self.grad_fn is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                               "operation.")  # fmt: skip
+        self._data[...] = values
+        self._vc[0] += 1
+        return self
+
+    def __setstate__(self, state_: Any) -> None:  # pragma: no cover - pickling goes via _rebuild
+        raise TypeError("use dygrad's serialization")
+
+
+def _rebuild(data: np.ndarray, requires_grad: bool) -> Tensor:
+    return tensor(data, requires_grad=requires_grad)
+
+
+def _raw(v: Any) -> Any:
+    return v._data if isinstance(v, Tensor) else v
+
+
+def _raw_scalar(v: Any) -> Any:
+    # Tensors passed where PyTorch accepts a Scalar (clamp bounds, fill values) become numbers.
+    if isinstance(v, Tensor):
+        return v._data.item() if v._data.size == 1 and v._data.ndim == 0 else v._data
+    return v
+
+
+def _index_array(index: Any) -> np.ndarray:
+    a = index._data if isinstance(index, Tensor) else np.asarray(index)
+    if a.dtype.kind not in "iu":
+        raise RuntimeError(f"index must be an integer tensor (int64), got dtype "
+                           f"{a.dtype}")  # fmt: skip
+    return a
+
+
+set_tensor_class(Tensor)
+
+
+# --- functions that need the Tensor class (the creation functions live in dygrad.creation) ------
+def tensor(data: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+           pin_memory: bool = False) -> Tensor:  # fmt: skip
+    """Copy `data` (nested lists, scalars, arrays, tensors) into a new tensor (`torch.tensor`).
+
+    >>> import dygrad as torch
+    >>> torch.tensor([[1, 2], [3, 4]]).dtype, torch.tensor([1.5]).dtype
+    (torch.int64, torch.float32)
+    """
+    if device is not None:
+        globals()["device"](device)
+    arr = _to_array(data, dtype, copy=True)
+    t = Tensor._wrap(arr, False, None, 0)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _to_array(data: Any, dtype: Any, copy: bool) -> np.ndarray:
+    if isinstance(data, Tensor):
+        arr = data._data
+    elif isinstance(data, _nd):
+        arr = data
+    else:
+        if isinstance(data, list | tuple) and any(isinstance(v, Tensor) for v in data):
+            data = [v._data if isinstance(v, Tensor) else v for v in data]
+        try:
+            arr = np.asarray(data)
+        except ValueError as e:
+            raise ValueError(f"tensor(): could not build a tensor from data: {e}") from None
+        if arr.dtype.kind == "f" and not (isinstance(data, np.floating | np.ndarray)):
+            arr = arr.astype(dtypes.get_default_dtype().np)
+        elif arr.dtype.kind in "iu" and not isinstance(data, np.integer):
+            arr = arr.astype(np.int64)
+        elif arr.dtype.kind == "O" or arr.dtype.kind in "USV":
+            raise TypeError(f"tensor(): could not infer a dtype for data of type "
+                            f"{type(data).__name__}")  # fmt: skip
+        if arr.ndim == 1 and arr.size == 0 and dtype is None:
+            arr = arr.astype(dtypes.get_default_dtype().np)
+        copy = False
+    if dtype is not None:
+        target = dtypes.to_dtype(dtype).np
+        if arr.dtype != target:
+            return arr.astype(target)
+    else:
+        dtypes.from_numpy_dtype(arr.dtype)
+    return arr.copy() if copy else arr
+
+
+def matmul(x: Tensor, y: Tensor) -> Tensor:
+    """Matrix product with NumPy/PyTorch broadcasting rules (`torch.matmul`)."""
+    if not isinstance(y, Tensor):
+        y = tensor(y)
+    a, b = x.ndim, y.ndim
+    if a == 0 or b == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {a}D "
+                           f"and {b}D")  # fmt: skip
+    if a == 1 and b == 1:
+        return apply(L.dot, x, y)
+    if a == 2 and b == 1:
+        return apply(L.mv, x, y)
+    if a == 1 and b == 2:
+        return apply(L.mm, x.unsqueeze(0), y).squeeze(0)
+    if a == 2 and b == 2:
+        return apply(L.mm, x, y)
+    if b == 1:
+        return apply(L.matmul, x, y.unsqueeze(1)).squeeze(-1)
+    if a == 1:
+        return apply(L.matmul, x.unsqueeze(0), y).squeeze(-2)
+    if a == 3 and b == 3 and x.shape[0] == y.shape[0]:
+        return apply(L.bmm, x, y)
+    return apply(L.matmul, x, y)
+
+
+def where(condition: Tensor, input: Any = None, other: Any = None) -> Any:  # noqa: A002
+    """Elementwise choice between `input` and `other` (`torch.where`)."""
+    if input is None and other is None:
+        return tuple(Tensor._wrap(i.astype(np.int64), False, None, 0)
+                     for i in np.nonzero(_raw(condition)))  # fmt: skip
+    return apply(P.where, condition, input, other)
+
+
+def maximum(x: Tensor, y: Tensor) -> Tensor:
+    return apply(P.maximum, x, y)
+
+
+def minimum(x: Tensor, y: Tensor) -> Tensor:
+    return apply(P.minimum, x, y)
