@@ -359,7 +359,7 @@ class Tensor:
             g = g if isinstance(g, Tensor) else Tensor._wrap(np.array(g), False, None, 0)
             t._grad = g if t._grad is None else t._grad + g
 
-        self.grad_fn._add_pre_hook(keep)
+        self.grad_fn._retain = keep
 
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
         """Call `hook(grad)` when the gradient for this tensor is computed; a returned tensor

@@ -79,6 +79,8 @@ def run_backward(
                     new = hook(g, create_graph)
                     if new is not None:
                         g = new
+            if g is not None and node._retain is not None:
+                node._retain(g, create_graph)
             if want and node in want:
                 for i, nr in want[node]:
                     captured[i] = g if node.n_outputs == 1 else (g[nr] if g is not None else None)

@@ -52,6 +52,8 @@ class Node:
     __slots__ = ("next_functions", "__weakref__", "__dict__")
     _pre_hooks: dict[int, Callable[..., Any]] | None = None
     _post_hooks: dict[int, Callable[..., Any]] | None = None
+    # retain_grad's hook: PyTorch runs it after every other tensor hook of the node.
+    _retain: Callable[..., Any] | None = None
     _freed = False
 
     # Number of outputs of the forward that made this node; multi-output ops override it.
@@ -110,6 +112,12 @@ class AccumulateGrad(Node):
     def __init__(self, variable: Any) -> None:
         Node.__init__(self)
         self.variable = variable
+
+    @property  # type: ignore[override]
+    def _pre_hooks(self) -> dict[int, Callable[..., Any]] | None:
+        # A leaf's hooks live on the tensor (this node may be recreated); they run here, before
+        # the gradient is accumulated, as in PyTorch.
+        return self.variable._hooks
 
     def _apply(self, grads: Any, create_graph: bool) -> tuple[Any, ...]:
         self.variable._accumulate_grad(grads, create_graph)

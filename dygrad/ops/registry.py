@@ -126,23 +126,28 @@ class OpNode(Node):
 
     def _apply(self, g: Any, create_graph: bool) -> tuple[Any, ...]:
         op = self.op
-        env = self._unpack(create_graph)
+        env = self._unpack(create_graph) if op.saves_anything or op.has_attrs else None
         if op.n_outputs != 1:
             g = self._materialize(g, create_graph)
         if op.variadic:
-            grads = tuple(op.vjp_all(g, *[env[j] for j in op.vjp_args[0]]))
-        else:
-            grads = []
-            for i, (nxt, _) in enumerate(self.next_functions):
-                if nxt is None:
-                    grads.append(None)
-                else:
-                    grads.append(op.vjps[i](g, *[env[j] for j in op.vjp_args[i]]))
+            return tuple(op.vjp_all(g, *[env[j] for j in op.vjp_args[0]]))
+        grads = []
+        vjps = op.vjps
+        vjp_args = op.vjp_args
+        i = 0
+        for nxt, _ in self.next_functions:
+            if nxt is None:
+                grads.append(None)
+            else:
+                idx = vjp_args[i]
+                grads.append(vjps[i](g, *[env[j] for j in idx]) if idx else vjps[i](g))
+            i += 1
         meta = self._meta
         if meta is not None:
-            grads = [gi if m is None or gi is None else _fit(gi, m, op, i)
-                     for i, (gi, m) in enumerate(zip(grads, meta))]
-        return tuple(grads)
+            for i, m in enumerate(meta):
+                if m is not None and grads[i] is not None:
+                    grads[i] = _fit(grads[i], m, op, i)
+        return grads
 
     def _materialize(self, gs: list[Any], create_graph: bool) -> tuple[Any, ...]:
         # Outputs that received no gradient contribute zeros to a multi-output rule.
@@ -158,7 +163,8 @@ class OpNode(Node):
         return tuple(res)
 
     def _release(self) -> None:
-        if self.op.saves_anything:
+        # Attributes (dims, shapes) stay: like PyTorch, only saved tensors are freed.
+        if self.op.saves_tensors:
             self._saved = None
             self._out = None
 
@@ -307,6 +313,9 @@ def defop(
         saves_out="out" in needed,
         saves_inputs=any(keep[:n_in]),
         saves_anything=bool(needed),
+        saves_tensors=any(keep[:n_in]) or "out" in needed,
+        has_attrs=len(params) > n_in,
+        no_inputs=(None,) * n_in,
         differentiable=any(r is not None for r in vjps),
         broadcasting=broadcasting,
         dtype_rule=dtype,
@@ -325,6 +334,10 @@ def defop(
 
 # ---------------------------------------------------------------------------------------------
 # Dispatch
+
+
+_NO_EDGE = (None, 0)
+_EMPTY: tuple[Any, ...] = ()
 
 
 def _edge(t: Any) -> tuple[Node | None, int]:
@@ -440,27 +453,36 @@ def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> N
                 for a in vals[0]]
         node._meta = meta if any(m is not None for m in meta) else None
     else:
+        T = _T
         edges = []
+        meta = None
+        single = op.n_outputs == 1
+        if single:
+            oshape = out.shape
+            odt = out.dtype
         for i in range(n):
             a = args[i]
-            edges.append(_edge(a) if isinstance(a, _T) else (None, 0))
-        node.next_functions = tuple(edges)
-        keep = op.keep
-        saved = tuple(a if keep[i] else None for i, a in enumerate(args))
-        node._saved = saved
-        node._vers = tuple(a._vc[0] for a in saved if isinstance(a, _T))
-        meta = None
-        if op.n_outputs == 1:
-            oshape, odt = out.shape, out.dtype
-            for i in range(n):
-                a = args[i]
-                if isinstance(a, _T) and a._requires_grad:
+            if isinstance(a, T) and a._requires_grad:
+                fn = a.grad_fn
+                edges.append((fn, a._out_nr) if fn is not None else (a._accumulator(), 0))
+                if single:
                     v = vals[i]
                     if v.shape != oshape or a._data.dtype != odt:
                         if meta is None:
                             meta = [None] * n
                         meta[i] = (v.shape, a._data.dtype)
+            else:
+                edges.append(_NO_EDGE)
+        node.next_functions = tuple(edges)
         node._meta = meta
+        if op.saves_inputs:
+            keep = op.keep
+            saved = tuple([a if keep[i] else None for i, a in enumerate(args)])
+            node._saved = saved
+            node._vers = tuple([a._vc[0] for a in saved if isinstance(a, T)])
+        else:
+            node._saved = op.no_inputs + args[n:] if op.has_attrs else _EMPTY
+            node._vers = _EMPTY
     if op.saves_out:
         r = res if op.n_outputs == 1 else res[0]
         node._out = (out, r._vc, r._vc[0])

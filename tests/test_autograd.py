@@ -1,0 +1,335 @@
+"""Engine and autograd semantics: accumulation, retain_graph, create_graph, autograd.grad, hooks,
+grad modes, in-place versions, freeing, deep graphs and reference cycles."""
+
+import gc
+import threading
+import weakref
+
+import numpy as np
+import pytest
+
+import dygrad as torch
+from dygrad.autograd.graph import AccumulateGrad
+
+
+def f64(*a, **k):
+    return torch.tensor(*a, dtype=torch.float64, **k)
+
+
+def test_grad_accumulates_across_backward_calls():
+    x = torch.ones(3, requires_grad=True)
+    (x * 2).sum().backward()
+    (x * 3).sum().backward()
+    assert x.grad.tolist() == [5.0, 5.0, 5.0]
+
+
+def test_gradients_meeting_at_a_value_are_summed():
+    x = f64([1.0, 2.0], requires_grad=True)
+    y = x * x  # used twice below
+    (y + y * 3).sum().backward()
+    assert x.grad.tolist() == [8.0, 16.0]  # 4 * 2x
+
+
+def test_second_backward_through_freed_graph_raises_pytorch_error():
+    x = torch.ones(2, requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+        y.backward()
+
+
+def test_retain_graph_allows_second_backward():
+    x = torch.ones(2, requires_grad=True)
+    y = (x.exp() * x).sum()
+    y.backward(retain_graph=True)
+    first = x.grad.clone()
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * first.numpy(), rtol=1e-6)
+
+
+def test_node_without_saved_tensors_can_run_twice():
+    x = torch.ones(2, requires_grad=True)
+    y = (x + 1).sum()
+    y.backward()
+    y.backward()
+    assert x.grad.tolist() == [2.0, 2.0]
+
+
+def test_backward_on_non_scalar_needs_gradient():
+    x = torch.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar"):
+        (x * 2).backward()
+
+
+def test_backward_on_tensor_without_grad_raises():
+    with pytest.raises(RuntimeError, match="does not require grad and does not have a grad_fn"):
+        torch.ones(2).sum().backward()
+
+
+def test_gradient_shape_mismatch_raises():
+    x = torch.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="Mismatch in shape"):
+        (x * 2).backward(torch.ones(3))
+
+
+def test_higher_derivatives_of_a_cubic():
+    x = f64(2.0, requires_grad=True)
+    y = x**3
+    (d1,) = torch.autograd.grad(y, x, create_graph=True)
+    (d2,) = torch.autograd.grad(d1, x, create_graph=True)
+    (d3,) = torch.autograd.grad(d2, x)
+    assert (d1.item(), d2.item(), d3.item()) == (12.0, 12.0, 6.0)
+    assert d1.grad_fn is not None and d3.grad_fn is None
+
+
+def test_hessian_vector_product():
+    a = np.array([[2.0, 1.0, 0.0], [1.0, 3.0, 1.0], [0.0, 1.0, 4.0]])
+    A = f64(a)
+    x = f64([1.0, -2.0, 0.5], requires_grad=True)
+    f = (x * torch.matmul(A, x)).sum() / 2 + (x**3).sum()  # Hessian = A + diag(6x)
+    (g,) = torch.autograd.grad(f, x, create_graph=True)
+    v = f64([0.1, 0.2, -0.3])
+    (hv,) = torch.autograd.grad(g, x, grad_outputs=v)
+    H = a + np.diag(6 * x.detach().numpy())
+    np.testing.assert_allclose(hv.numpy(), H @ v.numpy(), rtol=1e-12)
+
+
+def test_backward_create_graph_builds_graph_on_grad():
+    x = f64([1.0, 2.0], requires_grad=True)
+    (x**2).sum().backward(create_graph=True)
+    assert x.grad.requires_grad and x.grad.grad_fn is not None
+    g = x.grad
+    x.grad = None
+    g.sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0]
+
+
+def test_autograd_grad_does_not_touch_dot_grad():
+    x = torch.ones(2, requires_grad=True)
+    (g,) = torch.autograd.grad((x * 3).sum(), x)
+    assert g.tolist() == [3.0, 3.0] and x.grad is None
+
+
+def test_autograd_grad_unused_input():
+    x = torch.ones(2, requires_grad=True)
+    z = torch.ones(2, requires_grad=True)
+    y = (x * 2).sum()
+    with pytest.raises(RuntimeError, match="appears to not have been used in the graph"):
+        torch.autograd.grad(y, [x, z], retain_graph=True)
+    gx, gz = torch.autograd.grad(y, [x, z], allow_unused=True)
+    assert gx.tolist() == [2.0, 2.0] and gz is None
+    x2 = torch.ones(2, requires_grad=True)
+    (g0,) = torch.autograd.grad((x2 * 2).sum(), [z], allow_unused=True, materialize_grads=True)
+    assert g0.tolist() == [0.0, 0.0]
+
+
+def test_autograd_grad_input_not_requiring_grad():
+    x = torch.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        torch.autograd.grad((x * 2).sum(), torch.ones(2))
+
+
+def test_autograd_grad_wrt_intermediate():
+    x = f64([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    z = (y * y).sum()
+    gy, gx = torch.autograd.grad(z, [y, x])
+    assert gy.tolist() == [6.0, 12.0] and gx.tolist() == [18.0, 36.0]
+
+
+def test_backward_inputs_restricts_accumulation():
+    x = torch.ones(2, requires_grad=True)
+    w = torch.ones(2, requires_grad=True)
+    (x * w * 2).sum().backward(inputs=[w])
+    assert x.grad is None and w.grad.tolist() == [2.0, 2.0]
+
+
+def test_hooks_on_leaf_and_nonleaf_and_removal():
+    x = torch.ones(2, requires_grad=True)
+    seen = []
+    h = x.register_hook(lambda g: seen.append(g.tolist()))
+    y = x * 2
+    y.register_hook(lambda g: g * 10)
+    y.sum().backward()
+    assert seen == [[20.0, 20.0]] and x.grad.tolist() == [20.0, 20.0]
+    h.remove()
+    x.grad = None
+    (x * 1).sum().backward()
+    assert seen == [[20.0, 20.0]]
+
+
+def test_retain_grad_sees_hooked_gradient_like_pytorch():
+    x = torch.ones(3, requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    y.register_hook(lambda g: g * 3)
+    (y * y).sum().backward()
+    assert y.grad.tolist() == [12.0] * 3 and x.grad.tolist() == [24.0] * 3
+
+
+def test_hook_requires_grad():
+    with pytest.raises(RuntimeError, match="doesn't require gradient"):
+        torch.ones(2).register_hook(lambda g: g)
+
+
+def test_requires_grad_rules():
+    x = torch.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="only change requires_grad flags of leaf variables"):
+        (x * 2).requires_grad = False
+    with pytest.raises(RuntimeError, match="only Tensors of floating point dtype"):
+        torch.ones(2, dtype=torch.int64).requires_grad_()
+    assert x.is_leaf and not (x * 2).is_leaf
+    assert torch.ones(2).requires_grad_().requires_grad
+
+
+def test_next_functions_structure():
+    x = torch.ones(2, requires_grad=True)
+    y = x + 1
+    (edge, other) = y.grad_fn.next_functions
+    assert isinstance(edge[0], AccumulateGrad) and edge[0].variable is x
+    assert other == (None, 0)
+    z = y * x
+    names = [type(n).__name__ for n, _ in z.grad_fn.next_functions]
+    assert names == ["AddBackward0", "AccumulateGrad"]
+    assert z.grad_fn.next_functions[1][0] is edge[0]  # one AccumulateGrad per leaf
+
+
+def test_numpy_refused_for_requires_grad():
+    x = torch.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="Can't call numpy\\(\\) on Tensor that requires grad"):
+        x.numpy()
+    assert x.detach().numpy().tolist() == [1.0, 1.0]
+
+
+def test_detach_inplace():
+    x = torch.ones(2, requires_grad=True)
+    y = x * 2
+    y.detach_()
+    assert y.grad_fn is None and not y.requires_grad
+
+
+def test_grad_modes_and_decorators():
+    x = torch.ones(1, requires_grad=True)
+
+    @torch.no_grad()
+    def f():
+        return x * 2
+
+    @torch.enable_grad()
+    def g():
+        return x * 2
+
+    assert not f().requires_grad
+    with torch.no_grad():
+        assert g().requires_grad
+    with torch.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+    assert torch.is_grad_enabled()
+    torch.set_grad_enabled(False)
+    assert not (x * 2).requires_grad
+    torch.set_grad_enabled(True)
+    with torch.inference_mode():
+        assert not (x * 2).requires_grad and torch.is_inference_mode_enabled()
+    assert (x * 2).requires_grad
+
+
+def test_grad_mode_is_thread_local():
+    x = torch.ones(1, requires_grad=True)
+    seen = []
+
+    def worker():
+        seen.append((x * 2).requires_grad)
+
+    with torch.no_grad():
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+        assert not (x * 2).requires_grad
+    assert seen == [True]
+
+
+def test_inplace_on_saved_tensor_raises_version_error():
+    a = torch.ones(3, requires_grad=True)
+    b = a * 2
+    c = b * b  # saves b at version 0
+    b.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation.*version 1; expected "
+                       "version 0"):  # fmt: skip
+        c.sum().backward()
+
+
+def test_inplace_on_leaf_requiring_grad_raises():
+    a = torch.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+        a.mul_(2)
+    with torch.no_grad():
+        a.mul_(2)
+    assert a.tolist() == [2.0, 2.0, 2.0] and a._version == 1
+
+
+def test_inplace_op_on_nonleaf_has_correct_gradient():
+    x = f64([1.0, 2.0, 3.0], requires_grad=True)
+    w = f64([2.0, 2.0, 2.0], requires_grad=True)
+    y = x * 1
+    y.mul_(w)  # y = x * w, recorded as MulBackward0
+    y += 1
+    assert type(y.grad_fn).__name__ == "AddBackward0"
+    (y * y).sum().backward()
+    yv = x.detach().numpy() * 2 + 1
+    np.testing.assert_allclose(x.grad.numpy(), 2 * yv * 2)
+    np.testing.assert_allclose(w.grad.numpy(), 2 * yv * x.detach().numpy())
+
+
+def test_views_share_version_counter():
+    x = torch.ones(2, 3)
+    v = x[0]
+    v.add_(1)
+    assert x._version == 1 and x[0].tolist() == [2.0, 2.0, 2.0]
+
+
+def test_saved_arrays_are_released_after_backward():
+    x = torch.ones(1000, requires_grad=True)
+    y = x.exp()  # ExpBackward0 saves its output
+    node = y.grad_fn
+    ref = weakref.ref(y._data)
+    z = y.sum()
+    del y
+    gc.disable()
+    try:
+        assert ref() is not None
+        z.backward()
+        assert node._saved is None and node._out is None
+        assert ref() is None
+    finally:
+        gc.enable()
+
+
+def test_graph_is_freed_by_reference_counting_alone():
+    gc.disable()
+    try:
+        x = torch.ones(3, requires_grad=True)
+        y = (x * 2).exp().sum()
+        y.retain_grad()
+        y.register_hook(lambda g: g)
+        node = weakref.ref(y.grad_fn)
+        deep = weakref.ref(y.grad_fn.next_functions[0][0])
+        del y
+        assert node() is None and deep() is None
+    finally:
+        gc.enable()
+
+
+def test_million_node_chain_builds_backpropagates_and_frees():
+    x = torch.zeros(1, requires_grad=True)
+    y = x
+    for _ in range(1_000_000):
+        y = y + 1.0
+    first = weakref.ref(y.grad_fn)
+    y.backward(torch.ones(1))
+    assert x.grad.item() == 1.0 and y.item() == 1_000_000.0
+    gc.disable()
+    try:
+        del y
+        assert first() is None
+    finally:
+        gc.enable()
