@@ -416,7 +416,7 @@ class Tensor:
         >>> (x * x).backward(torch.tensor([1., 1.])); x.grad
         tensor([2., 4.])
         """
-        from .autograd.api import backward
+        from .backward import backward
 
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 

@@ -1,93 +1,17 @@
-"""`dygrad.autograd.backward` and `dygrad.autograd.grad`: the user-facing entry points to the
-engine, with PyTorch's argument checks and error messages."""
+"""`dygrad.autograd.grad` and `dygrad.autograd.backward`: gradients returned rather than
+accumulated, with PyTorch's argument checks and error messages."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from ..backward import as_list, backward, root_grads
 from ..tensor import Tensor
 from .engine import run_backward
 
 __all__ = ["backward", "grad"]
-
-
-def _seq(x: Any) -> list[Any]:
-    if x is None:
-        return []
-    if isinstance(x, Tensor):
-        return [x]
-    return list(x)
-
-
-def _root_grads(outputs: list[Tensor], grad_outputs: list[Any], create_graph: bool) -> list[Any]:
-    if grad_outputs and len(grad_outputs) != len(outputs):
-        raise RuntimeError(f"grad requires one gradient per output: got {len(grad_outputs)} "
-                           f"gradients for {len(outputs)} outputs")  # fmt: skip
-    grads = []
-    for i, out in enumerate(outputs):
-        if not isinstance(out, Tensor):
-            raise TypeError(f"outputs must be Tensors, got {type(out).__name__} at index {i}")
-        if not out._requires_grad:
-            raise RuntimeError(f"element {i} of tensors does not require grad and does not have "
-                               "a grad_fn")  # fmt: skip
-        g = grad_outputs[i] if grad_outputs else None
-        if g is None:
-            if out._data.size != 1:
-                raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            if out._data.dtype.kind != "f":
-                raise RuntimeError("grad can be implicitly created only for real scalar outputs "
-                                   f"but got {out.dtype}")  # fmt: skip
-            arr = np.ones(out._data.shape, out._data.dtype)
-            grads.append(Tensor._wrap(arr, False, None, 0) if create_graph else arr)
-            continue
-        if not isinstance(g, Tensor):
-            g = Tensor._wrap(np.asarray(g, dtype=out._data.dtype), False, None, 0)
-        if g.shape != out.shape:
-            raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} "
-                               f"and output[{i}] has a shape of {out.shape}.")  # fmt: skip
-        if g._data.dtype.kind != "f":
-            raise RuntimeError(f"For complex Tensors, both grad_output and output are required to "
-                               f"have the same dtype. Mismatch in dtype: grad_output[{i}] has a "
-                               f"dtype of {g.dtype} and output[{i}] has a dtype of "
-                               f"{out.dtype}.")  # fmt: skip
-        if g._data.dtype != out._data.dtype:
-            g = g.to(out.dtype)
-        # A private copy: the engine may hand the root gradient on to a leaf's .grad.
-        grads.append(g if create_graph else g._data.copy())
-    return grads
-
-
-def backward(
-    tensors: Any,
-    grad_tensors: Any = None,
-    retain_graph: bool | None = None,
-    create_graph: bool = False,
-    inputs: Any = None,
-) -> None:
-    """Accumulate gradients of `tensors` into the leaves' `.grad` (`torch.autograd.backward`)."""
-    outs = _seq(tensors)
-    grads = _root_grads(outs, _seq(grad_tensors) if grad_tensors is not None else [],
-                        create_graph)  # fmt: skip
-    if retain_graph is None:
-        retain_graph = create_graph
-    roots = [o._edge() for o in outs]
-    if inputs is None:
-        run_backward(roots, grads, retain_graph=retain_graph, create_graph=create_graph)
-        return
-    ins = _seq(inputs)
-    if not ins:
-        raise RuntimeError("'inputs' argument to backward() cannot be empty.")
-    for t in ins:
-        if not t._requires_grad:
-            raise RuntimeError("One of the differentiated Tensors does not require grad")
-    got = run_backward(roots, grads, retain_graph=retain_graph, create_graph=create_graph,
-                       capture=[t._edge() for t in ins], accumulate=False)  # fmt: skip
-    for t, g in zip(ins, got):
-        if g is not None:
-            t._accumulate_grad(g, create_graph)
 
 
 def grad(
@@ -113,8 +37,8 @@ def grad(
     """
     if is_grads_batched:
         raise NotImplementedError("is_grads_batched=True is not supported by dygrad")
-    outs = _seq(outputs)
-    ins = _seq(inputs)
+    outs = as_list(outputs)
+    ins = as_list(inputs)
     if not ins:
         raise RuntimeError("grad requires non-empty inputs.")
     if allow_unused is None:
@@ -124,7 +48,7 @@ def grad(
             raise TypeError(f"inputs must be Tensors, got {type(t).__name__}")
         if not t._requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-    grads = _root_grads(outs, _seq(grad_outputs) if grad_outputs is not None else [],
+    grads = root_grads(outs, as_list(grad_outputs) if grad_outputs is not None else [],
                         create_graph)  # fmt: skip
     if retain_graph is None:
         retain_graph = create_graph

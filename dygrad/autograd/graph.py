@@ -68,7 +68,7 @@ class Node:
         return self.__dict__.setdefault("_metadata", {})
 
     def name(self) -> str:
-        """The class name PyTorch shows for this node, e.g. `AddBackward0`."""
+        """The class name PyTorch shows for this node (its op declaration sets it)."""
         return type(self).__name__
 
     def __repr__(self) -> str:
