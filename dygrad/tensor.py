@@ -325,14 +325,18 @@ class Tensor:
             return (self.grad_fn, self._out_nr)
         return (self._accumulator(), 0)
 
-    def _accumulate_grad(self, g: Any, create_graph: bool) -> None:
+    def _accumulate_grad(self, g: Any, create_graph: bool, owned: bool = False) -> None:
         if create_graph:
             self._grad = g if self._grad is None else self._grad + g
             return
         cur = self._grad
         if cur is None:
-            # A copy: the arriving array may be shared with another leaf or be a view.
-            self._grad = Tensor._wrap(np.array(g, dtype=self._data.dtype), False, None, 0)
+            # Copy unless the engine says nothing else can see the array (shared with another
+            # leaf, a view, or the caller's own gradient would otherwise alias .grad).
+            if not (owned and type(g) is _nd and g.dtype == self._data.dtype
+                    and g.flags.writeable):  # fmt: skip
+                g = np.array(g, dtype=self._data.dtype)
+            self._grad = Tensor._wrap(g, False, None, 0)
         elif cur._requires_grad:
             self._grad = Tensor._wrap(cur._data + g, False, None, 0)
         else:

@@ -333,3 +333,30 @@ def test_million_node_chain_builds_backpropagates_and_frees():
         assert first() is None
     finally:
         gc.enable()
+
+
+def test_leaf_grads_never_alias_each_other_or_user_arrays():
+    x = torch.ones(3, requires_grad=True)
+    y = torch.ones(3, requires_grad=True)
+    (x + y).sum().backward()  # AddBackward0 sends one array to both leaves
+    x.grad.zero_()
+    assert y.grad.tolist() == [1.0, 1.0, 1.0]
+    a = torch.ones(2, 3, requires_grad=True)
+    b = torch.ones(6, requires_grad=True)
+    (a.view(6) + b).sum().backward()  # a's gradient is a view of b's
+    b.grad.mul_(5)
+    assert a.grad.tolist() == [[1.0] * 3] * 2
+    v = torch.tensor([1.0, 2.0])
+    w = torch.ones(2, requires_grad=True)
+    (w * 1).backward(v)
+    w.grad.zero_()
+    assert v.tolist() == [1.0, 2.0]
+
+
+def test_owned_gradient_is_kept_without_copy_and_accumulates_in_place():
+    w = torch.ones(3, 2, requires_grad=True)
+    x = torch.ones(4, 3)
+    (x @ w).sum().backward()
+    first = w.grad
+    (x @ w).sum().backward()
+    assert w.grad is first and w.grad.tolist() == [[8.0, 8.0]] * 3

@@ -7,7 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from .grad_mode import state
+import numpy as np
+
 from .graph import AccumulateGrad, Node
+
+_nd = np.ndarray
 
 __all__ = ["run_backward"]
 
@@ -67,6 +71,7 @@ def run_backward(
     for i, key in enumerate(capture):
         want.setdefault(key[0], []).append((i, key[1]))
     captured: list[Any] = [None] * len(capture)
+    owned_grads: set[Node] = set()
 
     prev_mode = state.enabled
     state.enabled = create_graph
@@ -84,7 +89,12 @@ def run_backward(
             if want and node in want:
                 for i, nr in want[node]:
                     captured[i] = g if node.n_outputs == 1 else (g[nr] if g is not None else None)
-            if g is None or (not accumulate and type(node) is AccumulateGrad):
+            if type(node) is AccumulateGrad:
+                if g is not None and accumulate:
+                    owned = node in owned_grads and not node._pre_hooks
+                    node.variable._accumulate_grad(g, create_graph, owned)
+                continue
+            if g is None:
                 out: Any = None
             else:
                 out = node._apply(g, create_graph)
@@ -95,13 +105,29 @@ def run_backward(
                             out = tuple(new)
                 if not retain_graph:
                     node._release()
+            fresh = node._fresh_grads and not node._post_hooks
             for i, (nxt, nr) in enumerate(node.next_functions):
                 if nxt is None:
                     continue
                 if out is not None:
                     gi = out[i]
                     if gi is not None:
-                        _add(buffers, nxt, nr, gi)
+                        if type(nxt) is AccumulateGrad:
+                            prev = buffers.get(nxt)
+                            if prev is None:
+                                buffers[nxt] = gi
+                                # The leaf may keep this array as its .grad without a copy only
+                                # if nothing else can see it: a fresh array from an op's rule,
+                                # not passed through, not a view, not sent to two inputs.
+                                if (fresh and gi is not g and type(gi) is _nd
+                                        and gi.base is None
+                                        and sum(o is gi for o in out) == 1):  # fmt: skip
+                                    owned_grads.add(nxt)
+                            else:
+                                buffers[nxt] = prev + gi
+                                owned_grads.add(nxt)
+                        else:
+                            _add(buffers, nxt, nr, gi)
                 d = deps[nxt] - 1
                 deps[nxt] = d
                 if d == 0:

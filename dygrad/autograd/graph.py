@@ -54,6 +54,9 @@ class Node:
     _post_hooks: dict[int, Callable[..., Any]] | None = None
     # retain_grad's hook: PyTorch runs it after every other tensor hook of the node.
     _retain: Callable[..., Any] | None = None
+    # True when every gradient `_apply` returns is a new array that nothing else references
+    # (except where it is the incoming gradient itself); lets leaves keep it without a copy.
+    _fresh_grads = False
     _freed = False
 
     # Number of outputs of the forward that made this node; multi-output ops override it.
@@ -120,5 +123,5 @@ class AccumulateGrad(Node):
         return self.variable._hooks
 
     def _apply(self, grads: Any, create_graph: bool) -> tuple[Any, ...]:
-        self.variable._accumulate_grad(grads, create_graph)
+        self.variable._accumulate_grad(grads, create_graph, False)
         return ()

@@ -91,6 +91,7 @@ class OpNode(Node):
 
     __slots__ = ("_saved", "_vers", "_out", "_meta")
     op: Op
+    _fresh_grads = True
 
     def _unpack(self, create_graph: bool) -> list[Any]:
         op = self.op

@@ -1,0 +1,204 @@
+"""`python -m dygrad`: a guided demo of the autograd engine, and the benchmark runner.
+
+    python -m dygrad demo     the seed walkthrough, detach, no_grad, a vector-Jacobian product
+    python -m dygrad bench    dygrad against PyTorch and NumPy (see benchmarks/README.md)
+
+The demo is a REPL transcript: each source line is echoed after `>>> ` and really run by dygrad,
+and expression results are shown as their reprs, so every value printed is computed, not typed in.
+Lines starting with `# ` explain the step that follows them.
+
+The benchmark runner lives in `benchmarks/run.py` of a source checkout and is loaded from there by
+path: it is not part of the installed package, and PyTorch stays optional.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import sys
+from pathlib import Path
+from typing import Any
+
+USAGE = """\
+usage: python -m dygrad <command> [options]
+
+commands:
+  demo     walk through dygrad's autograd: the seed example, detach, no_grad,
+           and a vector-Jacobian product checked against NumPy
+  bench    benchmark dygrad against PyTorch and hand-written NumPy
+           (python -m dygrad bench --help for its options)
+"""
+
+# A step of the demo: the one-line explanation, then the source it explains (one statement,
+# possibly a compound one over several lines).
+Step = tuple[str, str]
+
+INTRO: list[Step] = [
+    ("dygrad mirrors PyTorch's API, so it is imported under torch's name.",
+     "import dygrad as torch"),
+]  # fmt: skip
+
+SEED: list[Step] = [
+    ("A leaf tensor that requires grad: operations on it are recorded.",
+     "x = torch.zeros(1, requires_grad=True)"),
+    ("y is computed from x, so it carries a grad_fn: the node that runs its backward.",
+     "y = x + 1"),
+    ("Its repr names that node, as PyTorch does.",
+     "y"),
+    ("A fresh 2x2 leaf of ones.",
+     "x = torch.ones(2, 2, requires_grad=True)"),
+    ("Each op adds a node to the graph; y = x + 2 holds 3 everywhere.",
+     "y = x + 2"),
+    ("z = 3 y^2 = 27 elementwise, recorded as two multiplications.",
+     "z = y * y * 3"),
+    ("o reduces z to a scalar by averaging its four entries.",
+     "o = z.mean()"),
+    ("o = 27, and remembers that it came from a mean.",
+     "print(o)"),
+    ("backward() walks the graph from o back to x, accumulating do/dx into x.grad.",
+     "o.backward()"),
+    ("do/dx = (1/4) * 6 * y = 1.5 * (x + 2) = 4.5 in every entry.",
+     "print(x.grad)"),
+]  # fmt: skip
+
+DETACH: list[Step] = [
+    ("detach() returns a tensor on the same data, cut out of the graph.",
+     "d = x.detach()"),
+    ("It does not require grad, so nothing done with it is recorded.",
+     "d.requires_grad"),
+    ("Writing through d writes x's data too: they share memory.",
+     "d[0, 0] = 5."),
+    ("x sees the change and is still a leaf that requires grad.",
+     "x"),
+]  # fmt: skip
+
+NO_GRAD: list[Step] = [
+    ("Inside no_grad, ops record nothing: no node is made and nothing is saved.",
+     "with torch.no_grad():\n    w = x * 2"),
+    ("So the result does not require grad ...",
+     "w.requires_grad"),
+    ("... while the input still does: no_grad changes what is recorded, not the tensors.",
+     "x.requires_grad"),
+]  # fmt: skip
+
+VJP: list[Step] = [
+    ("A vector-valued function y = f(x): take x in R^3 ...",
+     "x = torch.tensor([1., 2., 3.], requires_grad=True)"),
+    ("... and a fixed matrix W (a constant: it does not require grad).",
+     "W = torch.tensor([[1., 2., 0.], [0., -1., 3.], [2., 0., 1.]])"),
+    ("y = W @ x**2 has the dense Jacobian J[i, j] = dy_i/dx_j = 2 W[i, j] x[j].",
+     "y = W @ x ** 2"),
+    ("y is a vector, so it has three outputs to differentiate.",
+     "y"),
+    ("Row i of J is the gradient of y[i]: autograd.grad builds J one row at a time.",
+     "J = torch.stack([torch.autograd.grad(y[i], x, retain_graph=True)[0] for i in range(3)])"),
+    ("The Jacobian, computed by dygrad (compare 2 W[i, j] x[j]).",
+     "J"),
+    ("A vector with one weight per output of y.",
+     "v = torch.tensor([1., 0.5, -2.])"),
+    ("For a non-scalar y, backward(v) computes the vector-Jacobian product J^T v ...",
+     "y.backward(v)"),
+    ("... and accumulates it into x.grad, without ever forming J.",
+     "x.grad"),
+    ("NumPy computes J^T v from the J printed above, independently of the backward pass.",
+     "import numpy as np"),
+    ("J^T v by NumPy:",
+     "J.numpy().T @ v.numpy()"),
+    ("The two agree.",
+     "np.allclose(x.grad.numpy(), J.numpy().T @ v.numpy())"),
+]  # fmt: skip
+
+SECTIONS: list[tuple[str, list[Step]]] = [
+    ("", INTRO),
+    ("The seed walkthrough: build a graph by running code, then backpropagate.", SEED),
+    ("detach(): the same data, outside the graph.", DETACH),
+    ("no_grad: turn recording off.", NO_GRAD),
+    ("The vector-Jacobian product: what backward(v) computes for a vector output.", VJP),
+]
+
+
+def _run_step(code: str, ns: dict[str, Any], echo: bool) -> None:
+    """Run one statement as the interactive interpreter would (expression results are
+    displayed with their repr), echoing its source as `>>> ` and `... ` lines."""
+    if echo:
+        lines = code.split("\n")
+        print(">>> " + lines[0])
+        for line in lines[1:]:
+            print("... " + line)
+        if len(lines) > 1:
+            print("...")
+    exec(compile(code + "\n", "<demo>", "single"), ns)
+
+
+def run_demo(echo: bool = True) -> dict[str, Any]:
+    """Print the demo transcript (or run it silently) and return its namespace."""
+    ns: dict[str, Any] = {"__name__": "__demo__"}
+    first = True
+    for title, steps in SECTIONS:
+        if title:
+            if echo:
+                print("" if first else "\n", end="")
+                print(f"# == {title}")
+            first = False
+        for comment, code in steps:
+            if echo:
+                print(f"# {comment}")
+            _run_step(code, ns, echo)
+    return ns
+
+
+def vjp_values() -> dict[str, Any]:
+    """Run the demo silently and return the VJP section's values as NumPy arrays:
+    `J`, `v`, `x_grad` (from y.backward(v)) and `jtv` (J^T v by NumPy)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        ns = run_demo(echo=False)
+    j = ns["J"].numpy()
+    v = ns["v"].numpy()
+    return {"J": j, "v": v, "x_grad": ns["x"].grad.numpy(), "jtv": j.T @ v}
+
+
+def _load_bench_runner() -> Any:
+    """Load `benchmarks/run.py` of the source checkout this package sits in, by path."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
+    if not path.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location("dygrad_benchmarks_run", path)
+    if spec is None or spec.loader is None:
+        return None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up by name
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch `demo` and `bench`; print usage and return 2 for anything else."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        print(USAGE, end="", file=sys.stderr)
+        return 2
+    cmd, rest = args[0], args[1:]
+    if cmd in ("-h", "--help", "help"):
+        print(USAGE, end="")
+        return 0
+    if cmd == "demo":
+        if rest:
+            print(USAGE, end="", file=sys.stderr)
+            return 2
+        run_demo()
+        return 0
+    if cmd == "bench":
+        runner = _load_bench_runner()
+        if runner is None:
+            print("python -m dygrad bench needs a source checkout of dygrad: benchmarks/run.py "
+                  "was not found beside the dygrad package.", file=sys.stderr)  # fmt: skip
+            return 2
+        return int(runner.main(rest))
+    print(f"python -m dygrad: unknown command {cmd!r}\n", file=sys.stderr)
+    print(USAGE, end="", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
