@@ -36,6 +36,9 @@ def set_tensor_class(cls: type) -> None:
 # before the forward runs (None: leave them as they are).
 
 
+_SCALARS = (int, float, bool, np.number, np.bool_)
+
+
 def _common(vals: Sequence[Any]) -> np.dtype | None:
     first = None
     uniform = True
@@ -45,8 +48,11 @@ def _common(vals: Sequence[Any]) -> np.dtype | None:
                 first = v.dtype
             elif v.dtype != first:
                 uniform = False
-        elif type(v) is float and first is not None and first.kind != "f":
-            uniform = False
+        elif type(v) is float:
+            if first is not None and first.kind != "f":
+                uniform = False
+        elif not isinstance(v, _SCALARS):
+            raise TypeError(f"expected a tensor or a number as operand, got {type(v).__name__}")
     if uniform and first is not None:
         if first.kind == "f":
             return None
@@ -391,10 +397,16 @@ def apply(op: Op, *args: Any) -> Any:
                 vals[i] = a._data
                 if a._requires_grad:
                     req = True
+            elif isinstance(a, np.generic):
+                # NumPy scalars count as Python scalars in PyTorch's promotion.
+                vals[i] = a.item()
         if not has_t:
             return op.forward(*args)
         if op.dtype_rule is not None:
-            d = op.dtype_rule(vals[:n])
+            try:
+                d = op.dtype_rule(vals[:n])
+            except TypeError as err:
+                raise TypeError(f"{op.name}(): {err}") from None
             if d is not None:
                 for i in range(n):
                     v = vals[i]
@@ -494,8 +506,9 @@ def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> N
 def apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
     """Run `op(target, *rest)` and write the result into `target` (`add_`, `mul_`, ...).
 
-    The target's version counter is bumped, so a node that saved it refuses to use the stale
-    value; if the result needs grad, `target` takes the new node as its `grad_fn`.
+    Every check (leaf, view, result dtype and shape) runs before anything is recorded or
+    written. The target's version counter is bumped, so a node that saved it refuses to use the
+    stale value; if the result needs grad, `target` takes the new node as its `grad_fn`.
     """
     T = _T
     record = state.enabled and (
@@ -513,29 +526,39 @@ def apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
                 "is not supported by dygrad; use out-of-place ops or .clone() the view first."
             )
         # If a rule needs the target's old value, keep a copy: the target's memory is overwritten.
-        src = target._snapshot(copy=op.keep[0])
-        res = apply(op, src, *rest)
+        args = (target._snapshot(copy=op.keep[0]), *rest)
     else:
-        res = apply(op, target, *rest)
-    rd = res._data
+        args = (target, *rest)
+    vals = [a._data if isinstance(a, T) else a for a in args]
+    if op.dtype_rule is not None:
+        d = op.dtype_rule(vals[: op.n_in])
+        if d is not None:
+            vals = [v.astype(d) if type(v) is _ndarray and v.dtype != d else v for v in vals]
+    try:
+        out = np.asarray(op.forward(*vals))
+    except (ValueError, IndexError, TypeError, np.exceptions.AxisError) as err:
+        _fail(op, args, err)
     td = target._data
-    if rd.dtype != td.dtype and not dtypes.can_cast(rd.dtype, td.dtype):
+    if out.dtype != td.dtype and not dtypes.can_cast(out.dtype, td.dtype):
         raise RuntimeError(
-            f"result type {dtypes.pt_name(dtypes.from_numpy_dtype(rd.dtype))} can't be cast to the "
-            f"desired output type {dtypes.pt_name(dtypes.from_numpy_dtype(td.dtype))}"
+            f"result type {dtypes.pt_name(dtypes.from_numpy_dtype(out.dtype))} can't be cast to "
+            f"the desired output type {dtypes.pt_name(dtypes.from_numpy_dtype(td.dtype))}"
         )
-    if rd.shape != td.shape:
+    if out.shape != td.shape:
         raise RuntimeError(
             f"output with shape {list(td.shape)} doesn't match the broadcast shape "
-            f"{list(rd.shape)}"
+            f"{list(out.shape)}"
         )
-    np.copyto(td, rd, casting="unsafe")
+    if record:
+        node = op.node_cls()
+        res = T._wrap(out, True, node, 0)
+        _record(op, node, args, vals, out, res)
+    np.copyto(td, out, casting="unsafe")
     target._vc[0] += 1
     if record:
-        target.grad_fn = res.grad_fn
+        target.grad_fn = node
         target._out_nr = 0
         target._requires_grad = True
-        node = res.grad_fn
         if op.saves_out:
             node._out = (td, target._vc, target._vc[0])
     return target
