@@ -47,6 +47,8 @@ from .creation import (
 )
 from .dtypes import (
     bool_ as bool,  # noqa: A004 - PyTorch's name
+)
+from .dtypes import (
     dtype,
     float16,
     float32,
@@ -90,8 +92,6 @@ for _name in METHOD_FUNCTIONS:
 del _name
 
 
-def is_floating_point(t: Tensor) -> builtins_bool:  # type: ignore[name-defined]  # noqa: F821
+def is_floating_point(t: Tensor) -> object:
+    """True for float16/32/64 tensors (`torch.is_floating_point`)."""
     return t.is_floating_point()
-
-
-builtins_bool = type(True)

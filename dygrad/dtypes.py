@@ -71,9 +71,7 @@ ALL = (float16, float32, float64, int8, int16, int32, int64, uint8, bool_)
 _BY_NP = {d.np: d for d in ALL}
 _BY_NAME = {d.name: d for d in ALL}
 # PyTorch's aliases.
-_BY_NAME.update(
-    half=float16, float=float32, double=float64, short=int16, int=int32, long=int64
-)
+_BY_NAME.update(half=float16, float=float32, double=float64, short=int16, int=int32, long=int64)
 
 _default = [float32]
 

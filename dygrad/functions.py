@@ -78,9 +78,8 @@ def method_function(name: str) -> Callable[..., Any]:
     method = getattr(Tensor, name)
 
     def fn(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A002
-        if not isinstance(input, Tensor):
-            input = tensor(input)
-        return method(input, *args, **kwargs)
+        x = input if isinstance(input, Tensor) else tensor(input)
+        return method(x, *args, **kwargs)
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"`torch.{name}(input, ...)`: the function form of `Tensor.{name}`."

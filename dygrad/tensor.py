@@ -3,7 +3,6 @@ points (`backward`, hooks, `retain_grad`), printing, and NumPy interop."""
 
 from __future__ import annotations
 
-import numbers
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -12,7 +11,6 @@ import numpy as np
 
 from . import dtypes
 from ._printing import format_tensor
-from .autograd.engine import run_backward
 from .autograd.grad_mode import state
 from .autograd.graph import AccumulateGrad, Node, RemovableHandle
 from .dtypes import dtype as _dtype_cls
@@ -53,10 +51,9 @@ class device:  # noqa: N801 - PyTorch's name
     __slots__ = ("type", "index")
 
     def __init__(self, type: str = "cpu", index: int | None = None) -> None:  # noqa: A002
-        if isinstance(type, device):
-            type, index = type.type, type.index
-        if type.split(":")[0] != "cpu":
-            raise RuntimeError(f"dygrad runs on the CPU only; device {type!r} is not available")
+        name = type.type if isinstance(type, device) else str(type)
+        if name.split(":")[0] != "cpu":
+            raise RuntimeError(f"dygrad runs on the CPU only; device {name!r} is not available")
         self.type = "cpu"
         self.index = index
 
@@ -482,7 +479,7 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous"
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous"
                                if self._data.size else
                                "Boolean value of Tensor with no values is ambiguous")  # fmt: skip
         return bool(self._data.reshape(()))

@@ -2,8 +2,8 @@
 layers before it; dygrad never imports torch; the engine and graph know no op."""
 
 import ast
-import re
 import pathlib
+import re
 
 import pytest
 

@@ -71,5 +71,3 @@ def grad(
         else:
             res.append(Tensor._wrap(np.array(g, dtype=t._data.dtype), False, None, 0))
     return tuple(res)
-
-

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .grad_mode import state
 import numpy as np
 
+from .grad_mode import state
 from .graph import AccumulateGrad, Node
 
 _nd = np.ndarray

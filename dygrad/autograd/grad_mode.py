@@ -45,7 +45,7 @@ def is_inference_mode_enabled() -> bool:
 
 
 class _Mode:
-    """Base for grad-mode context managers: each saves the thread's mode on entry and restores it."""
+    """Base for grad-mode context managers: saves the thread's mode on entry, restores on exit."""
 
     _target = True
 

@@ -374,7 +374,9 @@ def apply(op: Op, *args: Any) -> Any:
     if op.variadic:
         seq = args[0]
         if not isinstance(seq, list | tuple):
-            raise TypeError(f"{op.name}(): expected a sequence of tensors, got {type(seq).__name__}")
+            raise TypeError(
+                f"{op.name}(): expected a sequence of tensors, got {type(seq).__name__}"
+            )
         if not seq or not all(isinstance(t, T) for t in seq):
             if not any(isinstance(t, T) for t in seq):
                 return op.forward(*args)
