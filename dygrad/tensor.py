@@ -132,11 +132,21 @@ class Tensor:
     __array_priority__ = 1000
     __array_ufunc__ = None
 
-    def __init__(self, data: Any = None, *, requires_grad: bool = False) -> None:
-        if data is None:
-            data = np.zeros((0,), dtypes.get_default_dtype().np)
-        t = tensor(data)
-        self._data = t._data
+    def __init__(self, *data: Any, requires_grad: bool = False) -> None:
+        # PyTorch's legacy constructor: Tensor(2, 3) is an uninitialized 2x3 tensor (zeros
+        # here) and Tensor([1, 2]) copies the data as the default float dtype.
+        default = dtypes.get_default_dtype().np
+        if not data:
+            arr = np.zeros((0,), default)
+        elif all(isinstance(d, int | np.integer) and not isinstance(d, bool) for d in data):
+            arr = np.zeros(tuple(int(d) for d in data), default)
+        elif len(data) == 1:
+            arr = _to_array(data[0], None, copy=True)
+            if arr.dtype.kind != "f" or not isinstance(data[0], Tensor | np.ndarray):
+                arr = arr.astype(default)
+        else:
+            raise TypeError("Tensor(): expected sizes as ints or a single data argument")
+        self._data = arr
         self._requires_grad = False
         self.grad_fn = None
         self._out_nr = 0

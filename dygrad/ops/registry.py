@@ -564,3 +564,68 @@ def apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
         if op.saves_out:
             node._out = (td, target._vc, target._vc[0])
     return target
+
+
+# ---------------------------------------------------------------------------------------------
+# Shape and dtype inference without data (the static checker's view of an op)
+
+
+class Spec:
+    """A tensor known only by shape and dtype (NumPy dtype), as the static checker sees it."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any) -> None:
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return f"Spec({self.shape}, {self.dtype})"
+
+
+def _dummy(spec: Spec) -> np.ndarray:
+    # A read-only array of the right shape and dtype backed by a single element, so that
+    # evaluating an op on it allocates no input memory.
+    return np.broadcast_to(np.ones((), spec.dtype), spec.shape)
+
+
+def infer(op: Op, *args: Any) -> Any:
+    """Output Spec(s) of `op` applied to `args`, where tensors are given as `Spec`s.
+
+    Uses the op's declared shape rule when it has one (with the dtype from its dtype rule),
+    otherwise evaluates the forward on stand-in arrays of the right shapes and dtypes. Bad shapes
+    raise the same error as in eager mode.
+    """
+    specs = args[0] if op.variadic else args[: op.n_in]
+    dts = [s.dtype if isinstance(s, Spec) else s for s in specs]
+    if op.shape is not None and not op.variadic and op.n_outputs == 1:
+        shapes = [a.shape if isinstance(a, Spec) else a for a in args]
+        try:
+            shape = op.shape(*shapes)
+        except (ValueError, IndexError, TypeError) as err:
+            _fail(op, args, err)
+        d = op.dtype_rule([_dummy(s) if isinstance(s, Spec) else s for s in specs]) if (
+            op.dtype_rule is not None) else None  # fmt: skip
+        if d is None:
+            d = next((x for x in dts if isinstance(x, np.dtype)), np.dtype(np.float32))
+        return Spec(tuple(shape), d)
+    if op.variadic:
+        vals: list[Any] = [[_dummy(s) for s in args[0]], *args[1:]]
+    else:
+        vals = [_dummy(a) if isinstance(a, Spec) else a for a in args]
+        if op.dtype_rule is not None:
+            d = op.dtype_rule(vals[: op.n_in])
+            if d is not None:
+                vals = [v.astype(d) if isinstance(v, np.ndarray) else v for v in vals]
+    try:
+        out = op.forward(*vals)
+    except (ValueError, IndexError, TypeError, np.exceptions.AxisError) as err:
+        _fail(op, args, err)
+    if op.n_outputs == 1:
+        out = np.asarray(out)
+        return Spec(out.shape, out.dtype)
+    return tuple(Spec(np.shape(o), np.asarray(o).dtype) for o in out)
