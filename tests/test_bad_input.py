@@ -165,3 +165,10 @@ def test_bad_input_raises_clearly_and_changes_nothing(fn, exc, fragment):
 
 def test_case_count():
     assert len(CASES) >= 60
+
+
+def test_inplace_without_grad_errors_too():
+    x = torch.arange(3)
+    with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired output"):
+        x.div_(2)
+    assert x.tolist() == [0, 1, 2] and x._version == 0

@@ -270,6 +270,7 @@ def defop(
     variadic: bool = False,
     check: Callable[..., None] | None = None,
     view: bool = False,
+    inplace: Callable[..., Any] | None = None,
     doc: str = "",
 ) -> Op:
     """Declare an op. `vjp` holds one rule per tensor input (None: not differentiable); each rule's
@@ -277,7 +278,9 @@ def defop(
     result). Only what some rule names is saved for backward. A `variadic` op takes a list of
     tensors as its first argument and one rule returning a gradient per list element. `check`
     raises a clear error for bad arguments; it runs when the forward fails, before anything is
-    recorded. `shape(*input_shapes_and_attrs)` gives the output shape for the static checker."""
+    recorded. `shape(*input_shapes_and_attrs)` gives the output shape for the static checker.
+    `inplace(x, ...)` optionally writes the result into x's array without temporaries (used by
+    `add_` etc. when nothing is recorded, as in optimizer steps)."""
     params = _names(forward)
     if variadic:
         n_in = 1
@@ -332,6 +335,7 @@ def defop(
         variadic=variadic,
         check=check,
         view=view,
+        inplace=inplace,
         __doc__=doc,
     )
     op.node_cls = type(grad_fn, (base,), {"__slots__": (), "op": op})
@@ -505,6 +509,13 @@ def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> N
         node._out = None
 
 
+def _cast_error(src: Any, dst: Any) -> None:
+    raise RuntimeError(
+        f"result type {dtypes.pt_name(dtypes.from_numpy_dtype(src))} can't be cast to "
+        f"the desired output type {dtypes.pt_name(dtypes.from_numpy_dtype(dst))}"
+    )
+
+
 def apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
     """Run `op(target, *rest)` and write the result into `target` (`add_`, `mul_`, ...).
 
@@ -532,20 +543,35 @@ def apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
     else:
         args = (target, *rest)
     vals = [a._data if isinstance(a, T) else a for a in args]
-    if op.dtype_rule is not None:
-        d = op.dtype_rule(vals[: op.n_in])
-        if d is not None:
-            vals = [v.astype(d) if type(v) is _ndarray and v.dtype != d else v for v in vals]
+    td = target._data
+    d = op.dtype_rule(vals[: op.n_in]) if op.dtype_rule is not None else None
+    if not record and op.inplace is not None:
+        # Fast path (optimizer steps): write into the target with no temporaries.
+        rd = (
+            dtypes.from_numpy_dtype(d)
+            if d is not None
+            else dtypes.result_type(*[_Meta(v) if type(v) is _ndarray else v for v in vals[: op.n_in]])
+        )
+        if rd.np != td.dtype and not dtypes.can_cast(rd, td.dtype):
+            _cast_error(rd.np, td.dtype)
+        try:
+            op.inplace(*vals)
+        except ValueError:
+            shape = np.broadcast_shapes(*[np.shape(v) for v in vals[: op.n_in]])
+            raise RuntimeError(
+                f"output with shape {list(td.shape)} doesn't match the broadcast shape "
+                f"{list(shape)}"
+            ) from None
+        target._vc[0] += 1
+        return target
+    if d is not None:
+        vals = [v.astype(d) if type(v) is _ndarray and v.dtype != d else v for v in vals]
     try:
         out = np.asarray(op.forward(*vals))
     except (ValueError, IndexError, TypeError, np.exceptions.AxisError) as err:
         _fail(op, args, err)
-    td = target._data
     if out.dtype != td.dtype and not dtypes.can_cast(out.dtype, td.dtype):
-        raise RuntimeError(
-            f"result type {dtypes.pt_name(dtypes.from_numpy_dtype(out.dtype))} can't be cast to "
-            f"the desired output type {dtypes.pt_name(dtypes.from_numpy_dtype(td.dtype))}"
-        )
+        _cast_error(out.dtype, td.dtype)
     if out.shape != td.shape:
         raise RuntimeError(
             f"output with shape {list(td.shape)} doesn't match the broadcast shape "
