@@ -1,0 +1,443 @@
+"""dygrad's benchmark runner: dygrad against PyTorch and the hand-written NumPy floor.
+
+    python benchmarks/run.py [--quick] [--threads N] [--json FILE] ...
+    python -m dygrad bench [same options]
+
+Every (workload, system) pair runs in its own child process, started with one BLAS thread by
+default (OMP/OPENBLAS/MKL_NUM_THREADS set in the child's environment before anything is imported,
+threadpoolctl when it is installed, `torch.set_num_threads`), so that no library's idle thread pool
+slows another. Warm-up steps are excluded; the table shows medians and interquartile ranges of the
+repeated samples and the ratios dygrad/torch and dygrad/numpy, all from this one invocation.
+PyTorch is optional: without it the torch column reads "n/a" and ratios to it are skipped.
+
+The workloads themselves are in `workloads.py` beside this file. This module imports nothing
+outside the standard library at the top, so `python -m dygrad bench` can load it by path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+SYSTEMS = ("dygrad", "torch", "numpy")
+WORKLOADS = ("W1", "W3")
+THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+# Tolerances of the cross-system checks (reference: torch, else the NumPy floor).
+W1_GRAD_RTOL = 1e-3  # float32 after a thousand ops, relative to the largest gradient entry
+W3_LOSS_RTOL = 1e-4  # first-step loss, relative
+
+EXIT_CHECK_FAILED = 1
+
+
+@dataclass
+class Outcome:
+    """One (workload, system) child's report, or why there is none."""
+
+    workload: str
+    system: str
+    status: str  # "ok", "unavailable" (the system cannot be imported), "error"
+    unit: str = ""
+    samples: list[float] = field(default_factory=list)
+    checks: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+    def stats(self) -> tuple[float, float, float]:
+        """Median, first and third quartiles of the samples."""
+        return quartiles(self.samples)
+
+
+def quartiles(xs: list[float]) -> tuple[float, float, float]:
+    """(median, q1, q3); with fewer than two samples all three are the one value."""
+    if not xs:
+        return (math.nan, math.nan, math.nan)
+    if len(xs) < 2:
+        return (xs[0], xs[0], xs[0])
+    q1, med, q3 = statistics.quantiles(xs, n=4, method="inclusive")
+    return (med, q1, q3)
+
+
+def describe(workload: str, cfg: dict[str, Any]) -> str:
+    """The table's row label for a workload under this configuration."""
+    if workload == "W1":
+        return f"W1 per-op overhead: {cfg['w1_ops']}-op chain on (4,) f32, fwd+bwd"
+    h = cfg["w3_hidden"]
+    return f"W3 MLP 784-{h}-{h}-10, batch {cfg['w3_batch']}, fwd+bwd+SGD"
+
+
+# ----------------------------------------------------------------------------------------------
+# child side
+# ----------------------------------------------------------------------------------------------
+
+
+def child_main(spec_json: str, out_path: str) -> int:
+    """Run one workload on one system and write an Outcome as JSON to `out_path`."""
+    spec = json.loads(spec_json)
+    workload, system, cfg = spec["workload"], spec["system"], spec["cfg"]
+    threads = int(cfg["threads"])
+    # The checkout's dygrad, not an installed one; workloads.py sits beside this file.
+    sys.path[:0] = [str(HERE), str(REPO)]
+    res: dict[str, Any] = {"workload": workload, "system": system}
+    try:
+        import numpy as np
+
+        info: dict[str, Any] = {"numpy": np.__version__}
+        if system == "torch":
+            try:
+                import torch
+            except ImportError as e:
+                res.update(status="unavailable", error=f"{type(e).__name__}: {e}")
+                Path(out_path).write_text(json.dumps(res))
+                return 0
+            torch.set_num_threads(threads)
+            info["torch"] = torch.__version__
+            info["torch_threads"] = torch.get_num_threads()
+        elif system == "dygrad":
+            import dygrad
+
+            info["dygrad"] = dygrad.__version__
+            info["dygrad_path"] = str(Path(dygrad.__file__).parent)
+        try:
+            from threadpoolctl import threadpool_info, threadpool_limits
+        except ImportError:
+            info["threadpoolctl"] = None
+        else:
+            # After the imports: threadpoolctl sees only the libraries already loaded. The limit
+            # stays in force (nothing restores it).
+            threadpool_limits(limits=threads)
+            info["threadpoolctl"] = [
+                {k: p.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
+                for p in threadpool_info()
+            ]
+        import workloads
+
+        r = workloads.run(workload, system, cfg)
+        res.update(status="ok", unit=r.unit, samples=r.samples, checks=r.checks, info=info)
+    except Exception as e:  # reported to the parent, which fails the run
+        import traceback
+
+        res.update(status="error", error=f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
+    Path(out_path).write_text(json.dumps(res))
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# parent side
+# ----------------------------------------------------------------------------------------------
+
+
+def child_env(threads: int) -> dict[str, str]:
+    """The environment of a child: ours, with every BLAS/OpenMP thread count pinned.
+
+    OPENBLAS_CORETYPE and the like are left as they are.
+    """
+    env = dict(os.environ)
+    for var in THREAD_VARS:
+        env[var] = str(threads)
+    return env
+
+
+def run_child(workload: str, system: str, cfg: dict[str, Any], timeout: float) -> Outcome:
+    """Start one child process for (workload, system) and collect its report."""
+    spec = json.dumps({"workload": workload, "system": system, "cfg": cfg})
+    with tempfile.TemporaryDirectory(prefix="dygrad-bench-") as tmp:
+        out = Path(tmp) / "result.json"
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--child",
+            spec,
+            "--child-out",
+            str(out),
+        ]
+        try:
+            proc = subprocess.run(
+                cmd,
+                env=child_env(int(cfg["threads"])),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            return Outcome(workload, system, "error", error=f"timed out after {timeout:g} s")
+        if not out.exists():
+            tail = (proc.stderr or proc.stdout)[-2000:]
+            return Outcome(
+                workload,
+                system,
+                "error",
+                error=f"child exited {proc.returncode} without a result:\n{tail}",
+            )
+        res = json.loads(out.read_text())
+    return Outcome(
+        workload=workload,
+        system=system,
+        status=res["status"],
+        unit=res.get("unit", ""),
+        samples=[float(s) for s in res.get("samples", [])],
+        checks=res.get("checks", {}),
+        info=res.get("info", {}),
+        error=res.get("error", ""),
+    )
+
+
+def check(workload: str, outs: dict[str, Outcome]) -> list[dict[str, Any]]:
+    """Compare each system's computed values with the reference (torch, else NumPy)."""
+    ok = {s: o for s, o in outs.items() if o.status == "ok"}
+    ref_name = "torch" if "torch" in ok else ("numpy" if "numpy" in ok else None)
+    rows: list[dict[str, Any]] = []
+    if ref_name is None:
+        return rows
+    ref = ok[ref_name].checks
+    for name, o in ok.items():
+        if name == ref_name:
+            continue
+        if workload == "W1":
+            g, r = o.checks["grad"], ref["grad"]
+            scale = max(abs(v) for v in r) or 1.0
+            diff = max(abs(a - b) for a, b in zip(g, r))
+            rel = diff / scale
+            rows.append(
+                {
+                    "workload": workload,
+                    "system": name,
+                    "reference": ref_name,
+                    "what": "x.grad, max abs diff",
+                    "value": diff,
+                    "rel": rel,
+                    "rtol": W1_GRAD_RTOL,
+                    "ok": len(g) == len(r) and rel <= W1_GRAD_RTOL,
+                }
+            )
+        else:
+            a, b = o.checks["first_loss"], ref["first_loss"]
+            diff = abs(a - b)
+            rel = diff / abs(b) if b else diff
+            rows.append(
+                {
+                    "workload": workload,
+                    "system": name,
+                    "reference": ref_name,
+                    "what": f"first-step loss {a:.6f}, abs diff",
+                    "value": diff,
+                    "rel": rel,
+                    "rtol": W3_LOSS_RTOL,
+                    "ok": rel <= W3_LOSS_RTOL,
+                }
+            )
+    return rows
+
+
+def fmt_num(x: float) -> str:
+    """A timing with three or four significant digits."""
+    if not math.isfinite(x):
+        return "n/a"
+    if x >= 100:
+        return f"{x:.0f}"
+    if x >= 10:
+        return f"{x:.1f}"
+    return f"{x:.2f}" if x >= 1 else f"{x:.3f}"
+
+
+def cell(o: Outcome | None) -> str:
+    """'median (IQR q1-q3)' for a system's samples, or why there are none."""
+    if o is None or o.status == "unavailable":
+        return "n/a"
+    if o.status != "ok":
+        return "error"
+    med, q1, q3 = o.stats()
+    return f"{fmt_num(med)} (IQR {fmt_num(q1)}-{fmt_num(q3)})"
+
+
+def ratio(a: Outcome | None, b: Outcome | None) -> str:
+    """Median of a over median of b, or 'n/a'."""
+    if a is None or b is None or a.status != "ok" or b.status != "ok":
+        return "n/a"
+    return f"{a.stats()[0] / b.stats()[0]:.2f}x"
+
+
+def render(
+    results: dict[str, dict[str, Outcome]], checks: list[dict[str, Any]], cfg: dict[str, Any]
+) -> str:
+    """The Markdown report: the timing table, then the correctness checks."""
+    lines = [
+        "| workload | unit | dygrad | torch | numpy | dygrad/torch | dygrad/numpy |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for wl, outs in results.items():
+        units = {o.unit for o in outs.values() if o.unit}
+        unit = units.pop() if len(units) == 1 else "?"
+        d, t, n = outs.get("dygrad"), outs.get("torch"), outs.get("numpy")
+        lines.append(
+            f"| {describe(wl, cfg)} | {unit} | {cell(d)} | {cell(t)} | {cell(n)} | "
+            f"{ratio(d, t)} | {ratio(d, n)} |"
+        )
+    if checks:
+        lines += [
+            "",
+            "| check | system | vs | value | relative | tolerance | ok |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for c in checks:
+            lines.append(
+                f"| {c['workload']} {c['what']} | {c['system']} | {c['reference']} | "
+                f"{c['value']:.3g} | {c['rel']:.3g} | {c['rtol']:g} | "
+                f"{'yes' if c['ok'] else 'NO'} |"
+            )
+    return "\n".join(lines)
+
+
+def header(results: dict[str, dict[str, Outcome]], cfg: dict[str, Any]) -> str:
+    """One line saying how the numbers were taken."""
+    blas = "unknown"
+    versions: dict[str, str] = {}
+    for outs in results.values():
+        for o in outs.values():
+            if "threadpoolctl" in o.info and o.system == "numpy":
+                tp = o.info["threadpoolctl"]
+                blas = (
+                    ", ".join(f"{p['internal_api']} {p['version']} {p['architecture']}" for p in tp)
+                    if tp is not None
+                    else "not reported (threadpoolctl not installed)"
+                )
+            for k in ("numpy", "torch", "dygrad"):
+                if k in o.info:
+                    versions[k] = o.info[k]
+    vs = "".join(f", {k} {v}" for k, v in sorted(versions.items()))
+    return (
+        f"{cfg['threads']} thread(s) per process, one process per (workload, system); "
+        f"{cfg['samples']} samples after {cfg['warmup']} warm-up; median (IQR q1-q3); "
+        f"python {platform.python_version()}{vs}; BLAS: {blas}"
+    )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line of `benchmarks/run.py` and `python -m dygrad bench`."""
+    p = argparse.ArgumentParser(
+        prog="python -m dygrad bench",
+        description="Benchmark dygrad against PyTorch and hand-written NumPy.",
+    )
+    p.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads per process")
+    p.add_argument("--quick", action="store_true", help="few samples: a fast smoke run")
+    p.add_argument("--json", metavar="FILE", help="write every sample and the checks to FILE")
+    p.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated subset")
+    p.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset")
+    p.add_argument("--samples", type=int, help="timed samples per (workload, system)")
+    p.add_argument("--warmup", type=int, help="untimed warm-up steps")
+    p.add_argument("--w1-ops", type=int, default=1000, help="W1 chain length")
+    p.add_argument("--w3-batch", type=int, default=128, help="W3 batch size")
+    p.add_argument("--w3-hidden", type=int, default=512, help="W3 hidden width")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds allowed per child")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--child-out", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    for name, allowed in (("workloads", WORKLOADS), ("systems", SYSTEMS)):
+        chosen = [s.strip() for s in getattr(args, name).split(",") if s.strip()]
+        bad = [s for s in chosen if s not in allowed]
+        if bad or not chosen:
+            p.error(f"--{name}: choose from {', '.join(allowed)} (got {getattr(args, name)!r})")
+        setattr(args, name, [s for s in allowed if s in chosen])
+    for name in ("threads", "w1_ops", "w3_batch", "w3_hidden"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.samples is not None and args.samples < 1 or args.warmup is not None and args.warmup < 0:
+        p.error("--samples must be at least 1 and --warmup at least 0")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmarks, print the Markdown table; nonzero exit if a system errs or disagrees."""
+    args = parse_args(argv)
+    if args.child is not None:
+        return child_main(args.child, args.child_out)
+    warmup = args.warmup if args.warmup is not None else (2 if args.quick else 10)
+    samples = args.samples if args.samples is not None else (5 if args.quick else 100)
+    cfg = {
+        "threads": args.threads,
+        "warmup": warmup,
+        "samples": samples,
+        "w1_ops": args.w1_ops,
+        "w3_batch": args.w3_batch,
+        "w3_hidden": args.w3_hidden,
+    }
+    t0 = time.perf_counter()
+    results: dict[str, dict[str, Outcome]] = {}
+    checks: list[dict[str, Any]] = []
+    failures: list[str] = []
+    for wl in args.workloads:
+        results[wl] = {}
+        for system in args.systems:
+            print(f"running {wl} on {system} ...", file=sys.stderr, flush=True)
+            o = run_child(wl, system, cfg, args.timeout)
+            results[wl][system] = o
+            if o.status == "error":
+                failures.append(f"{wl} on {system} failed: {o.error}")
+            elif o.status == "unavailable":
+                print(f"  {system} unavailable ({o.error}): shown as n/a", file=sys.stderr)
+        checks += check(wl, results[wl])
+    failures += [
+        f"{c['workload']} {c['system']}: {c['what']} {c['value']:.3g} vs {c['reference']} "
+        f"is {c['rel']:.3g} relative, over the tolerance {c['rtol']:g}"
+        for c in checks
+        if not c["ok"]
+    ]
+    print(header(results, cfg))
+    print()
+    print(render(results, checks, cfg))
+    if args.json:
+        doc = {
+            "config": cfg,
+            "command": sys.argv,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "wall_s": time.perf_counter() - t0,
+            "results": [
+                {
+                    "workload": o.workload,
+                    "system": o.system,
+                    "status": o.status,
+                    "unit": o.unit,
+                    "median": o.stats()[0] if o.samples else None,
+                    "q1": o.stats()[1] if o.samples else None,
+                    "q3": o.stats()[2] if o.samples else None,
+                    "samples": o.samples,
+                    "checks": o.checks,
+                    "info": o.info,
+                    "error": o.error,
+                }
+                for outs in results.values()
+                for o in outs.values()
+            ],
+            "cross_checks": checks,
+        }
+        Path(args.json).write_text(json.dumps(doc, indent=1))
+    if failures:
+        print("\nFAILED:", file=sys.stderr)
+        for f in failures:
+            print(f"  {f}", file=sys.stderr)
+        return EXIT_CHECK_FAILED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

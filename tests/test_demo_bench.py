@@ -1,0 +1,183 @@
+"""`python -m dygrad demo` and `python -m dygrad bench`: the entry points run end to end.
+
+The demo must print the seed walkthrough exactly (explanation lines aside) and a vector-Jacobian
+product whose x.grad equals J^T v. The benchmark runs on a tiny configuration and must produce
+its table with finite positive numbers; timings are never asserted.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+SEED = """\
+>>> x = torch.zeros(1, requires_grad=True)
+>>> y = x + 1
+>>> y
+tensor([1.], grad_fn=<AddBackward0>)
+>>> x = torch.ones(2, 2, requires_grad=True)
+>>> y = x + 2
+>>> z = y * y * 3
+>>> o = z.mean()
+>>> print(o)
+tensor(27., grad_fn=<MeanBackward0>)
+>>> o.backward()
+>>> print(x.grad)
+tensor([[4.5000, 4.5000],
+        [4.5000, 4.5000]])""".splitlines()
+
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
+TINY = ["--quick", "--w1-ops", "30", "--w3-batch", "8", "--w3-hidden", "16"]
+
+
+def _env(extra_path: str | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    paths = [p for p in (extra_path, str(REPO), env.get("PYTHONPATH")) if p]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env
+
+
+def _run(
+    args: list[str], extra_path: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=REPO,
+        env=_env(extra_path),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_out() -> list[str]:
+    p = _run(["-m", "dygrad", "demo"])
+    assert p.returncode == 0, p.stderr
+    return p.stdout.splitlines()
+
+
+def test_demo_prints_seed_exactly_in_order(demo_out: list[str]) -> None:
+    start = demo_out.index(SEED[0])
+    # From the first seed line on, the transcript is the seed text with explanation lines
+    # ('# ...') interleaved, and nothing else.
+    body = [line for line in demo_out[start:] if not line.startswith("# ")]
+    assert body[: len(SEED)] == SEED
+    # Each explanation line precedes a statement, never splits a statement from its output.
+    for prev, line in zip(demo_out[start:], demo_out[start + 1 :]):
+        if prev.startswith("# "):
+            assert line.startswith(("# ", ">>> ")), (prev, line)
+
+
+def _floats(text: str) -> np.ndarray:
+    return np.array([float(t) for t in re.findall(r"-?\d+\.?\d*(?:e[-+]?\d+)?", text)])
+
+
+def _after(lines: list[str], stmt: str) -> str:
+    """The output line printed after the last `>>> stmt`."""
+    i = len(lines) - 1 - lines[::-1].index(">>> " + stmt)
+    return lines[i + 1]
+
+
+def test_demo_vjp_agrees_in_printed_output(demo_out: list[str]) -> None:
+    grad_line = _after(demo_out, "x.grad")
+    jtv_line = _after(demo_out, "J.numpy().T @ v.numpy()")
+    assert grad_line.startswith("tensor(") and jtv_line.startswith("array(")
+    g = _floats(grad_line[len("tensor(") :])
+    jtv = _floats(jtv_line[len("array(") :].split("dtype")[0])
+    assert g.shape == (3,) and np.allclose(g, jtv, atol=1e-4)
+    assert _after(demo_out, "np.allclose(x.grad.numpy(), J.numpy().T @ v.numpy())") == "True"
+    # Something is computed: the Jacobian is printed as a 3x3 tensor.
+    j_start = demo_out.index(">>> J")
+    assert demo_out[j_start + 1].startswith("tensor([[")
+
+
+def test_demo_vjp_values() -> None:
+    from dygrad.__main__ import vjp_values
+
+    v = vjp_values()
+    x = np.array([1.0, 2.0, 3.0])
+    w = np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0], [2.0, 0.0, 1.0]])
+    np.testing.assert_allclose(v["J"], 2 * w * x, rtol=1e-6)  # J[i, j] = 2 W[i, j] x[j]
+    np.testing.assert_allclose(v["x_grad"], v["jtv"], rtol=1e-6)
+    np.testing.assert_allclose(v["x_grad"], v["J"].T @ v["v"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("args", [[], ["nonsense"], ["demo", "extra"]])
+def test_usage_exits_2(args: list[str]) -> None:
+    p = _run(["-m", "dygrad", *args])
+    assert p.returncode == 2
+    assert "usage: python -m dygrad" in p.stderr
+    assert "demo" in p.stderr and "bench" in p.stderr
+
+
+def _table_rows(stdout: str) -> dict[str, list[str]]:
+    rows = {}
+    for line in stdout.splitlines():
+        if line.startswith("| W1 per-op") or line.startswith("| W3 MLP"):
+            rows[line[2:4]] = [c.strip() for c in line.strip().strip("|").split("|")]
+    return rows
+
+
+def _median(cell: str) -> float:
+    return float(cell.split()[0])
+
+
+def test_bench_quick_table(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    p = _run(["-m", "dygrad", "bench", *TINY, "--json", str(out)], timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "| workload | unit | dygrad | torch | numpy | dygrad/torch | dygrad/numpy |" in p.stdout
+    rows = _table_rows(p.stdout)
+    assert set(rows) == {"W1", "W3"}
+    assert "30-op chain" in rows["W1"][0] and "784-16-16-10, batch 8" in rows["W3"][0]
+    assert rows["W1"][1] == "us/op" and rows["W3"][1] == "ms/step"
+    systems = ["dygrad", "numpy"] + (["torch"] if HAVE_TORCH else [])
+    col = {"dygrad": 2, "torch": 3, "numpy": 4}
+    for row in rows.values():
+        for s in systems:
+            m = _median(row[col[s]])
+            assert math.isfinite(m) and m > 0, row
+        ratios = [row[6]] + ([row[5]] if HAVE_TORCH else [])
+        for r in ratios:
+            assert r.endswith("x") and math.isfinite(float(r[:-1])) and float(r[:-1]) > 0
+    # The cross-system checks all pass, and the JSON has every sample.
+    assert "| NO |" not in p.stdout
+    doc = json.loads(out.read_text())
+    assert {(r["workload"], r["system"]) for r in doc["results"]} == {
+        (w, s) for w in ("W1", "W3") for s in ("dygrad", "torch", "numpy")
+    }
+    for r in doc["results"]:
+        if r["system"] == "torch" and not HAVE_TORCH:
+            assert r["status"] == "unavailable"
+            continue
+        assert r["status"] == "ok"
+        assert len(r["samples"]) == doc["config"]["samples"] >= 2
+        assert all(math.isfinite(s) and s > 0 for s in r["samples"])
+    assert all(c["ok"] for c in doc["cross_checks"])
+
+
+def test_bench_without_torch(tmp_path: Path) -> None:
+    fake = tmp_path / "fake" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('torch hidden by the test')\n")
+    p = _run(
+        [str(REPO / "benchmarks" / "run.py"), *TINY, "--workloads", "W1"],
+        extra_path=str(fake.parent),
+        timeout=60,
+    )
+    assert p.returncode == 0, p.stdout + p.stderr
+    row = _table_rows(p.stdout)["W1"]
+    assert row[3] == "n/a" and row[5] == "n/a"
+    assert _median(row[2]) > 0 and _median(row[4]) > 0 and float(row[6][:-1]) > 0
