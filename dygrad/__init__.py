@@ -15,6 +15,12 @@ from __future__ import annotations
 from . import autograd, dtypes, ops, return_types
 from . import indexing as _indexing  # noqa: F401 - installs Tensor.__getitem__'s helpers
 from ._printing import get_printoptions, set_printoptions
+
+# Load autograd's tools now: importing the submodule `gradcheck` would otherwise rebind
+# `dygrad.autograd.gradcheck` from the function to the module.
+from .autograd import api as _api  # noqa: E402, I001
+from .autograd import function as _function
+from .autograd import gradcheck as _gradcheck
 from .autograd.grad_mode import (
     enable_grad,
     inference_mode,
@@ -77,6 +83,15 @@ from .functions import (
     unbind,
 )
 from .tensor import Size, Tensor, device, matmul, maximum, minimum, tensor, where
+
+autograd.gradcheck = _gradcheck.gradcheck
+autograd.gradgradcheck = _gradcheck.gradgradcheck
+autograd.GradcheckError = _gradcheck.GradcheckError
+autograd.grad = _api.grad
+autograd.backward = _api.backward
+autograd.Function = _function.Function
+autograd.FunctionCtx = _function.FunctionCtx
+autograd.once_differentiable = _function.once_differentiable
 
 half = float16
 float = float32  # noqa: A001

@@ -360,3 +360,16 @@ def test_owned_gradient_is_kept_without_copy_and_accumulates_in_place():
     first = w.grad
     (x @ w).sum().backward()
     assert w.grad is first and w.grad.tolist() == [[8.0, 8.0]] * 3
+
+
+def test_autograd_grad_runs_only_nodes_leading_to_inputs():
+    a, b, c = (torch.ones(2, requires_grad=True) for _ in range(3))
+    side = c * 3
+    ran = []
+    side.grad_fn.register_prehook(lambda gs: ran.append("side"))
+    z = (a * b + side).sum()
+    (ga,) = torch.autograd.grad(z, a)
+    assert ga.tolist() == [1.0, 1.0] and ran == []
+    z2 = (a * b + c * 3).sum()
+    z2.backward()
+    assert c.grad.tolist() == [3.0, 3.0]

@@ -32,6 +32,31 @@ def _count_dependencies(roots: Sequence[Node]) -> dict[Node, int]:
     return deps
 
 
+def _needed(roots: Sequence[Node], targets: set[Node]) -> set[Node]:
+    """The nodes from which some target can be reached (targets included): only these need to
+    run when gradients are captured rather than accumulated (`autograd.grad`, `inputs=`)."""
+    needed: set[Node] = set()
+    seen: set[Node] = set()
+    # Iterative post-order: a node is decided after all of its next_functions.
+    stack: list[tuple[Node, bool]] = [(r, False) for r in roots]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            if node in targets or any(
+                nxt in needed for nxt, _ in node.next_functions if nxt is not None
+            ):
+                needed.add(node)
+            continue
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.append((node, True))
+        for nxt, _ in node.next_functions:
+            if nxt is not None and nxt not in seen:
+                stack.append((nxt, False))
+    return needed
+
+
 def _add(buffers: dict[Node, Any], node: Node, nr: int, g: Any) -> None:
     # Gradients meeting at one output are summed out of place: the arriving arrays may be shared
     # with other consumers (an add sends the same gradient to both inputs).
@@ -71,6 +96,7 @@ def run_backward(
     for i, key in enumerate(capture):
         want.setdefault(key[0], []).append((i, key[1]))
     captured: list[Any] = [None] * len(capture)
+    needed = _needed(list(buffers), set(want)) if not accumulate else None
     owned_grads: set[Node] = set()
 
     prev_mode = state.enabled
@@ -94,7 +120,7 @@ def run_backward(
                     owned = node in owned_grads and not node._pre_hooks
                     node.variable._accumulate_grad(g, create_graph, owned)
                 continue
-            if g is None:
+            if g is None or (needed is not None and node not in needed):
                 out: Any = None
             else:
                 out = node._apply(g, create_graph)

@@ -6,6 +6,7 @@ is how backward rules run without building graph when `create_graph=False`."""
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -202,7 +203,9 @@ class _MultiOutNode(OpNode):
 def _fit(gi: Any, m: tuple[tuple[int, ...], np.dtype], op: Op, i: int) -> Any:
     """Reduce a broadcast gradient to its input's shape and cast it to the input's dtype."""
     shape, dt = m
-    raw = type(gi) is _ndarray
+    raw = not isinstance(gi, _T)
+    if raw and type(gi) is not _ndarray:
+        gi = np.asarray(gi)
     gshape = gi.shape
     if gshape != shape:
         if not op.broadcasting:
@@ -217,21 +220,31 @@ def _fit(gi: Any, m: tuple[tuple[int, ...], np.dtype], op: Op, i: int) -> Any:
     return gi
 
 
-def _stale_message(t: Any, op: Op, expected: int, now: int | None = None) -> str:
-    if t is not None:
-        now = t._vc[0]
-        ttype = t._type_name()
-        desc = f"[{ttype} {list(t.shape)}]"
-        fn = t.grad_fn
-        where = f", which is output {t._out_nr} of {fn.name()}," if fn is not None else ""
-    else:
-        desc, where = "[the output of this op]", ""
+_STALE_HINT = (
+    "Hint: enable anomaly detection to find the operation that failed to compute its gradient, "
+    "with torch.autograd.set_detect_anomaly(True, check_nan=False)."
+)
+
+
+def stale_message(desc: str, node: Node | None, nr: int, now: int, expected: int) -> str:
+    """PyTorch's error for a saved tensor modified in place before backward used it; `desc` is
+    the tensor's type and shape, e.g. `[torch.FloatTensor [2, 3]]`."""
+    where = ""
+    if node is not None:
+        # PyTorch names the producing op without its "Backward0" suffix here.
+        where = f", which is output {nr} of {re.sub(r'Backward[0-9]*$', '', node.name())},"
     return (
         "one of the variables needed for gradient computation has been modified by an inplace "
         f"operation: {desc}{where} is at version {now}; expected version {expected} instead. "
-        "Hint: the backtrace further above can point to the operation that failed to compute its "
-        "gradient. The variable in question was changed in there or anywhere later. Good luck!"
+        + _STALE_HINT
     )
+
+
+def _stale_message(t: Any, op: Op, expected: int, now: int | None = None) -> str:
+    if t is None:
+        return stale_message("[the output of " + op.name + "]", None, 0, now or 0, expected)
+    desc = f"[{t._type_name()} {list(t.shape)}]"
+    return stale_message(desc, t.grad_fn, t._out_nr, t._vc[0], expected)
 
 
 class Op:
@@ -547,10 +560,11 @@ def apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
     d = op.dtype_rule(vals[: op.n_in]) if op.dtype_rule is not None else None
     if not record and op.inplace is not None:
         # Fast path (optimizer steps): write into the target with no temporaries.
+        ins = vals[: op.n_in]
         rd = (
             dtypes.from_numpy_dtype(d)
             if d is not None
-            else dtypes.result_type(*[_Meta(v) if type(v) is _ndarray else v for v in vals[: op.n_in]])
+            else dtypes.result_type(*[_Meta(v) if type(v) is _ndarray else v for v in ins])
         )
         if rd.np != td.dtype and not dtypes.can_cast(rd, td.dtype):
             _cast_error(rd.np, td.dtype)
