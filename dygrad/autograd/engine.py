@@ -105,6 +105,8 @@ def run_backward(
         while ready:
             node = ready.pop()
             g = buffers.pop(node, None)
+            if needed is not None and node not in needed:
+                g = None  # leads to no requested input: skip it, hooks included
             if g is not None and node._pre_hooks:
                 for hook in tuple(node._pre_hooks.values()):
                     new = hook(g, create_graph)
@@ -120,7 +122,7 @@ def run_backward(
                     owned = node in owned_grads and not node._pre_hooks
                     node.variable._accumulate_grad(g, create_graph, owned)
                 continue
-            if g is None or (needed is not None and node not in needed):
+            if g is None:
                 out: Any = None
             else:
                 out = node._apply(g, create_graph)
