@@ -33,7 +33,8 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     ts = _tensors(tensors, "cat")
     ref = next((t for t in ts if t.shape != (0,)), ts[0])
     d = _dim(dim, ref.ndim)
-    sizes = tuple(t._data.shape[d] if t._data.shape != (0,) or ref is t else 0 for t in ts)
+    # None marks a legacy empty (0,) tensor, which cat skips; its gradient keeps shape (0,).
+    sizes = tuple(t._data.shape[d] if t._data.shape != (0,) or ref is t else None for t in ts)
     return apply(S.cat, ts, d, sizes)
 
 

@@ -116,20 +116,31 @@ def getitem(t: Tensor, key: Any) -> Tensor:
 
 
 def setitem(t: Tensor, key: Any, value: Any) -> None:
-    """`t[key] = value`: in place, recorded as CopySlices when a gradient must flow."""
+    """`t[key] = value`: in place, recorded as CopySlices (basic key) or IndexPutBackward0
+    (advanced key) when a gradient must flow."""
     key = _raw_key(key)
     _check_bounds(key, t._data.shape)
+    if state.enabled and t._requires_grad and t.grad_fn is None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")  # fmt: skip
+    if len(key) == 1 and key[0] is Ellipsis:  # t[...] is t itself: PyTorch records copy_
+        op = S.copy
+        key_args: tuple[Any, ...] = ()
+    else:
+        op = I.index_put if any(isinstance(k, np.ndarray) for k in key) else I.copy_slices
+        key_args = (key,)
     if isinstance(value, Tensor):
         if state.enabled and (value._requires_grad or t._requires_grad):
-            apply_inplace(I.index_put, t, value, key)
+            apply_inplace(op, t, value, *key_args)
             return
         value = value._data
     elif state.enabled and t._requires_grad:
-        apply_inplace(I.index_put, t, tensor(value, dtype=t.dtype), key)
+        apply_inplace(op, t, tensor(value, dtype=t.dtype), *key_args)
         return
     try:
         t._data[key] = value
     except ValueError as e:
+        I.setitem_check(t, value, key, op is I.index_put)  # PyTorch's message for its key kind
         raise RuntimeError(f"shape mismatch: value tensor of shape {list(np.shape(value))} cannot "
                            f"be broadcast to indexing result of shape "
                            f"{list(t._data[key].shape)}") from e  # fmt: skip

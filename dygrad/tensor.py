@@ -87,11 +87,12 @@ def _dim(d: int, ndim: int) -> int:
 
 def _dims(dim: Any, ndim: int) -> tuple[int, ...]:
     if isinstance(dim, int | np.integer):
-        return (_dim(dim, ndim),)
+        return (_dim(dim, ndim),) if ndim else ()
     out = tuple(_dim(d, ndim) for d in dim)
     if len(set(out)) != len(out):
         raise RuntimeError(f"dim {out} appears multiple times in the list of dims")
-    return out
+    # A 0-d tensor accepts dim 0 (or -1) as PyTorch does; over it nothing is reduced or moved.
+    return out if ndim else ()
 
 
 def _shape_arg(args: tuple[Any, ...]) -> tuple[int, ...]:
@@ -127,6 +128,16 @@ class Tensor:
         "__weakref__",
         "__dict__",
     )
+    _data: np.ndarray
+    _requires_grad: bool
+    grad_fn: Node | None
+    _out_nr: int
+    _grad: Tensor | None
+    _vc: list[int]  # the version counter, shared by a tensor and its views
+    _base: Tensor | None
+    _accum: weakref.ReferenceType[AccumulateGrad] | None
+    _hooks: dict[int, Callable[..., Any]] | None
+    _retains_grad: bool
     # NumPy must defer to our reflected operators (`array * tensor`) and not treat tensors as
     # scalars or sequences.
     __array_priority__ = 1000
@@ -236,7 +247,16 @@ class Tensor:
         return self._data.itemsize
 
     def stride(self, dim: int | None = None) -> Any:
-        st = tuple(s // self._data.itemsize for s in self._data.strides)
+        if self._data.size == 0:
+            # NumPy may give an empty array any strides (often 0); PyTorch reports contiguous ones.
+            st_: list[int] = []
+            n = 1
+            for s in reversed(self._data.shape):
+                st_.insert(0, n)
+                n *= max(s, 1)
+            st = tuple(st_)
+        else:
+            st = tuple(s // self._data.itemsize for s in self._data.strides)
         return st if dim is None else st[_dim(dim, self.ndim)]
 
     def is_contiguous(self) -> bool:
@@ -558,7 +578,9 @@ class Tensor:
         target = dtypes.to_dtype(target)
         if target.np == self._data.dtype and not copy:
             return self
-        return apply(S.to_dtype, self, target.np, self._data.dtype)
+        # Integer and bool results cannot carry gradients: the conversion is not recorded.
+        src = self if target.is_floating_point else self.detach()
+        return apply(S.to_dtype, src, target.np, self._data.dtype)
 
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.dtype)
@@ -772,7 +794,9 @@ class Tensor:
         return apply(P.pow, self, 2)
 
     def remainder(self, other: Any) -> Tensor:
-        return apply(P.remainder, self, other)
+        if isinstance(other, Tensor):
+            return apply(P.remainder, self, other)
+        return apply(P.remainder_scalar, self, other)
 
     def fmod(self, other: Any) -> Tensor:
         return Tensor._wrap(np.fmod(self._data, _raw(other)), False, None, 0)
@@ -922,6 +946,10 @@ class Tensor:
 
     def sum_to_size(self, *size: Any) -> Tensor:
         shape = _shape_arg(size)
+        lead = self.ndim - len(shape)
+        if lead > 0:  # as PyTorch: sum keeping dims, then a view drops the leading ones
+            kept = apply(R.sum_to_size, self, (1,) * lead + shape, self._data.shape)
+            return kept.view(shape)
         return apply(R.sum_to_size, self, shape, self._data.shape)
 
     def prod(self, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
@@ -1022,7 +1050,15 @@ class Tensor:
 
     def reshape(self, *shape: Any) -> Tensor:
         s = self._infer(_shape_arg(shape))
-        return apply(S.reshape, self, s, self._data.shape)
+        own = self._data.shape
+        if self._data.flags.c_contiguous:
+            return apply(S.reshape, self, s, own)
+        # Recorded as PyTorch does: a strided view when one has the shape, else a copy.
+        try:
+            np.reshape(self._data, s, copy=False)
+        except ValueError:
+            return apply(S.unsafe_view, apply(S.clone, self), s, own)
+        return apply(S.reshape_alias, self, s, own)
 
     def view(self, *shape: Any) -> Tensor:
         if len(shape) == 1 and isinstance(shape[0], _dtype_cls):
@@ -1068,8 +1104,6 @@ class Tensor:
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         n = self.ndim
-        if n == 0:
-            return apply(S.alias, self)
         return apply(S.transpose, self, _dim(dim0, n), _dim(dim1, n))
 
     swapaxes = transpose
@@ -1078,7 +1112,7 @@ class Tensor:
         if self.ndim > 2:
             raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
                                f"{self.ndim}D")  # fmt: skip
-        return self.transpose(0, 1) if self.ndim == 2 else self
+        return apply(S.t, self)
 
     def permute(self, *dims: Any) -> Tensor:
         d = _shape_arg(dims) if dims and not isinstance(dims[0], int) else dims
@@ -1139,7 +1173,7 @@ class Tensor:
 
     def roll(self, shifts: Any, dims: Any = None) -> Tensor:
         if dims is None:
-            return apply(S.roll, self, shifts, None).reshape(self.shape)
+            return apply(S.roll, self, shifts, None)  # rolls the flattened data, keeps the shape
         if isinstance(shifts, int):
             return apply(S.roll, self, shifts, _dim(dims, self.ndim))
         return apply(S.roll, self, tuple(shifts), _dims(dims, self.ndim))
@@ -1223,6 +1257,8 @@ class Tensor:
         return apply_inplace(S.copy, self, src if isinstance(src, Tensor) else tensor(src))
 
     def zero_(self) -> Tensor:
+        if state.enabled and self._requires_grad:
+            return apply_inplace(S.zero, self)
         return self.fill_(0)
 
     def fill_(self, value: Any) -> Tensor:
@@ -1231,7 +1267,7 @@ class Tensor:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
                                f"with {v.ndim} dimensions.")  # fmt: skip
         if state.enabled and self._requires_grad:
-            return apply_inplace(S.copy, self, v)
+            return apply_inplace(S.fill, self, v)
         self._data[...] = v
         self._vc[0] += 1
         return self

@@ -98,7 +98,7 @@ CASES = [
      "doesn't match the broadcast shape"),
     ("inplace int into bool", lambda t: t["m"].add_(2), RuntimeError, "can't be cast"),
     ("setitem shape", lambda t: t["b"].__setitem__(0, torch.ones(3)), RuntimeError,
-     "shape mismatch"),
+     "must match the existing size"),
     ("copy_ shape", lambda t: t["v"].copy_(torch.ones(3)), RuntimeError, "must match the size"),
     ("backward non-scalar", lambda t: t["h"].backward(), RuntimeError,
      "grad can be implicitly created only for scalar outputs"),

@@ -23,6 +23,7 @@ __all__ = ["Function", "FunctionCtx", "BackwardCFunction", "once_differentiable"
 F = TypeVar("F", bound=Callable[..., Any])
 _nd = np.ndarray
 
+
 def _stale_message(t: Tensor, now: int, expected: int, node: Node | None, nr: int) -> str:
     return stale_message(f"[{t.type()} {list(t.shape)}]", node, nr, now, expected)
 

@@ -14,21 +14,31 @@ __all__ = ["softmax", "log_softmax"]
 
 
 def _softmax_fwd(x: np.ndarray, dim: int) -> np.ndarray:
-    e = np.exp(x - np.max(x, axis=dim, keepdims=True))
-    return e / np.sum(e, axis=dim, keepdims=True)
+    if x.size == 0:
+        return x.copy()
+    ax = dim if x.ndim else None  # a 0-d tensor's dim 0 is the whole tensor
+    e = np.exp(x - np.max(x, axis=ax, keepdims=True))
+    return e / np.sum(e, axis=ax, keepdims=True)
 
 
 def _log_softmax_fwd(x: np.ndarray, dim: int) -> np.ndarray:
-    s = x - np.max(x, axis=dim, keepdims=True)
-    return s - np.log(np.sum(np.exp(s), axis=dim, keepdims=True))
+    if x.size == 0:
+        return x.copy()
+    ax = dim if x.ndim else None
+    s = x - np.max(x, axis=ax, keepdims=True)
+    return s - np.log(np.sum(np.exp(s), axis=ax, keepdims=True))
+
+
+def _dims(g: Any, dim: int) -> tuple[int, ...]:
+    return (dim,) if len(g.shape) else ()
 
 
 def _softmax_vjp(g: Any, dim: int, out: Any) -> Any:
-    return out * (g - sum_dim(g * out, (dim,), True, g.shape))
+    return out * (g - sum_dim(g * out, _dims(g, dim), True, g.shape))
 
 
 def _log_softmax_vjp(g: Any, dim: int, out: Any) -> Any:
-    return g - exp(out) * sum_dim(g, (dim,), True, g.shape)
+    return g - exp(out) * sum_dim(g, _dims(g, dim), True, g.shape)
 
 
 softmax = defop("softmax", grad_fn="SoftmaxBackward0", dtype=promote_float,

@@ -12,8 +12,8 @@ from .pointwise import broadcast_check, where
 from .registry import defop
 
 __all__ = [
-    "select", "slice_", "index", "index_backward", "index_put", "index_select",
-    "index_select_backward", "gather", "scatter_zeros", "scatter", "scatter_value",
+    "select", "slice_", "index", "index_backward", "index_put", "copy_slices", "index_select",
+    "index_select_backward", "gather", "scatter_zeros", "scatter", "scatter_value", "setitem_check",
     "scatter_add", "masked_fill", "zero_at",
 ]  # fmt: skip
 
@@ -28,7 +28,7 @@ def _index_backward_fwd(g: np.ndarray, key: Any, shape: tuple[int, ...]) -> np.n
 index_backward = defop(
     "index_backward", grad_fn="IndexPutBackward0",
     forward=_index_backward_fwd,
-    vjp=(lambda g, key: index(g, key),),
+    vjp=(lambda g, key, shape: index(g, key, shape),),
 )  # fmt: skip
 
 
@@ -64,22 +64,59 @@ def _index_put_fwd(x: np.ndarray, v: Any, key: Any) -> np.ndarray:
 def _index_put_v(g: Any, v: Any, key: Any) -> Any:
     from .reduction import sum_to_size
 
-    gv = index(g, key)
+    gv = index(g, key, tuple(g.shape))
     vs = tuple(getattr(v, "shape", ()))
     if tuple(gv.shape) != vs:
         gv = sum_to_size(gv, vs, gv.shape)
     return gv
 
 
+def setitem_check(x: Any, v: Any, key: Any, advanced: bool) -> None:
+    """Raise PyTorch's error when `v` cannot be assigned to `x[key]`."""
+    if not hasattr(v, "shape"):
+        return  # a number fits anywhere
+    target = np.broadcast_to(np.zeros((), np.int8), tuple(x.shape))[key].shape
+    vs = tuple(v.shape)
+    if advanced:
+        try:
+            fits = np.broadcast_shapes(vs, target) == target
+        except ValueError:
+            fits = False
+        if not fits:
+            raise RuntimeError(f"shape mismatch: value tensor of shape {list(vs)} cannot be "
+                               f"broadcast to indexing result of shape {list(target)}")  # fmt: skip
+        return
+    from .shape import _expand_check
+
+    _expand_check(v, target, vs)
+
+
+# x[key] = v: PyTorch records IndexPutBackward0 for an advanced key and CopySlices for a basic
+# one (a copy into a slice view); the forward and the rules are the same.
 index_put = defop(
-    "index_put", grad_fn="CopySlices", dtype=lambda vals: vals[0].dtype,
+    "index_put", grad_fn="IndexPutBackward0", dtype=lambda vals: vals[0].dtype,
     forward=_index_put_fwd,
     vjp=(lambda g, key: zero_at(g, key),
          _index_put_v),
+    check=lambda x, v, key: setitem_check(x, v, key, True),
+)  # fmt: skip
+copy_slices = defop(
+    "copy_slices", grad_fn="CopySlices", dtype=lambda vals: vals[0].dtype,
+    forward=_index_put_fwd,
+    vjp=(lambda g, key: zero_at(g, key),
+         _index_put_v),
+    check=lambda x, v, key: setitem_check(x, v, key, False),
 )  # fmt: skip
 
 
+def _lift(a: Any) -> Any:
+    # PyTorch's dim ops treat a 0-d tensor (input, index or source) as one element along dim 0.
+    return a.reshape(1) if isinstance(a, np.ndarray) and a.ndim == 0 else a
+
+
 def _isb_fwd(g: np.ndarray, dim: int, idx: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    if len(shape) == 0:
+        return _isb_fwd(g.reshape(-1), 0, idx, (1,)).reshape(())
     z = np.zeros(shape, g.dtype)
     key = (slice(None),) * dim + (idx,)
     np.add.at(z, key, g)
@@ -102,9 +139,15 @@ def _index_select_check(x: Any, dim: int, idx: Any) -> None:
                          f"{dim} of size {n})")  # fmt: skip
 
 
+def _index_select_fwd(x: np.ndarray, dim: int, idx: np.ndarray) -> np.ndarray:
+    if x.ndim == 0:
+        return np.take(x.reshape(1), idx, axis=0).reshape(())
+    return np.take(x, idx, axis=dim)
+
+
 index_select = defop(
     "index_select", grad_fn="IndexSelectBackward0",
-    forward=lambda x, dim, idx: np.take(x, idx, axis=dim),
+    forward=_index_select_fwd,
     vjp=(lambda g, dim, idx, x: index_select_backward(g, dim, idx, x.shape),),
     check=_index_select_check,
 )  # fmt: skip
@@ -112,6 +155,8 @@ index_select = defop(
 
 
 def _scatter_zeros_fwd(src: np.ndarray, dim: int, idx: np.ndarray, shape: Any) -> np.ndarray:
+    if len(shape) == 0:
+        return _scatter_zeros_fwd(_lift(src), 0, _lift(idx), (1,)).reshape(())
     z = np.zeros(shape, src.dtype)
     _scatter_add_into(z, dim, idx, src)
     return z
@@ -147,6 +192,8 @@ def _gather_check(x: Any, dim: int, idx: Any) -> None:
 def _gather_fwd(x: np.ndarray, dim: int, idx: np.ndarray) -> np.ndarray:
     if idx.ndim != x.ndim or idx.dtype.kind not in "iu":
         raise ValueError("bad index")
+    if x.ndim == 0:
+        return _gather_fwd(x.reshape(1), 0, idx.reshape(1)).reshape(())
     n = x.shape[dim]
     if idx.size and (idx.max() >= n or idx.min() < -n):
         raise IndexError("index out of range")
@@ -164,6 +211,8 @@ gather = defop(
 
 
 def _scatter_fwd(x: np.ndarray, dim: int, idx: np.ndarray, src: Any) -> np.ndarray:
+    if x.ndim == 0:
+        return _scatter_fwd(x.reshape(1), 0, _lift(idx), _lift(src)).reshape(())
     r = x.copy()
     grids = list(np.indices(idx.shape, sparse=True))
     grids[dim] = idx
@@ -194,6 +243,8 @@ scatter_value = defop(
 
 
 def _scatter_add_fwd(x: np.ndarray, dim: int, idx: np.ndarray, src: np.ndarray) -> np.ndarray:
+    if x.ndim == 0:
+        return _scatter_add_fwd(x.reshape(1), 0, _lift(idx), _lift(src)).reshape(())
     r = x.copy()
     _scatter_add_into(r, dim, idx, src)
     return r

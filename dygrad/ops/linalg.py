@@ -89,7 +89,8 @@ def _outer_fwd(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 outer = defop(
-    "outer", grad_fn="OuterBackward0", dtype=promote,
+    # PyTorch computes outer as a broadcast multiply, and names its node so.
+    "outer", grad_fn="MulBackward0", dtype=promote,
     forward=_outer_fwd,
     vjp=(lambda g, y: mv(g, y),
          lambda g, x: mv(_mT(g), x)),
@@ -105,9 +106,9 @@ mv = defop(
 
 def _dot_check(x: Any, y: Any) -> None:
     raise RuntimeError(
-        "inconsistent tensor size, expected tensor [{}] and src [{}] to have the same number of "
-        "elements, but got {} and {} elements respectively".format(
-            x.shape[0], y.shape[0], x.shape[0], y.shape[0])
+        f"inconsistent tensor size, expected tensor [{x.shape[0]}] and src [{y.shape[0]}] to have "
+        f"the same number of elements, but got {x.shape[0]} and {y.shape[0]} elements "
+        "respectively"
     )
 
 

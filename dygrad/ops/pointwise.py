@@ -13,6 +13,7 @@ __all__ = [
     "add", "sub", "rsub", "mul", "div", "neg", "pow", "pow_tensor", "rpow", "remainder",
     "floor_divide", "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "reciprocal", "sin", "cos",
     "tan", "tanh", "sigmoid", "relu", "abs", "sign", "clamp", "maximum", "minimum", "where",
+    "remainder_scalar",
     "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "isnan", "isinf", "isfinite",
     "broadcast_check", "mask_like", "tie_mask",
 ]  # fmt: skip
@@ -68,6 +69,7 @@ tie_mask = defop("tie_mask", grad_fn="TieMask", forward=_tie_mask_fwd, n_inputs=
 add = defop(
     "add", grad_fn="AddBackward0", broadcasting=True, dtype=promote, shape=_bcast_shape,
     forward=lambda x, y: x + y,
+    inplace=lambda x, y: np.add(x, y, out=x, casting="same_kind"),
     vjp=(lambda g: g,
          lambda g: g),
     check=broadcast_check,
@@ -75,6 +77,7 @@ add = defop(
 sub = defop(
     "sub", grad_fn="SubBackward0", broadcasting=True, dtype=promote, shape=_bcast_shape,
     forward=lambda x, y: x - y,
+    inplace=lambda x, y: np.subtract(x, y, out=x, casting="same_kind"),
     vjp=(lambda g: g,
          lambda g: -g),
     check=broadcast_check,
@@ -87,6 +90,7 @@ rsub = defop(
 mul = defop(
     "mul", grad_fn="MulBackward0", broadcasting=True, dtype=promote, shape=_bcast_shape,
     forward=lambda x, y: x * y,
+    inplace=lambda x, y: np.multiply(x, y, out=x, casting="same_kind"),
     vjp=(lambda g, y: g * y,
          lambda g, x: g * x),
     check=broadcast_check,
@@ -94,6 +98,7 @@ mul = defop(
 div = defop(
     "div", grad_fn="DivBackward0", broadcasting=True, dtype=promote_float, shape=_bcast_shape,
     forward=lambda x, y: x / y,
+    inplace=lambda x, y: np.true_divide(x, y, out=x, casting="same_kind"),
     vjp=(lambda g, y: g / y,
          lambda g, x, y: -g * x / (y * y)),
     check=broadcast_check,
@@ -116,13 +121,17 @@ pow = defop(  # noqa: A001 - PyTorch's name
 
 
 def _pow_base(g: Any, x: Any, y: Any) -> Any:
-    # d/dx x**y = y * x**(y-1), taken as 0 where y == 0 (as PyTorch does, avoiding 0 * inf).
-    return where(y == 0, g * 0, g * y * x ** (y - 1))
+    # d/dx x**y = y * x**(y-1), taken as 0 where y == 0 (as PyTorch does, avoiding 0 * inf). The
+    # masked branch uses a safe exponent, so its own derivatives hold no 0 * inf either.
+    zero = y == 0
+    return where(zero, g * 0, g * y * x ** (where(zero, y + 1, y) - 1))
 
 
 def _pow_exp(g: Any, x: Any, out: Any) -> Any:
-    # d/dy x**y = x**y * log(x); PyTorch defines it as 0 where x == 0 and y >= 0.
-    return where(x == 0, g * 0, g * out * log(x))
+    # d/dy x**y = x**y * log(x); PyTorch defines it as 0 where x == 0. The masked branch takes
+    # the log of 1 there, so gradients flowing through it stay finite.
+    zero = x == 0
+    return where(zero, g * 0, g * out * log(where(zero, x + 1, x)))
 
 
 pow_tensor = defop(
@@ -149,6 +158,12 @@ remainder = defop(
     vjp=(lambda g: g,
          lambda g, x, y: -g * floor_divide(x, y)),
     check=broadcast_check,
+)  # fmt: skip
+# With a number as divisor PyTorch records RemainderBackward0; same forward, one rule.
+remainder_scalar = defop(
+    "remainder_scalar", grad_fn="RemainderBackward0", dtype=promote, shape=_same_shape,
+    forward=lambda x, y: np.remainder(x, y),
+    vjp=(lambda g: g, None),
 )  # fmt: skip
 floor_divide = defop(
     "floor_divide", grad_fn="NotImplemented", n_inputs=2, dtype=promote, shape=_bcast_shape,
@@ -195,8 +210,16 @@ relu = defop("relu", grad_fn="ReluBackward0", shape=_same_shape,
              vjp=(lambda g, out: g * mask_like(out > 0, g),))  # fmt: skip
 abs = defop("abs", grad_fn="AbsBackward0", shape=_same_shape,  # noqa: A001
             forward=lambda x: np.abs(x), vjp=(lambda g, x: g * sign(x),))  # fmt: skip
-sign = defop("sign", grad_fn="SignBackward0", shape=_same_shape,
-             forward=lambda x: np.sign(x).astype(x.dtype, copy=False),
+
+
+def _sign_fwd(x: np.ndarray) -> np.ndarray:
+    r = np.sign(x)
+    if x.dtype.kind == "f":
+        r = np.where(np.isnan(r), 0, r)  # PyTorch's sign of NaN is 0
+    return np.asarray(r).astype(x.dtype, copy=False)
+
+
+sign = defop("sign", grad_fn="SignBackward0", shape=_same_shape, forward=_sign_fwd,
              vjp=(lambda g: g * 0,))  # fmt: skip
 
 
@@ -243,6 +266,11 @@ def _where_fwd(condition: np.ndarray, x: Any, y: Any) -> np.ndarray:
     if np.asarray(condition).dtype != np.bool_:
         raise TypeError(f"where expected condition to be a boolean tensor, but got a tensor "
                         f"with dtype {np.asarray(condition).dtype}")  # fmt: skip
+    # Only x and y take part in type promotion (a dtype rule would cast the condition too).
+    d = promote([x, y])
+    if d is not None:
+        x = x.astype(d) if type(x) is np.ndarray else np.asarray(x, d)
+        y = y.astype(d) if type(y) is np.ndarray else np.asarray(y, d)
     return np.where(condition, x, y)
 
 
@@ -255,8 +283,8 @@ def _where_check(condition: Any, x: Any, y: Any) -> None:
 
 
 where = defop(
-    "where", grad_fn="WhereBackward0", broadcasting=True, shape=_bcast_shape,
-    dtype=lambda vals: promote(vals[1:]),
+    # No dtype or shape rule: the forward promotes x and y only, and shape inference runs it.
+    "where", grad_fn="WhereBackward0", broadcasting=True,
     forward=_where_fwd,
     vjp=(None,
          lambda g, condition: where(condition, g, g * 0),
@@ -265,19 +293,21 @@ where = defop(
 )  # fmt: skip
 
 # --- comparisons and predicates (never differentiable) -----------------------------------------
-eq = defop("eq", grad_fn="EqBackward0", n_inputs=2, dtype=promote, forward=lambda x, y: np.equal(x, y),
-           check=broadcast_check)  # fmt: skip
-ne = defop("ne", grad_fn="NeBackward0", n_inputs=2, dtype=promote, forward=lambda x, y: np.not_equal(x, y),
-           check=broadcast_check)  # fmt: skip
-lt = defop("lt", grad_fn="LtBackward0", n_inputs=2, dtype=promote, forward=lambda x, y: np.less(x, y),
-           check=broadcast_check)  # fmt: skip
-le = defop("le", grad_fn="LeBackward0", n_inputs=2, dtype=promote, forward=lambda x, y: np.less_equal(x, y),
-           check=broadcast_check)  # fmt: skip
-gt = defop("gt", grad_fn="GtBackward0", n_inputs=2, dtype=promote, forward=lambda x, y: np.greater(x, y),
-           check=broadcast_check)  # fmt: skip
-ge = defop("ge", grad_fn="GeBackward0", n_inputs=2, dtype=promote, forward=lambda x, y: np.greater_equal(x, y),
-           check=broadcast_check)  # fmt: skip
-logical_not = defop("logical_not", grad_fn="LogicalNot", n_inputs=1, forward=lambda x: np.logical_not(x))
+eq = defop("eq", grad_fn="EqBackward0", n_inputs=2, dtype=promote,
+           forward=lambda x, y: np.equal(x, y), check=broadcast_check)  # fmt: skip
+ne = defop("ne", grad_fn="NeBackward0", n_inputs=2, dtype=promote,
+           forward=lambda x, y: np.not_equal(x, y), check=broadcast_check)  # fmt: skip
+lt = defop("lt", grad_fn="LtBackward0", n_inputs=2, dtype=promote,
+           forward=lambda x, y: np.less(x, y), check=broadcast_check)  # fmt: skip
+le = defop("le", grad_fn="LeBackward0", n_inputs=2, dtype=promote,
+           forward=lambda x, y: np.less_equal(x, y), check=broadcast_check)  # fmt: skip
+gt = defop("gt", grad_fn="GtBackward0", n_inputs=2, dtype=promote,
+           forward=lambda x, y: np.greater(x, y), check=broadcast_check)  # fmt: skip
+ge = defop("ge", grad_fn="GeBackward0", n_inputs=2, dtype=promote,
+           forward=lambda x, y: np.greater_equal(x, y), check=broadcast_check)  # fmt: skip
+logical_not = defop(
+    "logical_not", grad_fn="LogicalNot", n_inputs=1, forward=lambda x: np.logical_not(x)
+)
 isnan = defop("isnan", grad_fn="IsNan", n_inputs=1, forward=lambda x: np.isnan(x))
 isinf = defop("isinf", grad_fn="IsInf", n_inputs=1, forward=lambda x: np.isinf(x))
 isfinite = defop("isfinite", grad_fn="IsFinite", n_inputs=1, forward=lambda x: np.isfinite(x))

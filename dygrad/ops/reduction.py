@@ -26,7 +26,7 @@ def keep_shape(shape: tuple[int, ...], dims: tuple[int, ...]) -> tuple[int, ...]
 def _unreduce(g: Any, dims: tuple[int, ...], keepdim: bool, shape: tuple[int, ...]) -> Any:
     # Bring a reduced gradient back to the input's shape (a view: expand of a reshape).
     if not keepdim:
-        g = reshape(g, keep_shape(shape, dims))
+        g = reshape(g, keep_shape(shape, dims), tuple(g.shape))
     return expand(g, shape, g.shape)
 
 
@@ -81,6 +81,8 @@ sum_to_size = defop(
 def _prod_others_fwd(x: np.ndarray, dim: int | None) -> np.ndarray:
     # prod of all other elements along dim (or of all), exact even with zeros: exclusive
     # cumulative products from both ends.
+    if x.ndim == 0 or x.size == 0:
+        return np.ones_like(x)
     a = x.reshape(-1) if dim is None else np.moveaxis(x, dim, -1)
     ones = np.ones(a.shape[:-1] + (1,), a.dtype)
     left = np.cumprod(np.concatenate([ones, a[..., :-1]], -1), -1)
@@ -90,9 +92,32 @@ def _prod_others_fwd(x: np.ndarray, dim: int | None) -> np.ndarray:
 
 
 def _prod_others_vjp(g: Any, x: Any, dim: int | None, out: Any) -> Any:
-    # d others_i / d x_k = others_i / x_k for k != i; exact where x has no zeros.
+    # d others_i / d x_k = others_i / x_k for k != i: exact where x has no zeros.
+    if len(x.shape) == 0:
+        return g * 0
+    if bool((x == 0).any()):
+        return _prod_pairs(g, x, dim)
     s = sum_all(g * out, x.shape) if dim is None else sum_dim(g * out, (dim,), True, x.shape)
     return (s - g * out) / x
+
+
+def _prod_pairs(g: Any, x: Any, dim: int | None) -> Any:
+    # sum_{i != k} g_i * prod_{j not in (i, k)} x_j for every k, without dividing by x. Row k of
+    # y is x with x_k replaced by 1, so prod_others of that row at i is the product we need.
+    from .pointwise import where
+    from .shape import transpose, unsqueeze
+
+    shape = tuple(x.shape)
+    last = len(shape) - 1
+    if dim is None:
+        xm, gm, last = reshape(x, (-1,), shape), reshape(g, (-1,), tuple(g.shape)), 0
+    else:
+        xm, gm = transpose(x, dim, last), transpose(g, dim, last)
+    eye = np.eye(xm.shape[-1], dtype=bool)
+    y = where(eye, 1, unsqueeze(xm, last))
+    pairs = prod_others(y, last + 1) * unsqueeze(gm, last)
+    r = sum_dim(where(eye, 0, pairs), (last + 1,), False, tuple(pairs.shape))
+    return reshape(r, shape, tuple(r.shape)) if dim is None else transpose(r, dim, last)
 
 
 prod_others = defop("prod_others", grad_fn="ProdBackward", forward=_prod_others_fwd,
@@ -105,7 +130,8 @@ prod_all = defop(
 )  # fmt: skip
 prod_dim = defop(
     "prod_dim", grad_fn="ProdBackward1",
-    forward=lambda x, dim, keepdim: x.prod(axis=dim, keepdims=keepdim, dtype=_sum_dtype(x)),
+    forward=lambda x, dim, keepdim: x.prod(axis=dim if x.ndim else None, keepdims=keepdim,
+                                           dtype=_sum_dtype(x)),
     vjp=(lambda g, x, dim, keepdim: _unreduce(g, (dim,), keepdim, x.shape) * prod_others(x, dim),),
 )  # fmt: skip
 
@@ -133,7 +159,8 @@ min_all = defop("min_all", grad_fn="MinBackward1", forward=lambda x: np.asarray(
 def _amax_vjp(g: Any, x: Any, dims: tuple[int, ...], keepdim: bool, out: Any) -> Any:
     shape = x.shape
     return _unreduce(g, dims, keepdim, shape) * even_mask(
-        x, _unreduce(out, dims, keepdim, shape), dims)
+        x, _unreduce(out, dims, keepdim, shape), dims
+    )
 
 
 amax = defop("amax", grad_fn="AmaxBackward0",
@@ -145,6 +172,8 @@ amin = defop("amin", grad_fn="AminBackward0",
 
 
 def _ext_dim_fwd(x: np.ndarray, dim: int, keepdim: bool, arg: Any) -> tuple[np.ndarray, ...]:
+    if x.ndim == 0:
+        return x.copy(), np.zeros((), np.int64)
     idx = arg(x, axis=dim, keepdims=True)
     vals = np.take_along_axis(x, idx, axis=dim)
     if not keepdim:
@@ -155,10 +184,14 @@ def _ext_dim_fwd(x: np.ndarray, dim: int, keepdim: bool, arg: Any) -> tuple[np.n
 def _ext_dim_vjp(g: Any, x: Any, dim: int, keepdim: bool, out: Any) -> Any:
     from .indexing import scatter_zeros
 
-    g0, idx = g[0], out[1]
+    g0 = g[0]
+    if len(x.shape) == 0:
+        return g0
+    # The indices are an attribute of the scatter, not a differentiable input: pass the array.
+    idx = getattr(out[1], "_data", out[1])
     if not keepdim:
-        g0 = reshape(g0, keep_shape(x.shape, (dim,)))
-        idx = reshape(idx, keep_shape(x.shape, (dim,)))
+        g0 = reshape(g0, keep_shape(x.shape, (dim,)), tuple(g0.shape))
+        idx = idx.reshape(keep_shape(x.shape, (dim,)))
     return scatter_zeros(g0, dim, idx, x.shape)
 
 
@@ -176,10 +209,18 @@ argmax = defop("argmax", grad_fn="ArgmaxBackward", n_inputs=1,
 argmin = defop("argmin", grad_fn="ArgminBackward", n_inputs=1,
                forward=lambda x, dim, keepdim: np.asarray(
                    np.argmin(x, axis=dim, keepdims=keepdim)).astype(np.int64))  # fmt: skip
-all_ = defop("all", grad_fn="AllBackward", n_inputs=1,
-             forward=lambda x, dims, keepdim: np.asarray(np.all(x, axis=dims, keepdims=keepdim)))
-any_ = defop("any", grad_fn="AnyBackward", n_inputs=1,
-             forward=lambda x, dims, keepdim: np.asarray(np.any(x, axis=dims, keepdims=keepdim)))
+all_ = defop(
+    "all",
+    grad_fn="AllBackward",
+    n_inputs=1,
+    forward=lambda x, dims, keepdim: np.asarray(np.all(x, axis=dims, keepdims=keepdim)),
+)
+any_ = defop(
+    "any",
+    grad_fn="AnyBackward",
+    n_inputs=1,
+    forward=lambda x, dims, keepdim: np.asarray(np.any(x, axis=dims, keepdims=keepdim)),
+)
 
 
 # --- statistics -------------------------------------------------------------------------------
@@ -199,17 +240,29 @@ def _centered(x: Any, dims: Any) -> tuple[Any, int]:
     return x - mean_dim(x, dims, True, x.shape), _count(x.shape, dims)
 
 
+def _dof_scale(k: float, n: int, correction: float) -> float:
+    # k / (n - correction), infinite with no degrees of freedom left (times c = 0 gives NaN, as
+    # PyTorch's gradient of the variance of one element is).
+    d = n - correction
+    return k / d if d > 0 else float("inf")
+
+
 def _var_vjp(g: Any, x: Any, dims: Any, correction: float, keepdim: bool) -> Any:
     c, n = _centered(x, dims)
     full = tuple(range(len(x.shape))) if dims is None else dims
-    return _unreduce(g, full, keepdim or dims is None, x.shape) * c * (2 / (n - correction))
+    return _unreduce(g, full, keepdim or dims is None, x.shape) * c * _dof_scale(2, n, correction)
 
 
 def _std_vjp(g: Any, x: Any, dims: Any, correction: float, keepdim: bool, out: Any) -> Any:
+    from .pointwise import where
+
     c, n = _centered(x, dims)
     full = tuple(range(len(x.shape))) if dims is None else dims
     k = keepdim or dims is None
-    return _unreduce(g / out, full, k, x.shape) * c * (1 / (n - correction))
+    # Where the deviation is 0 its gradient is taken as 0, as PyTorch does (not 0/0).
+    zero = out == 0
+    gs = where(zero, g * 0, g / where(zero, out + 1, out))
+    return _unreduce(gs, full, k, x.shape) * c * _dof_scale(1, n, correction)
 
 
 var = defop("var", grad_fn="VarBackward0", forward=_var_fwd, vjp=(_var_vjp,))

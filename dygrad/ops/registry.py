@@ -108,8 +108,11 @@ class OpNode(Node):
         env: list[Any] = [None] * (len(saved) + 1)
         vers = self._vers
         k = 0
+        n_in = op.n_in
         for i, v in enumerate(saved):
-            if isinstance(v, _T):
+            if i >= n_in:
+                env[i + 1] = v  # an attribute (dims, shapes, index arrays): never versioned
+            elif isinstance(v, _T):
                 if v._vc[0] != vers[k]:
                     raise RuntimeError(_stale_message(v, op, vers[k]))
                 k += 1
@@ -127,8 +130,9 @@ class OpNode(Node):
                     out = _T._wrap(out, True, self, 0)
                 else:
                     dif = op.differentiable_outputs or (True,) * len(out)
-                    out = tuple(_T._wrap(o, dif[j], self if dif[j] else None, j)
-                                for j, o in enumerate(out))
+                    out = tuple(
+                        _T._wrap(o, dif[j], self if dif[j] else None, j) for j, o in enumerate(out)
+                    )
             env[0] = out
         return env
 
@@ -136,7 +140,8 @@ class OpNode(Node):
         op = self.op
         env = self._unpack(create_graph) if op.saves_anything or op.has_attrs else None
         if op.n_outputs != 1:
-            g = self._materialize(g, create_graph)
+            # A split into one piece has one output: the engine then hands over a bare gradient.
+            g = self._materialize([g] if self.n_outputs == 1 else g, create_graph)
         if op.variadic:
             return tuple(op.vjp_all(g, *[env[j] for j in op.vjp_args[0]]))
         grads = []
@@ -183,7 +188,7 @@ class OpNode(Node):
     def __getattr__(self, name: str) -> Any:
         # PyTorch exposes saved values as `_saved_self`, `_saved_other`, ...; so do we.
         if name.startswith("_saved_"):
-            key = name[len("_saved_"):]
+            key = name[len("_saved_") :]
             op = type(self).op
             if key == "result" and op.saves_out:
                 if self._saved is None:
@@ -437,7 +442,7 @@ def apply(op: Op, *args: Any) -> Any:
         _fail(op, args, err)
     record = req and state.enabled and op.differentiable
     if op.n_outputs == 1:
-        if not record:
+        if not record or out.dtype.kind != "f":
             res = T._wrap(out, False, None, 0)
         else:
             node = op.node_cls()
@@ -481,8 +486,9 @@ def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> N
             node._saved = (None, *args[1:])
             node._vers = ()
         oshape, odt = out.shape, out.dtype
-        meta = [None if (a.shape == oshape and a.dtype == odt) else (a.shape, a.dtype)
-                for a in vals[0]]
+        meta = [
+            None if (a.shape == oshape and a.dtype == odt) else (a.shape, a.dtype) for a in vals[0]
+        ]
         node._meta = meta if any(m is not None for m in meta) else None
     else:
         T = _T
@@ -511,7 +517,7 @@ def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> N
             keep = op.keep
             saved = tuple([a if keep[i] else None for i, a in enumerate(args)])
             node._saved = saved
-            node._vers = tuple([a._vc[0] for a in saved if isinstance(a, T)])
+            node._vers = tuple([a._vc[0] for a in saved[:n] if isinstance(a, T)])
         else:
             node._saved = op.no_inputs + args[n:] if op.has_attrs else _EMPTY
             node._vers = _EMPTY

@@ -10,9 +10,10 @@ import numpy as np
 from .registry import defop
 
 __all__ = [
-    "reshape", "view", "expand", "squeeze", "squeeze_dim", "squeeze_dims", "unsqueeze",
+    "reshape", "reshape_alias", "unsafe_view", "view", "expand", "squeeze", "squeeze_dim",
+    "squeeze_dims", "unsqueeze",
     "transpose", "permute", "repeat", "cat", "stack", "split", "split_with_sizes", "unbind",
-    "flip", "roll", "clone", "to_dtype", "alias", "contiguous", "copy",
+    "flip", "roll", "clone", "to_dtype", "alias", "contiguous", "copy", "t", "fill", "zero",
 ]  # fmt: skip
 
 
@@ -36,6 +37,21 @@ def _shape_check(x: Any, shape: tuple[int, ...], x_shape: tuple[int, ...]) -> No
 
 reshape = defop(
     "reshape", grad_fn="ViewBackward0", view=True,
+    forward=lambda x, shape, x_shape: np.reshape(x, shape),
+    vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
+    shape=lambda x, shape, x_shape: shape, check=_shape_check,
+)  # fmt: skip
+# Tensor.reshape records what PyTorch does: `reshape` (ViewBackward0) for a contiguous input,
+# `reshape_alias` for a view of a strided one, and a clone then `unsafe_view` when no view can
+# have the new shape.
+reshape_alias = defop(
+    "reshape_alias", grad_fn="ReshapeAliasBackward0", view=True,
+    forward=_view_fwd,
+    vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
+    shape=lambda x, shape, x_shape: shape, check=_shape_check,
+)  # fmt: skip
+unsafe_view = defop(
+    "unsafe_view", grad_fn="UnsafeViewBackward0",
     forward=lambda x, shape, x_shape: np.reshape(x, shape),
     vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
     shape=lambda x, shape, x_shape: shape, check=_shape_check,
@@ -103,7 +119,7 @@ unsqueeze = defop(
 
 
 def _swap(x: np.ndarray, a: int, b: int) -> np.ndarray:
-    return np.swapaxes(x, a, b)
+    return np.swapaxes(x, a, b) if x.ndim else x.view()  # a 0-d tensor's dim 0 is itself
 
 
 transpose = defop(
@@ -116,6 +132,8 @@ permute = defop(
     forward=lambda x, dims: np.transpose(x, dims),
     vjp=(lambda g, dims: permute(g, tuple(np.argsort(dims).tolist())),),
 )  # fmt: skip
+t = defop("t", grad_fn="TBackward0", view=True,
+          forward=lambda x: x.T, vjp=(lambda g: t(g),))  # fmt: skip
 alias = defop("alias", grad_fn="AliasBackward0", view=True,
               forward=lambda x: x.view(), vjp=(lambda g: g,))  # fmt: skip
 
@@ -165,8 +183,10 @@ def _cat_fwd(xs: list[np.ndarray], dim: int, sizes: tuple[int, ...]) -> np.ndarr
     return np.concatenate([a for a in xs if a.shape != (0,) or len(xs) == 1], axis=dim)
 
 
-def _cat_vjp(g: Any, dim: int, sizes: tuple[int, ...]) -> Any:
-    return split_with_sizes(g, tuple(sizes), dim)
+def _cat_vjp(g: Any, dim: int, sizes: tuple[int | None, ...]) -> Any:
+    # A size of None marks a legacy empty (0,) input: it takes no part, and its gradient is (0,).
+    parts = split_with_sizes(g, tuple(s or 0 for s in sizes), dim)
+    return [reshape(p, (0,), tuple(p.shape)) if s is None else p for p, s in zip(parts, sizes)]
 
 
 cat = defop("cat", grad_fn="CatBackward0", variadic=True, forward=_cat_fwd, vjp=_cat_vjp,
@@ -250,3 +270,8 @@ copy = defop(
          lambda g: g),
     check=_copy_check,
 )  # fmt: skip
+# In-place fill_ and zero_ record these (PyTorch's names); the old values get no gradient.
+fill = defop("fill", grad_fn="FillBackward2", forward=lambda x, value: np.full_like(x, value),
+             vjp=(lambda g: g * 0,))  # fmt: skip
+zero = defop("zero", grad_fn="ZeroBackward0", forward=lambda x: np.zeros_like(x),
+             vjp=(lambda g: g * 0,))  # fmt: skip

@@ -1,0 +1,259 @@
+"""The op table (tests/op_cases.py) without PyTorch: every registered op has an entry, every
+entry runs the ops it names, gradients match central finite differences (first and second order,
+float64), and backward rules give the same gradients on raw arrays (create_graph=False) as on
+tensors (create_graph=True)."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pytest
+from op_cases import (
+    BY_ID,
+    CASES,
+    DTYPES,
+    HELPERS,
+    Case,
+    arrays,
+    assert_close,
+    cotangents,
+    dense,
+    grads,
+    outputs,
+    second_grads,
+    seed_of,
+)
+
+import dygrad
+from dygrad.ops import REGISTRY
+
+EPS = 1e-6
+FD_TOL = (1e-3, 1e-5)  # rtol, atol: PyTorch's gradcheck defaults
+# Edge values (log 0, 0/0, the variance of one element) warn in NumPy and PyTorch alike.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::RuntimeWarning"),
+    pytest.mark.filterwarnings("ignore:.*degrees of freedom is <= 0:UserWarning"),
+]
+
+
+def params(check: str, keep: Callable[[Case], bool] = lambda c: True) -> list[Any]:
+    out = []
+    for c in CASES:
+        if not keep(c):
+            continue
+        reason = c.xfail.get(check)
+        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+        out.append(pytest.param(c, id=c.id, marks=marks))
+    return out
+
+
+def _differentiated(c: Case) -> bool:
+    return c.grad and c.has_grad_inputs
+
+
+# --- coverage ------------------------------------------------------------------------------------
+def test_every_registered_op_has_a_table_entry() -> None:
+    named = {op for c in CASES for op in c.ops}
+    missing = sorted(set(REGISTRY) - named - set(HELPERS))
+    assert not missing, f"ops with no entry in tests/op_cases.py: {missing}"
+    unknown = sorted((named | set(HELPERS)) - set(REGISTRY))
+    assert not unknown, f"table names ops that are not registered: {unknown}"
+    ids = {c.id for c in CASES}
+    for helper, cases in HELPERS.items():
+        assert cases and set(cases) <= ids, f"{helper}: unknown cases {set(cases) - ids}"
+
+
+@contextmanager
+def _calls() -> Iterator[tuple[set[str], set[str]]]:
+    # Record which registered ops run forward (every call goes through the op's `forward`) and
+    # which run a backward rule (through `vjps`, or `vjp_all` for a variadic op).
+    fwd_seen: set[str] = set()
+    vjp_seen: set[str] = set()
+    saved = {}
+
+    def spy(f: Any, name: str, seen: set[str]) -> Any:
+        def run(*args: Any) -> Any:
+            seen.add(name)
+            return f(*args)
+
+        return run
+
+    for name, op in REGISTRY.items():
+        saved[name] = (op.forward, op.vjps, op.vjp_all)
+        op.forward = spy(op.forward, name, fwd_seen)
+        op.vjps = tuple(None if r is None else spy(r, name, vjp_seen) for r in op.vjps)
+        if op.vjp_all is not None:
+            op.vjp_all = spy(op.vjp_all, name, vjp_seen)
+    try:
+        yield fwd_seen, vjp_seen
+    finally:
+        for name, (fwd, vjps, vjp_all) in saved.items():
+            op = REGISTRY[name]
+            op.forward, op.vjps, op.vjp_all = fwd, vjps, vjp_all
+
+
+def _run_all(case: Case) -> bool:
+    """Run every check's computation; True when the case has gradients to check."""
+    has_grads = False
+    for dtype in DTYPES:
+        has_grads = grads(dygrad, case, dtype)["gs"] is not None or has_grads
+    if _differentiated(case):
+        grads(dygrad, case, "float64", create_graph=True)
+        if case.gg:
+            second_grads(dygrad, case)
+    return has_grads and _differentiated(case)
+
+
+@pytest.mark.parametrize("case", params("ops"))
+def test_case_runs_the_ops_it_names(case: Case) -> None:
+    with _calls() as (fwd, vjp):
+        has_grads = _run_all(case)
+    assert set(case.ops) <= fwd, f"not run: {set(case.ops) - fwd}"
+    if has_grads:
+        rules = {n for n in case.ops if REGISTRY[n].differentiable}
+        assert rules <= vjp, f"backward rules not run: {rules - vjp}"
+    helpers = {h for h, ids in HELPERS.items() if case.id in ids}
+    assert helpers <= fwd, f"HELPERS says this case runs {helpers - fwd}; it does not"
+
+
+@pytest.mark.parametrize("helper", [h for h in HELPERS if REGISTRY[h].differentiable])
+def test_helper_rules_run_in_second_order(helper: str) -> None:
+    # A differentiable helper's own backward rule is what second-order gradients exercise.
+    with _calls() as (_, vjp):
+        for cid in HELPERS[helper]:
+            _run_all(BY_ID[cid])
+    assert helper in vjp, f"no case listed for {helper} runs its backward rule"
+
+
+# --- both rule modes ------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", params("modes", _differentiated))
+def test_rule_modes_agree(case: Case, dtype: str) -> None:
+    raw = grads(dygrad, case, dtype, create_graph=False)
+    rec = grads(dygrad, case, dtype, create_graph=True)
+    if raw["gs"] is None:
+        assert rec["gs"] is None
+        return
+    rtol, atol = case.tols(dtype)
+    for i, (a, b) in enumerate(zip(raw["gs"], rec["gs"])):
+        assert (a is None) == (b is None), f"grad {i}: None in one mode only"
+        if a is not None:
+            assert a.dtype == b.dtype == raw["wrt"][i].dtype, f"grad {i} dtype"
+            assert not a.requires_grad, f"grad {i}: create_graph=False recorded a graph"
+    for i, (a, b) in enumerate(zip(dense(raw["gs"], raw["wrt"]), dense(rec["gs"], rec["wrt"]))):
+        assert_close(a, b, rtol, atol, f"grad {i}")
+
+
+# --- finite differences ---------------------------------------------------------------------------
+def _library_gradcheck() -> tuple[Callable[..., Any], Callable[..., Any]] | None:
+    # dygrad.autograd.gradcheck mirrors PyTorch's; until it exists the checker below stands in.
+    if importlib.util.find_spec("dygrad.autograd.gradcheck") is None:
+        return None
+    from dygrad.autograd import gradcheck, gradgradcheck
+
+    return gradcheck, gradgradcheck
+
+
+def _tensors(case: Case, values: list[np.ndarray], grad: bool) -> list[Any]:
+    ts = []
+    for a, v in zip(case.args, values):
+        t = dygrad.tensor(v)
+        if grad and a.differentiable:
+            t.requires_grad_(True)
+        ts.append(t)
+    return ts
+
+
+def _numeric_grad(f: Callable[[list[np.ndarray]], float], xs: list[np.ndarray]) -> list[np.ndarray]:
+    """Central differences of the scalar function f with respect to each array in xs."""
+    out = []
+    for x in xs:
+        g = np.zeros_like(x)
+        flat, gflat = x.reshape(-1), g.reshape(-1)
+        for k in range(flat.size):
+            orig = flat[k]
+            flat[k] = orig + EPS
+            hi = f(xs)
+            flat[k] = orig - EPS
+            lo = f(xs)
+            flat[k] = orig
+            gflat[k] = (hi - lo) / (2 * EPS)
+        out.append(g)
+    return out
+
+
+def _fd_first(case: Case) -> None:
+    vals = arrays(case, "float64")
+    ref = grads(dygrad, case, "float64")
+    if ref["gs"] is None:
+        return
+    live = [i for i, y in enumerate(ref["ys"]) if y.requires_grad]
+    ws = cotangents([ref["ys"][i] for i in live], case.id + "float64")
+    diff = [i for i, a in enumerate(case.args) if a.differentiable]
+
+    def phi(xs: list[np.ndarray]) -> float:
+        v = list(vals)
+        for i, x in zip(diff, xs):
+            v[i] = x
+        ys = outputs(case.fn(dygrad, *_tensors(case, v, grad=False)))
+        return float(sum(np.sum(w * ys[i].numpy()) for i, w in zip(live, ws)))
+
+    num = _numeric_grad(phi, [vals[i].copy() for i in diff])
+    for i, (a, n) in enumerate(zip(dense(ref["gs"], ref["wrt"]), num)):
+        assert_close(a, n, *FD_TOL, f"d/d(input {diff[i]}) vs finite differences")
+
+
+def _fd_second(case: Case) -> None:
+    vals = arrays(case, "float64")
+    ref = grads(dygrad, case, "float64")
+    if ref["gs"] is None:
+        return
+    analytic = second_grads(dygrad, case)
+    diff = [i for i, a in enumerate(case.args) if a.differentiable]
+    live = [i for i, y in enumerate(ref["ys"]) if y.requires_grad]
+    ws = cotangents([ref["ys"][i] for i in live], case.id + "float64")
+    rng = np.random.default_rng(seed_of(case.id, "gg"))
+    vs = [rng.standard_normal(tuple(x.shape)) for x in ref["wrt"]]
+    nx = len(diff)
+
+    def psi(zs: list[np.ndarray]) -> float:
+        # v . (first-order gradient at inputs zs[:nx] and output weights zs[nx:])
+        v = list(vals)
+        for i, x in zip(diff, zs[:nx]):
+            v[i] = x
+        xs = _tensors(case, v, grad=True)
+        ys = outputs(case.fn(dygrad, *xs))
+        wrt = [xs[i] for i in diff]
+        gs = dygrad.autograd.grad(
+            [ys[i] for i in live], wrt, [dygrad.tensor(w) for w in zs[nx:]], allow_unused=True
+        )
+        return float(sum(np.sum(vv * g) for vv, g in zip(vs, dense(gs, wrt))))
+
+    num = _numeric_grad(psi, [vals[i].copy() for i in diff] + [w.copy() for w in ws])
+    for i, (a, n) in enumerate(zip(analytic, num)):
+        what = f"input {diff[i]}" if i < nx else f"output weight {i - nx}"
+        assert_close(a, n, *FD_TOL, f"second order, d/d({what}) vs finite differences")
+
+
+@pytest.mark.parametrize("case", params("fd", lambda c: c.fd and _differentiated(c)))
+def test_gradcheck(case: Case) -> None:
+    lib = _library_gradcheck()
+    if lib is None:
+        _fd_first(case)
+    else:
+        xs = tuple(_tensors(case, arrays(case, "float64"), grad=True))
+        assert lib[0](lambda *a: case.fn(dygrad, *a), xs, eps=EPS, atol=FD_TOL[1], rtol=FD_TOL[0])
+
+
+@pytest.mark.parametrize("case", params("fd2", lambda c: c.fd and c.gg and _differentiated(c)))
+def test_gradgradcheck(case: Case) -> None:
+    lib = _library_gradcheck()
+    if lib is None:
+        _fd_second(case)
+    elif grads(dygrad, case, "float64")["gs"] is not None:  # PyTorch's needs an output to check
+        xs = tuple(_tensors(case, arrays(case, "float64"), grad=True))
+        assert lib[1](lambda *a: case.fn(dygrad, *a), xs, eps=EPS, atol=FD_TOL[1], rtol=FD_TOL[0])
