@@ -207,7 +207,8 @@ sigmoid = defop("sigmoid", grad_fn="SigmoidBackward0", dtype=promote_float, shap
                 forward=_sigmoid, vjp=(lambda g, out: g * out * (1 - out),))  # fmt: skip
 relu = defop("relu", grad_fn="ReluBackward0", shape=_same_shape,
              forward=lambda x: np.maximum(x, 0, dtype=x.dtype),
-             vjp=(lambda g, out: g * mask_like(out > 0, g),))  # fmt: skip
+             # g * bool multiplies in one pass on arrays; on tensors the mask is promoted.
+             vjp=(lambda g, out: g * (out > 0),))  # fmt: skip
 abs = defop("abs", grad_fn="AbsBackward0", shape=_same_shape,  # noqa: A001
             forward=lambda x: np.abs(x), vjp=(lambda g, x: g * sign(x),))  # fmt: skip
 
