@@ -105,39 +105,47 @@ def run_backward(
         while ready:
             node = ready.pop()
             g = buffers.pop(node, None)
-            if needed is not None and node not in needed:
-                g = None  # leads to no requested input: skip it, hooks included
-            if g is not None and node._pre_hooks:
-                for hook in tuple(node._pre_hooks.values()):
-                    new = hook(g, create_graph)
-                    if new is not None:
-                        g = new
-            if g is not None and node._retain is not None:
-                node._retain(g, create_graph)
-            if want and node in want:
-                for i, nr in want[node]:
-                    captured[i] = g if node.n_outputs == 1 else (g[nr] if g is not None else None)
+            if g is not None:
+                if needed is not None and node not in needed:
+                    g = None  # leads to no requested input: skip it, hooks included
+                else:
+                    if node._pre_hooks:
+                        for hook in tuple(node._pre_hooks.values()):
+                            new = hook(g, create_graph)
+                            if new is not None:
+                                g = new
+                    if node._retain is not None:
+                        node._retain(g, create_graph)
+                    if want and node in want:
+                        for i, nr in want[node]:
+                            captured[i] = g if node.n_outputs == 1 else g[nr]
             if type(node) is AccumulateGrad:
                 if g is not None and accumulate:
                     owned = node in owned_grads and not node._pre_hooks
                     node.variable._accumulate_grad(g, create_graph, owned)
                 continue
             if g is None:
-                out: Any = None
-            else:
-                out = node._apply(g, create_graph)
-                if node._post_hooks:
-                    for hook in tuple(node._post_hooks.values()):
-                        new = hook(out, g)
-                        if new is not None:
-                            out = tuple(new)
-                if not retain_graph:
-                    node._release()
-            fresh = node._fresh_grads and not node._post_hooks
-            for i, (nxt, nr) in enumerate(node.next_functions):
-                if nxt is None:
-                    continue
-                if out is not None:
+                # Nothing arrived: the inputs still wait for one consumer less.
+                for nxt, _ in node.next_functions:
+                    if nxt is not None:
+                        d = deps[nxt] - 1
+                        deps[nxt] = d
+                        if d == 0:
+                            ready.append(nxt)
+                continue
+            out = node._apply(g, create_graph)
+            fresh = node._fresh_grads
+            if node._post_hooks:
+                fresh = False
+                for hook in tuple(node._post_hooks.values()):
+                    new = hook(out, g)
+                    if new is not None:
+                        out = tuple(new)
+            if not retain_graph:
+                node._release()
+            i = 0
+            for nxt, nr in node.next_functions:
+                if nxt is not None:
                     gi = out[i]
                     if gi is not None:
                         if type(nxt) is AccumulateGrad:
@@ -154,12 +162,16 @@ def run_backward(
                             else:
                                 buffers[nxt] = prev + gi
                                 owned_grads.add(nxt)
+                        elif nxt.n_outputs == 1:
+                            prev = buffers.get(nxt)
+                            buffers[nxt] = gi if prev is None else prev + gi
                         else:
                             _add(buffers, nxt, nr, gi)
-                d = deps[nxt] - 1
-                deps[nxt] = d
-                if d == 0:
-                    ready.append(nxt)
+                    d = deps[nxt] - 1
+                    deps[nxt] = d
+                    if d == 0:
+                        ready.append(nxt)
+                i += 1
     finally:
         state.enabled = prev_mode
     return captured

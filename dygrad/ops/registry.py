@@ -99,28 +99,29 @@ class OpNode(Node):
     __slots__ = ("_saved", "_vers", "_out", "_meta")
     op: Op
     _fresh_grads = True
+    # Created on the hot path and filled in by _record: skip Node.__init__.
+    __init__ = object.__init__
 
     def _unpack(self, create_graph: bool) -> list[Any]:
+        # The values the rules name, by forward parameter position + 1; slot 0 is `out`.
         op = self.op
         saved = self._saved
         if saved is None:
             raise RuntimeError(FREED_MSG)
-        env: list[Any] = [None] * (len(saved) + 1)
-        vers = self._vers
-        k = 0
-        n_in = op.n_in
-        for i, v in enumerate(saved):
-            if i >= n_in:
-                env[i + 1] = v  # an attribute (dims, shapes, index arrays): never versioned
-            elif isinstance(v, _T):
-                if v._vc[0] != vers[k]:
-                    raise RuntimeError(_stale_message(v, op, vers[k]))
-                k += 1
-                env[i + 1] = v if create_graph else v._data
-            elif type(v) is list and op.variadic and i == 0:
-                env[1] = v if create_graph else [t._data for t in v]
-            else:
-                env[i + 1] = v
+        env: list[Any] = [None, *saved]
+        if op.saves_inputs:
+            vers = self._vers
+            k = 0
+            for i in op.kept:
+                v = saved[i]
+                if isinstance(v, _T):
+                    if v._vc[0] != vers[k]:
+                        raise RuntimeError(_stale_message(v, op, vers[k]))
+                    k += 1
+                    if not create_graph:
+                        env[i + 1] = v._data
+                elif type(v) is list and not create_graph:  # a variadic op's tensors
+                    env[i + 1] = [t._data for t in v]
         if op.saves_out:
             out, box, ver = self._out
             if box[0] != ver:
@@ -255,8 +256,42 @@ def _stale_message(t: Any, op: Op, expected: int, now: int | None = None) -> str
 class Op:
     """One differentiable operation, as declared by `defop`."""
 
+    # Slots: dispatch reads several of these on every call.
+    __slots__ = (
+        "name",
+        "grad_fn",
+        "forward",
+        "vjps",
+        "vjp_all",
+        "vjp_args",
+        "params",
+        "n_in",
+        "keep",
+        "saves_out",
+        "saves_inputs",
+        "kept",
+        "saves_anything",
+        "saves_tensors",
+        "has_attrs",
+        "no_inputs",
+        "differentiable",
+        "broadcasting",
+        "dtype_rule",
+        "std_promote",
+        "shape",
+        "n_outputs",
+        "differentiable_outputs",
+        "variadic",
+        "check",
+        "view",
+        "inplace",
+        "node_cls",
+        "doc",
+    )
+
     def __init__(self, **kw: Any) -> None:
-        self.__dict__.update(kw)
+        for k, v in kw.items():
+            setattr(self, k, v)
 
     def __repr__(self) -> str:
         return f"<dygrad op {self.name} ({self.grad_fn})>"
@@ -340,6 +375,7 @@ def defop(
         keep=keep,
         saves_out="out" in needed,
         saves_inputs=any(keep[:n_in]),
+        kept=tuple(i for i in range(n_in) if keep[i]),
         saves_anything=bool(needed),
         saves_tensors=any(keep[:n_in]) or "out" in needed,
         has_attrs=len(params) > n_in,
@@ -347,6 +383,7 @@ def defop(
         differentiable=any(r is not None for r in vjps),
         broadcasting=broadcasting,
         dtype_rule=dtype,
+        std_promote=dtype is promote or dtype is promote_float,
         shape=shape,
         n_outputs=n_outputs,
         differentiable_outputs=differentiable_outputs,
@@ -354,7 +391,7 @@ def defop(
         check=check,
         view=view,
         inplace=inplace,
-        __doc__=doc,
+        doc=doc,
     )
     op.node_cls = type(grad_fn, (base,), {"__slots__": (), "op": op})
     REGISTRY[name] = op
@@ -413,22 +450,33 @@ def apply(op: Op, *args: Any) -> Any:
         args = (tensors, *args[1:])
     else:
         vals = list(args)
-        has_t = req = False
+        has_t = req = other = False
+        dt = None
         for i in range(n):
             a = args[i]
             if isinstance(a, T):
                 has_t = True
-                vals[i] = a._data
+                v = a._data
+                vals[i] = v
+                if dt is None:
+                    dt = v.dtype
+                elif v.dtype is not dt:
+                    other = True
                 if a._requires_grad:
                     req = True
             elif isinstance(a, np.generic):
                 # NumPy scalars count as Python scalars in PyTorch's promotion.
                 vals[i] = a.item()
+                other = True
+            elif type(a) is not float and type(a) is not int:
+                other = True
         if not has_t:
             return op.forward(*args)
-        if op.dtype_rule is not None:
+        rule = op.dtype_rule
+        # Same-dtype floating tensors with Python numbers need no promotion: skip the rule.
+        if rule is not None and (other or dt.kind != "f" or not op.std_promote):
             try:
-                d = op.dtype_rule(vals[:n])
+                d = rule(vals[:n])
             except TypeError as err:
                 raise TypeError(f"{op.name}(): {err}") from None
             if d is not None:
@@ -442,12 +490,50 @@ def apply(op: Op, *args: Any) -> Any:
         _fail(op, args, err)
     record = req and state.enabled and op.differentiable
     if op.n_outputs == 1:
+        if type(out) is not _ndarray:
+            out = np.asarray(out)
         if not record or out.dtype.kind != "f":
             res = T._wrap(out, False, None, 0)
-        else:
+        elif op.variadic:
             node = op.node_cls()
             res = T._wrap(out, True, node, 0)
             _record(op, node, args, vals, out, res)
+        else:
+            # The common case, inlined: record a single-output op's node.
+            node = op.node_cls()
+            res = T._wrap(out, True, node, 0)
+            edges = []
+            meta = None
+            oshape = out.shape
+            odt = out.dtype
+            for i in range(n):
+                a = args[i]
+                if isinstance(a, T) and a._requires_grad:
+                    fn = a.grad_fn
+                    if fn is not None:
+                        edges.append((fn, a._out_nr))
+                    else:
+                        ref = a._accum
+                        acc = ref() if ref is not None else None
+                        edges.append((acc if acc is not None else a._accumulator(), 0))
+                    v = vals[i]
+                    if v.shape != oshape or v.dtype is not odt:
+                        if meta is None:
+                            meta = [None] * n
+                        meta[i] = (v.shape, a._data.dtype)
+                else:
+                    edges.append(_NO_EDGE)
+            node.next_functions = tuple(edges)
+            node._meta = meta
+            if op.saves_inputs:
+                keep = op.keep
+                saved = tuple([a if keep[i] else None for i, a in enumerate(args)])
+                node._saved = saved
+                node._vers = tuple([a._vc[0] for a in saved[:n] if isinstance(a, T)])
+            else:
+                node._saved = op.no_inputs + args[n:] if op.has_attrs else _EMPTY
+                node._vers = _EMPTY
+            node._out = (out, res._vc, 0) if op.saves_out else None
         if op.view:
             _share(args[0], res)
         return res
