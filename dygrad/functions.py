@@ -97,5 +97,5 @@ METHOD_FUNCTIONS = (
     "argmax", "argmin", "all", "any", "var", "std", "logsumexp", "norm", "reshape", "flatten",
     "unflatten", "squeeze", "unsqueeze", "transpose", "swapaxes", "t", "permute", "flip", "roll",
     "index_select", "gather", "scatter", "scatter_add", "masked_fill", "clone", "detach", "eq",
-    "ne", "lt", "le", "gt", "ge", "numel", "repeat_interleave" if False else "sum_to_size",
+    "ne", "lt", "le", "gt", "ge", "numel", "sum_to_size",
 )  # fmt: skip

@@ -38,10 +38,20 @@ def _bmm_check(x: Any, y: Any) -> None:
 
 def _matmul_check(x: Any, y: Any) -> None:
     xs, ys = tuple(x.shape), tuple(y.shape)
-    raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
-                       f"[{xs[-1]}] but got: [{ys[-2]}]." if False else
-                       f"matmul(): shapes {list(xs)} and {list(ys)} cannot be multiplied "
-                       f"({xs[-1]} != {ys[-2]})")  # fmt: skip
+    if xs[-1] != ys[-2]:
+        if len(ys) == 2:
+            rows = int(np.prod(xs[:-1]))
+            raise RuntimeError(
+                f"mat1 and mat2 shapes cannot be multiplied ({rows}x{xs[-1]} and {ys[0]}x{ys[1]})"
+            )
+        batch = int(np.prod(np.broadcast_shapes(xs[:-2], ys[:-2])))
+        raise RuntimeError(
+            "Expected size for first two dimensions of batch2 tensor to be: "
+            f"[{batch}, {xs[-1]}] but got: [{batch}, {ys[-2]}]."
+        )
+    from .pointwise import broadcast_check
+
+    broadcast_check(np.empty(xs[:-2] + (0,)), np.empty(ys[:-2] + (0,)))
 
 
 def _mm_fwd(x: np.ndarray, y: np.ndarray) -> np.ndarray:
