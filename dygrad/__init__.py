@@ -104,9 +104,18 @@ __version__ = "0.1.0"
 
 for _name in METHOD_FUNCTIONS:
     globals()[_name] = method_function(_name)
-del _name
+# The neural-network ops' public functions (torch.conv2d, torch.batch_norm, ...).
+for _mod in (ops.conv, ops.nnops):
+    for _name in _mod.PUBLIC:
+        globals()[_name] = getattr(_mod, _name)
+del _name, _mod
 
 
 def is_floating_point(t: Tensor) -> object:
     """True for float16/32/64 tensors (`torch.is_floating_point`)."""
     return t.is_floating_point()
+
+
+# The library layer: nn, optim, utils, serialization (they use only the public API above).
+from . import nn, optim, utils  # noqa: E402
+from .serialization import load, save  # noqa: E402

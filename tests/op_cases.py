@@ -714,6 +714,25 @@ HELPERS: dict[str, tuple[str, ...]] = {
     "sum_to_size": ("expand", "expand-new-dims"),
 }
 
+
+# Rows for the neural-network ops live beside this file, one module per ops module; each defines
+# CASES (a list of Case) and HELPERS (same meaning as above).
+def _extend() -> None:
+    import importlib
+
+    for name in ("op_cases_conv", "op_cases_nnops"):
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+            continue
+        CASES.extend(mod.CASES)
+        HELPERS.update(mod.HELPERS)
+
+
+_extend()
+
 BY_ID = {c.id: c for c in CASES}
 assert len(BY_ID) == len(CASES), "duplicate case ids"
 

@@ -1,10 +1,10 @@
 """Every differentiable operation, each declared once in one of these modules, and the registry
 that dispatches them."""
 
-from . import activation, indexing, linalg, pointwise, reduction, shape
+from . import activation, conv, indexing, linalg, nnops, pointwise, reduction, shape
 from .registry import REGISTRY, apply, apply_inplace, defop
 
 __all__ = [
     "REGISTRY", "apply", "apply_inplace", "defop",
-    "activation", "indexing", "linalg", "pointwise", "reduction", "shape",
+    "activation", "conv", "indexing", "linalg", "nnops", "pointwise", "reduction", "shape",
 ]  # fmt: skip

@@ -1,0 +1,5 @@
+"""nn.activation layers."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
