@@ -69,7 +69,7 @@ tie_mask = defop("tie_mask", grad_fn="TieMask", forward=_tie_mask_fwd, n_inputs=
 add = defop(
     "add", grad_fn="AddBackward0", broadcasting=True, dtype=promote, shape=_bcast_shape,
     forward=lambda x, y: x + y,
-    inplace=lambda x, y: np.add(x, y, out=x, casting="same_kind"),
+    inplace=lambda x, y: np.add(x, y, out=x),
     vjp=(lambda g: g,
          lambda g: g),
     check=broadcast_check,
@@ -77,7 +77,7 @@ add = defop(
 sub = defop(
     "sub", grad_fn="SubBackward0", broadcasting=True, dtype=promote, shape=_bcast_shape,
     forward=lambda x, y: x - y,
-    inplace=lambda x, y: np.subtract(x, y, out=x, casting="same_kind"),
+    inplace=lambda x, y: np.subtract(x, y, out=x),
     vjp=(lambda g: g,
          lambda g: -g),
     check=broadcast_check,
@@ -90,7 +90,7 @@ rsub = defop(
 mul = defop(
     "mul", grad_fn="MulBackward0", broadcasting=True, dtype=promote, shape=_bcast_shape,
     forward=lambda x, y: x * y,
-    inplace=lambda x, y: np.multiply(x, y, out=x, casting="same_kind"),
+    inplace=lambda x, y: np.multiply(x, y, out=x),
     vjp=(lambda g, y: g * y,
          lambda g, x: g * x),
     check=broadcast_check,
@@ -98,7 +98,7 @@ mul = defop(
 div = defop(
     "div", grad_fn="DivBackward0", broadcasting=True, dtype=promote_float, shape=_bcast_shape,
     forward=lambda x, y: x / y,
-    inplace=lambda x, y: np.true_divide(x, y, out=x, casting="same_kind"),
+    inplace=lambda x, y: np.true_divide(x, y, out=x),
     vjp=(lambda g, y: g / y,
          lambda g, x, y: -g * x / (y * y)),
     check=broadcast_check,

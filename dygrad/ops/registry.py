@@ -649,17 +649,27 @@ def apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
         args = (target, *rest)
     vals = [a._data if isinstance(a, T) else a for a in args]
     td = target._data
-    d = op.dtype_rule(vals[: op.n_in]) if op.dtype_rule is not None else None
     if not record and op.inplace is not None:
-        # Fast path (optimizer steps): write into the target with no temporaries.
-        ins = vals[: op.n_in]
-        rd = (
-            dtypes.from_numpy_dtype(d)
-            if d is not None
-            else dtypes.result_type(*[_Meta(v) if type(v) is _ndarray else v for v in ins])
-        )
-        if rd.np != td.dtype and not dtypes.can_cast(rd, td.dtype):
-            _cast_error(rd.np, td.dtype)
+        # Fast path (optimizer steps): write into the target with no temporaries. Same-dtype
+        # floating operands and Python numbers need no promotion check.
+        tdt = td.dtype
+        simple = tdt.kind == "f"
+        for v in vals[: op.n_in]:
+            if not (type(v) is _ndarray and v.dtype is tdt) and type(v) is not float and (
+                type(v) is not int
+            ):
+                simple = False
+                break
+        if not simple:
+            ins = vals[: op.n_in]
+            d = op.dtype_rule(ins) if op.dtype_rule is not None else None
+            rd = (
+                dtypes.from_numpy_dtype(d)
+                if d is not None
+                else dtypes.result_type(*[_Meta(v) if type(v) is _ndarray else v for v in ins])
+            )
+            if rd.np != tdt and not dtypes.can_cast(rd, tdt):
+                _cast_error(rd.np, tdt)
         try:
             op.inplace(*vals)
         except ValueError:
@@ -670,6 +680,7 @@ def apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
             ) from None
         target._vc[0] += 1
         return target
+    d = op.dtype_rule(vals[: op.n_in]) if op.dtype_rule is not None else None
     if d is not None:
         vals = [v.astype(d) if type(v) is _ndarray and v.dtype != d else v for v in vals]
     try:
