@@ -12,6 +12,7 @@ import numpy as np
 from . import dtypes
 from ._printing import format_tensor
 from .autograd.grad_mode import state
+from .autograd import graph as graph_module
 from .autograd.graph import AccumulateGrad, Node, RemovableHandle
 from .dtypes import dtype as _dtype_cls
 from .ops import activation as A
@@ -1318,6 +1319,17 @@ def _index_array(index: Any) -> np.ndarray:
 
 
 set_tensor_class(Tensor)
+
+
+def _grad_to_tensor(g: Any) -> Any:
+    return Tensor._wrap(g, False, None, 0) if g is not None and not isinstance(g, Tensor) else g
+
+
+def _grad_to_raw(g: Any) -> Any:
+    return g._data if isinstance(g, Tensor) else g
+
+
+graph_module.tensor_converters[:] = [_grad_to_tensor, _grad_to_raw]
 
 
 # --- functions that need the Tensor class (the creation functions live in dygrad.creation) ------

@@ -373,3 +373,18 @@ def test_autograd_grad_runs_only_nodes_leading_to_inputs():
     z2 = (a * b + c * 3).sum()
     z2.backward()
     assert c.grad.tolist() == [3.0, 3.0]
+
+
+def test_node_hooks_receive_tuples_of_tensors_and_can_replace_gradients():
+    x = torch.ones(2, requires_grad=True)
+    y = x * 2
+    seen = []
+    y.grad_fn.register_hook(lambda gi, go: seen.append((type(gi[0]), type(go[0]))))
+    y.grad_fn.register_prehook(lambda go: (go[0] * 10,))
+    y.sum().backward()
+    assert seen == [(torch.Tensor, torch.Tensor)] and x.grad.tolist() == [20.0, 20.0]
+    x.grad = None
+    z = x * 3
+    z.grad_fn.register_hook(lambda gi, go: (gi[0] + 1, None))
+    z.sum().backward()
+    assert x.grad.tolist() == [4.0, 4.0]

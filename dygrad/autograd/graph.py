@@ -18,6 +18,22 @@ FREED_MSG = (
 
 _handle_ids = itertools.count()
 
+# Converters between the engine's raw gradient arrays and user-facing tensors, installed by the
+# tensor layer (this layer cannot import it): (to_tensor, to_raw).
+tensor_converters: list[Callable[[Any], Any]] = []
+
+
+def _as_tensors(grads: Any) -> tuple[Any, ...]:
+    to_tensor = tensor_converters[0]
+    return tuple(to_tensor(g) for g in grads)
+
+
+def _as_raw(new: Any, like: Any) -> tuple[Any, ...]:
+    # Back to the engine's form: arrays when the engine ran on arrays (create_graph=False).
+    to_raw = tensor_converters[1]
+    raw = any(g is not None and type(g).__module__ == "numpy" for g in like)
+    return tuple(to_raw(g) if raw else g for g in new)
+
 
 class RemovableHandle:
     """Returned by `register_hook`; `remove()` unregisters the hook (`torch.utils.hooks`)."""
@@ -85,17 +101,35 @@ class Node:
         self._freed = True
 
     def register_hook(self, fn: Callable[..., Any]) -> RemovableHandle:
-        """Run `fn(grad_inputs, grad_outputs)` after this node computes its gradients; a non-None
-        return replaces grad_inputs (`Node.register_hook`)."""
+        """Run `fn(grad_inputs, grad_outputs)` (tuples of tensors or None) after this node
+        computes its gradients; a non-None return replaces grad_inputs (`Node.register_hook`)."""
         if self._post_hooks is None:
             self._post_hooks = {}
+        n_out = self.n_outputs
+
+        def run(grads_in: Any, grads_out: Any) -> Any:
+            go = (grads_out,) if n_out == 1 else tuple(grads_out)
+            res = fn(_as_tensors(grads_in), _as_tensors(go))
+            return None if res is None else _as_raw(res, grads_in)
+
         h = RemovableHandle(self._post_hooks)
-        self._post_hooks[h.id] = fn
+        self._post_hooks[h.id] = run
         return h
 
     def register_prehook(self, fn: Callable[..., Any]) -> RemovableHandle:
-        """Run `fn(grad_outputs)` before this node runs; a non-None return replaces grad_outputs."""
-        return self._add_pre_hook(lambda gs, _create_graph: fn(gs))
+        """Run `fn(grad_outputs)` (a tuple of tensors or None) before this node runs; a non-None
+        return replaces grad_outputs (`Node.register_prehook`)."""
+        n_out = self.n_outputs
+
+        def run(g: Any, _create_graph: bool) -> Any:
+            go = (g,) if n_out == 1 else tuple(g)
+            res = fn(_as_tensors(go))
+            if res is None:
+                return None
+            raw = _as_raw(res, go)
+            return raw[0] if n_out == 1 else list(raw)
+
+        return self._add_pre_hook(run)
 
     def _add_pre_hook(self, fn: Callable[..., Any]) -> RemovableHandle:
         # Internal pre-hooks receive (grads, create_graph) and return new grads or None; the
