@@ -1,5 +1,11 @@
-"""`nn.utils`: gradient clipping and parameter/vector conversion."""
+"""`nn.utils`: gradient clipping and parameter/vector conversion (PyTorch's `torch.nn.utils`)."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from .clip_grad import clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm
+from .convert_parameters import parameters_to_vector, vector_to_parameters
+
+__all__ = [
+    "clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm",
+    "parameters_to_vector", "vector_to_parameters",
+]  # fmt: skip
