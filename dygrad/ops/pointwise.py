@@ -198,9 +198,14 @@ tanh = defop("tanh", grad_fn="TanhBackward0", dtype=promote_float, shape=_same_s
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # Stable for large |x|: exp is only taken of non-positive numbers.
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+    # sigmoid(x) = (1 + tanh(x / 2)) / 2: stable for any |x| and one transcendental call.
+    y = np.multiply(x, 0.5)
+    if type(y) is not np.ndarray:  # a NumPy scalar from a 0-d array
+        return np.tanh(y) * 0.5 + 0.5
+    np.tanh(y, out=y)
+    y *= 0.5
+    y += 0.5
+    return y
 
 
 sigmoid = defop("sigmoid", grad_fn="SigmoidBackward0", dtype=promote_float, shape=_same_shape,

@@ -209,8 +209,14 @@ stack = defop("stack", grad_fn="StackBackward0", variadic=True,
 
 
 def _split_fwd(x: np.ndarray, sizes: tuple[int, ...], dim: int) -> tuple[np.ndarray, ...]:
-    cuts = np.cumsum(sizes)[:-1].tolist()
-    return tuple(np.split(x, cuts, axis=dim))
+    # Plain slices (views): several times faster than np.split on small arrays.
+    lead = (slice(None),) * (dim % max(x.ndim, 1))
+    out = []
+    start = 0
+    for n in sizes:
+        out.append(x[(*lead, slice(start, start + n))])
+        start += n
+    return tuple(out)
 
 
 def _split_vjp(g: Any, sizes: tuple[int, ...], dim: int) -> Any:
