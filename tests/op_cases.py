@@ -703,7 +703,8 @@ CASES: list[Case] = [
 # meta-tests verify that each listed case calls the helper and, for a differentiable helper, that
 # the listed cases' second-order gradients run its own backward rule.
 HELPERS: dict[str, tuple[str, ...]] = {
-    "mask_like": ("clamp", "norm-inf"),
+    "mask_like": ("norm-inf",),
+    "zeros_like": ("sign",),
     "tie_mask": ("maximum", "maximum-ties", "minimum-ties"),
     "even_mask": ("max", "max-ties", "amax-ties", "norm-inf"),
     "prod_others": ("prod", "prod-zero", "prod-dim-zero"),

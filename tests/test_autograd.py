@@ -388,3 +388,16 @@ def test_node_hooks_receive_tuples_of_tensors_and_can_replace_gradients():
     z.grad_fn.register_hook(lambda gi, go: (gi[0] + 1, None))
     z.sum().backward()
     assert x.grad.tolist() == [4.0, 4.0]
+
+
+def test_zero_gradients_stay_zero_when_upstream_gradient_is_inf():
+    inf = float("inf")
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (x * 1).masked_fill(torch.tensor([True, False, True]), 0.0).mul(inf).sum().backward()
+    assert x.grad.tolist() == [0.0, inf, 0.0]
+    x.grad = None
+    x.clamp(0, 2.5).mul(inf).sum().backward()
+    assert x.grad.tolist() == [inf, inf, 0.0]
+    x.grad = None
+    torch.where(x > 1.5, x, 0.0).mul(inf).sum().backward()
+    assert x.grad.tolist() == [0.0, inf, inf]

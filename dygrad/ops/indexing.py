@@ -275,6 +275,6 @@ def _masked_fill_check(x: Any, mask: Any, value: Any) -> None:
 masked_fill = defop(
     "masked_fill", grad_fn="MaskedFillBackward0", broadcasting=True,
     forward=_masked_fill_fwd,
-    vjp=(lambda g, mask: where(mask, g * 0, g), None),
+    vjp=(lambda g, mask: where(mask, 0.0, g), None),
     check=_masked_fill_check,
 )  # fmt: skip

@@ -15,7 +15,7 @@ __all__ = [
     "tan", "tanh", "sigmoid", "relu", "abs", "sign", "clamp", "maximum", "minimum", "where",
     "remainder_scalar",
     "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "isnan", "isinf", "isfinite",
-    "broadcast_check", "mask_like", "tie_mask",
+    "broadcast_check", "mask_like", "tie_mask", "zeros_like",
 ]  # fmt: skip
 
 
@@ -53,6 +53,16 @@ mask_like = defop(
     forward=lambda cond, like: np.asarray(cond, dtype=like.dtype),
     n_inputs=2,
     doc="A 0/1 array of `like`'s dtype from a boolean condition.",
+)
+
+
+zeros_like = defop(
+    "zeros_like",
+    grad_fn="ZerosLikeBackward",
+    forward=lambda x: np.zeros_like(x),
+    n_inputs=1,
+    doc="Zeros shaped like a gradient: the gradient of ops whose derivative is zero. Unlike "
+    "`g * 0` it stays 0 where g is inf or nan, as PyTorch's does.",
 )
 
 
@@ -124,14 +134,14 @@ def _pow_base(g: Any, x: Any, y: Any) -> Any:
     # d/dx x**y = y * x**(y-1), taken as 0 where y == 0 (as PyTorch does, avoiding 0 * inf). The
     # masked branch uses a safe exponent, so its own derivatives hold no 0 * inf either.
     zero = y == 0
-    return where(zero, g * 0, g * y * x ** (where(zero, y + 1, y) - 1))
+    return where(zero, 0.0, g * y * x ** (where(zero, y + 1, y) - 1))
 
 
 def _pow_exp(g: Any, x: Any, out: Any) -> Any:
     # d/dy x**y = x**y * log(x); PyTorch defines it as 0 where x == 0. The masked branch takes
     # the log of 1 there, so gradients flowing through it stay finite.
     zero = x == 0
-    return where(zero, g * 0, g * out * log(where(zero, x + 1, x)))
+    return where(zero, 0.0, g * out * log(where(zero, x + 1, x)))
 
 
 pow_tensor = defop(
@@ -226,7 +236,7 @@ def _sign_fwd(x: np.ndarray) -> np.ndarray:
 
 
 sign = defop("sign", grad_fn="SignBackward0", shape=_same_shape, forward=_sign_fwd,
-             vjp=(lambda g: g * 0,))  # fmt: skip
+             vjp=(lambda g: zeros_like(g),))  # fmt: skip
 
 
 def _clamp_fwd(x: np.ndarray, lo: Any, hi: Any) -> np.ndarray:
@@ -242,7 +252,7 @@ def _clamp_vjp(g: Any, x: Any, lo: Any, hi: Any) -> Any:
         keep = x >= lo
     else:
         keep = x <= hi
-    return g * mask_like(keep, g)
+    return where(keep, g, 0.0)
 
 
 def _clamp_check(x: Any, lo: Any, hi: Any) -> None:
@@ -293,8 +303,8 @@ where = defop(
     "where", grad_fn="WhereBackward0", broadcasting=True,
     forward=_where_fwd,
     vjp=(None,
-         lambda g, condition: where(condition, g, g * 0),
-         lambda g, condition: where(condition, g * 0, g)),
+         lambda g, condition: where(condition, g, 0.0),
+         lambda g, condition: where(condition, 0.0, g)),
     check=_where_check,
 )  # fmt: skip
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .pointwise import zeros_like
 from .registry import defop
 
 __all__ = [
@@ -272,12 +273,12 @@ def _copy_check(x: Any, src: Any) -> None:
 copy = defop(
     "copy", grad_fn="CopyBackwards", broadcasting=True,
     forward=lambda x, src: np.broadcast_to(np.asarray(src), x.shape).astype(x.dtype),
-    vjp=(lambda g: g * 0,
+    vjp=(lambda g: zeros_like(g),
          lambda g: g),
     check=_copy_check,
 )  # fmt: skip
 # In-place fill_ and zero_ record these (PyTorch's names); the old values get no gradient.
 fill = defop("fill", grad_fn="FillBackward2", forward=lambda x, value: np.full_like(x, value),
-             vjp=(lambda g: g * 0,))  # fmt: skip
+             vjp=(lambda g: zeros_like(g),))  # fmt: skip
 zero = defop("zero", grad_fn="ZeroBackward0", forward=lambda x: np.zeros_like(x),
-             vjp=(lambda g: g * 0,))  # fmt: skip
+             vjp=(lambda g: zeros_like(g),))  # fmt: skip
