@@ -25,7 +25,9 @@ usage: python -m dygrad <command> [options]
 
 commands:
   demo     walk through dygrad's autograd: the seed example, detach, no_grad,
-           and a vector-Jacobian product checked against NumPy
+           a vector-Jacobian product checked against NumPy, the seed's convolutions,
+           then train a CNN on scikit-learn's digits (--out DIR, default ./dygrad-demo;
+           --epochs N; --no-train to stop after the walkthrough)
   bench    benchmark dygrad against PyTorch and hand-written NumPy
            (python -m dygrad bench --help for its options)
 """
@@ -109,12 +111,46 @@ VJP: list[Step] = [
      "np.allclose(x.grad.numpy(), J.numpy().T @ v.numpy())"),
 ]  # fmt: skip
 
+CONV: list[Step] = [
+    ("The seed's two convolutions, in a Sequential with named submodules.",
+     "import dygrad.nn as nn"),
+    ("An empty Sequential to add named layers to.",
+     "model = nn.Sequential()"),
+    ("conv1: 1 -> 3 channels, 3x3 kernels, stride 2: 28x28 becomes 14x14.",
+     "model.add_module('conv1', nn.Conv2d(1, 3, kernel_size=3, stride=2, padding=1))"),
+    ("conv2: 3 -> 12 channels: 14x14 becomes 7x7.",
+     "model.add_module('conv2', nn.Conv2d(3, 12, kernel_size=3, stride=2, padding=1))"),
+    ("The model prints as PyTorch prints it.",
+     "model"),
+    ("A batch of four random 1x28x28 images.",
+     "x = torch.randn(4, 1, 28, 28)"),
+    ("The forward pass records the graph: two ConvolutionBackward0 nodes.",
+     "y = model(x)"),
+    ("Reduce to a scalar to backpropagate from.",
+     "y = y.mean()"),
+    ("The leaves that require grad are the four parameters, by name.",
+     "list(dict(model.named_parameters()))"),
+    ("Backpropagate: every parameter receives a gradient of its own shape.",
+     "y.backward()"),
+    ("Their gradients' shapes:",
+     "[tuple(p.grad.shape) for p in model.parameters()]"),
+    ("Now freeze conv2, as the seed does, and run again from fresh gradients.",
+     "for param in model.conv2.parameters():\n    param.requires_grad = False"),
+    ("Clear the gradients of the first pass.",
+     "model.zero_grad()"),
+    ("conv2 still computes, but its parameters are no longer leaves of the graph ...",
+     "model(x).mean().backward()"),
+    ("... so only conv1's parameters get gradients; conv2's stay None.",
+     "{name: p.grad is not None for name, p in model.named_parameters()}"),
+]  # fmt: skip
+
 SECTIONS: list[tuple[str, list[Step]]] = [
     ("", INTRO),
     ("The seed walkthrough: build a graph by running code, then backpropagate.", SEED),
     ("detach(): the same data, outside the graph.", DETACH),
     ("no_grad: turn recording off.", NO_GRAD),
     ("The vector-Jacobian product: what backward(v) computes for a vector output.", VJP),
+    ("The seed's convolution example: parameters as leaves, and freezing a layer.", CONV),
 ]
 
 
@@ -131,8 +167,9 @@ def _run_step(code: str, ns: dict[str, Any], echo: bool) -> None:
     exec(compile(code + "\n", "<demo>", "single"), ns)
 
 
-def run_demo(echo: bool = True) -> dict[str, Any]:
-    """Print the demo transcript (or run it silently) and return its namespace."""
+def run_demo(echo: bool = True, until: str | None = None) -> dict[str, Any]:
+    """Print the demo transcript (or run it silently) and return its namespace; `until` stops
+    after the section whose title starts with it."""
     ns: dict[str, Any] = {"__name__": "__demo__"}
     first = True
     for title, steps in SECTIONS:
@@ -145,6 +182,8 @@ def run_demo(echo: bool = True) -> dict[str, Any]:
             if echo:
                 print(f"# {comment}")
             _run_step(code, ns, echo)
+        if until is not None and title.startswith(until):
+            break
     return ns
 
 
@@ -152,10 +191,32 @@ def vjp_values() -> dict[str, Any]:
     """Run the demo silently and return the VJP section's values as NumPy arrays:
     `J`, `v`, `x_grad` (from y.backward(v)) and `jtv` (J^T v by NumPy)."""
     with contextlib.redirect_stdout(io.StringIO()):
-        ns = run_demo(echo=False)
+        ns = run_demo(echo=False, until="The vector-Jacobian product")
     j = ns["J"].numpy()
     v = ns["v"].numpy()
     return {"J": j, "v": v, "x_grad": ns["x"].grad.numpy(), "jtv": j.T @ v}
+
+
+def train_demo(out: str, epochs: int) -> float:
+    """Train the small CNN on the digits with a progress bar; write the curves and weights."""
+    import os
+
+    import dygrad
+    from dygrad.demo import cnn, plot_history, train
+
+    print("\n# == Training a small CNN on scikit-learn's digits (8x8 images, held-out test set).")
+    model = cnn()
+    print(model)
+    history = train(model, epochs=epochs, lr=5e-3)
+    acc = history["test_acc"][-1]
+    os.makedirs(out, exist_ok=True)
+    plot = os.path.join(out, "digits_cnn.png")
+    weights = os.path.join(out, "digits_cnn.safetensors")
+    plot_history(history, plot, "CNN on scikit-learn digits (dygrad)")
+    dygrad.save(model.state_dict(), weights)
+    print(f"# test accuracy: {100 * acc:.2f}%")
+    print(f"# wrote the training curves to {plot} and the weights to {weights}")
+    return acc
 
 
 def _load_bench_runner() -> Any:
@@ -183,10 +244,21 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE, end="")
         return 0
     if cmd == "demo":
-        if rest:
-            print(USAGE, end="", file=sys.stderr)
-            return 2
+        import argparse
+
+        parser = argparse.ArgumentParser(prog="python -m dygrad demo")
+        parser.add_argument("--out", default="dygrad-demo", help="folder for the plot and weights")
+        parser.add_argument("--epochs", type=int, default=15)
+        parser.add_argument("--no-train", action="store_true", help="skip the digits training")
+        try:
+            opts = parser.parse_args(rest)
+        except SystemExit as e:
+            if e.code:
+                print(USAGE, end="", file=sys.stderr)
+            return int(e.code or 0)
         run_demo()
+        if not opts.no_train:
+            train_demo(opts.out, opts.epochs)
         return 0
     if cmd == "bench":
         runner = _load_bench_runner()

@@ -11,8 +11,8 @@ import numpy as np
 
 from . import dtypes
 from ._printing import format_tensor
-from .autograd.grad_mode import state
 from .autograd import graph as graph_module
+from .autograd.grad_mode import state
 from .autograd.graph import AccumulateGrad, Node, RemovableHandle
 from .dtypes import dtype as _dtype_cls
 from .ops import activation as A

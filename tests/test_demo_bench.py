@@ -63,7 +63,7 @@ def _run(
 
 @pytest.fixture(scope="module")
 def demo_out() -> list[str]:
-    p = _run(["-m", "dygrad", "demo"])
+    p = _run(["-m", "dygrad", "demo", "--no-train"])
     assert p.returncode == 0, p.stderr
     return p.stdout.splitlines()
 

@@ -1,7 +1,1240 @@
-"""Convolution and pooling ops (conv1d/2d, conv_transpose2d, max/avg pooling, adaptive average
-pooling) through strided im2col views and one matrix product."""
+"""Convolution and pooling ops (conv1d/2d/3d and their transposes, max/avg pooling, adaptive average
+pooling, constant padding) through strided im2col views and one matrix product."""
 
+# ruff: noqa: A002 - PyTorch names the first argument `input`
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .registry import defop
+
+__all__ = [
+    "convolution_op", "convolution_weight_op", "max_pool2d_op", "max_pool2d_scatter_op",
+    "max_pool2d_gather_op", "avg_pool2d_op", "avg_pool2d_backward_op", "adaptive_avg_pool2d_op",
+    "adaptive_avg_pool2d_backward_op", "constant_pad_nd_op",
+    "convolution", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+    "conv_transpose3d", "max_pool1d", "max_pool2d", "max_pool1d_with_indices",
+    "max_pool2d_with_indices", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d", "constant_pad_nd", "pad", "index_pad_backward_op",
+]  # fmt: skip
+
 # Public functions (PyTorch's torch.* names) that dygrad's namespace re-exports.
-PUBLIC: list[str] = []
+PUBLIC: list[str] = [
+    "convolution", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+    "conv_transpose3d", "max_pool1d", "max_pool2d", "max_pool1d_with_indices", "avg_pool1d",
+    "adaptive_avg_pool1d", "constant_pad_nd",
+]  # fmt: skip
+
+Ints = tuple[int, ...]
+
+
+# --- array helpers ------------------------------------------------------------------------------
+def _padded(x: np.ndarray, lo: Ints, hi: Ints, value: Any = 0) -> np.ndarray:
+    """x with its last len(lo) dims padded by lo before and hi after (a new array)."""
+    if not any(lo) and not any(hi):
+        return x
+    nd = len(lo)
+    inner = x.shape[-nd:]
+    shape = x.shape[:-nd] + tuple(n + a + b for n, a, b in zip(inner, lo, hi))
+    out = np.zeros(shape, x.dtype) if value == 0 else np.full(shape, value, x.dtype)
+    out[(..., *[slice(a, a + n) for a, n in zip(lo, inner)])] = x
+    return out
+
+
+def _windows(xp: np.ndarray, k: Ints, s: Ints, d: Ints, o: Ints | None = None) -> np.ndarray:
+    """Read-only view (..., *O, *K) of the windows over xp's last len(k) dims: O window positions
+    `s` apart, K taps `d` apart (the first `o` positions only, when given)."""
+    nd = len(k)
+    sizes = xp.shape[-nd:]
+    if o is None:
+        o = tuple((n - di * (ki - 1) - 1) // si + 1 for n, ki, si, di in zip(sizes, k, s, d))
+    st = xp.strides[-nd:]
+    return as_strided(
+        xp,
+        xp.shape[:-nd] + tuple(o) + tuple(k),
+        xp.strides[:-nd]
+        + tuple(a * b for a, b in zip(st, s))
+        + tuple(a * b for a, b in zip(st, d)),
+        writeable=False,
+    )
+
+
+def _im2col(x: np.ndarray, k: Ints, s: Ints, p: Ints, d: Ints, groups: int,
+            o: Ints | None = None) -> tuple[np.ndarray, Ints]:  # fmt: skip
+    """Columns (N, G, C/G * prod(K), prod(O)) of x (N, C, *S) for a convolution, and O."""
+    nd = len(k)
+    win = _windows(_padded(x, p, p), k, s, d, o)  # (N, C, *O, *K)
+    o = win.shape[2 : 2 + nd]
+    perm = (0, 1, *range(2 + nd, 2 + 2 * nd), *range(2, 2 + nd))
+    n, c = x.shape[:2]
+    cols = np.ascontiguousarray(win.transpose(perm))  # (N, C, *K, *O): the one copy
+    return cols.reshape(n, groups, c // groups * math.prod(k), math.prod(o)), o
+
+
+def _col2im(cols: np.ndarray, full: Ints, k: Ints, s: Ints, d: Ints) -> np.ndarray:
+    """Transpose of the window view: cols (N, G, *K, C, *I) summed into (N, G, C, *full), one
+    strided add per kernel tap (taps outermost, so each tap's block is contiguous per image)."""
+    nd = len(k)
+    n_i = cols.shape[3 + nd :]
+    out = np.zeros(cols.shape[:2] + cols.shape[2 + nd : 3 + nd] + tuple(full), cols.dtype)
+    lead = (slice(None),) * 3
+    for tap in np.ndindex(*k):
+        key = tuple(
+            slice(t * di, t * di + si * (m - 1) + 1, si) for t, di, si, m in zip(tap, d, s, n_i)
+        )
+        out[(*lead, *key)] += cols[(slice(None), slice(None), *tap)]
+    return out
+
+
+def _col2im_rows(x: np.ndarray, wt: np.ndarray, groups: int, coutg: int, k: Ints, d: Ints,
+                 full: Ints) -> np.ndarray:  # fmt: skip
+    """The stride-1 2-D transposed convolution of x (N, C, H, W) with taps-outermost weights wt,
+    as (N, G, C_out/G, *full). With x's rows widened to the output width by zeros, every kernel
+    tap's contribution is one contiguous run of the flattened output: long strided adds."""
+    n, c, h, w = x.shape
+    fw = full[1]
+    xe = np.zeros((n, c, h, fw), x.dtype)
+    xe[..., :w] = x
+    run = h * fw
+    cols = np.matmul(wt, xe.reshape(n, groups, c // groups, run))  # (N, G, K * C_out/G, H*fw)
+    cols = cols.reshape(n, groups, k[0] * k[1], coutg, run)
+    out = np.zeros((n, groups, coutg, full[0] * fw + (k[1] - 1) * d[1]), x.dtype)
+    for t, (i, j) in enumerate(np.ndindex(*k)):
+        off = i * d[0] * fw + j * d[1]
+        out[..., off : off + run] += cols[:, :, t]
+    return out[..., : full[0] * fw]
+
+
+def _crop(x: Any, lo: Ints, sizes: Ints) -> Any:
+    """x[..., lo:lo+size per trailing dim] (arrays and tensors alike)."""
+    return x[(..., *[slice(a, a + n) for a, n in zip(lo, sizes)])]
+
+
+# --- convolution --------------------------------------------------------------------------------
+def _conv_fwd(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints, padding: Ints,
+              dilation: Ints, transposed: bool, output_padding: Ints,
+              groups: int) -> np.ndarray:  # fmt: skip
+    nd = w.ndim - 2
+    k = w.shape[2:]
+    n = x.shape[0]
+    if not transposed:
+        cols, o = _im2col(x, k, stride, padding, dilation, groups)
+        wm = w.reshape(groups, w.shape[0] // groups, cols.shape[2])
+        out = np.matmul(wm, cols).reshape((n, w.shape[0], *o))  # (N, G, Cout/G, L): no copy
+    else:
+        # The transpose of a convolution: columns from one product, summed into the image.
+        cin, coutg = w.shape[:2]
+        cg = cin // groups
+        i_sizes = x.shape[2:]
+        nk = math.prod(k)
+        full = tuple(
+            (m - 1) * si + di * (ki - 1) + 1 + op
+            for m, si, di, ki, op in zip(i_sizes, stride, dilation, k, output_padding)
+        )
+        # weight (G*Cin/G, Cout/G, *K) -> (G, K*Cout/G, Cin/G): taps outermost in the columns
+        wt = w.reshape(groups, cg, coutg, nk).transpose(0, 3, 2, 1).reshape(groups, nk * coutg, cg)
+        if nd == 2 and stride == (1, 1) and i_sizes[1] < full[1]:
+            out = _col2im_rows(x, wt, groups, coutg, k, dilation, full)
+        else:
+            xm = x.reshape(n, groups, cg, math.prod(i_sizes))
+            cols = np.matmul(wt, xm).reshape((n, groups, *k, coutg, *i_sizes))
+            out = _col2im(cols, full, k, stride, dilation)
+        out = out.reshape((n, groups * coutg, *full))
+        if any(padding):
+            out = _crop(out, padding, tuple(f - 2 * p for f, p in zip(full, padding)))
+        out = np.ascontiguousarray(out)
+    if b is not None:
+        out += b.reshape((-1,) + (1,) * nd)
+    return out
+
+
+def _conv_weight_fwd(x: np.ndarray, gy: np.ndarray, k: Ints, stride: Ints, padding: Ints,
+                     dilation: Ints, groups: int) -> np.ndarray:  # fmt: skip
+    # d(conv(x, w))/dw contracted with gy: one batched product of gy with x's columns.
+    n = x.shape[0]
+    o = gy.shape[2:]
+    cols, _ = _im2col(x, k, stride, padding, dilation, groups, o)
+    gm = gy.reshape(n, groups, gy.shape[1] // groups, math.prod(o))
+    dw = np.matmul(gm, cols.transpose(0, 1, 3, 2)).sum(0)  # (G, Cout/G, C/G * prod(K))
+    return dw.reshape((gy.shape[1], x.shape[1] // groups, *k))
+
+
+def _transpose_padding(x_sizes: Ints, g_sizes: Ints, k: Ints, stride: Ints, padding: Ints,
+                       dilation: Ints) -> Ints:  # fmt: skip
+    # The output_padding that makes the transposed convolution of g come back at x's size.
+    return tuple(
+        n + 2 * p - ((m - 1) * s + d * (kk - 1) + 1)
+        for n, m, kk, s, p, d in zip(x_sizes, g_sizes, k, stride, padding, dilation)
+    )
+
+
+def _fit(r: Any, sizes: Ints) -> Any:
+    # A transposed convolution whose output_padding reaches past its stride (allowed when the
+    # dilation is larger) gives its adjoint a longer result: keep the part that exists.
+    if tuple(r.shape[2:]) == tuple(sizes):
+        return r
+    return _crop(r, (0,) * len(sizes), sizes)
+
+
+def _conv_x(g: Any, x: Any, w: Any, stride: Ints, padding: Ints, dilation: Ints, transposed: bool,
+            output_padding: Ints, groups: int) -> Any:  # fmt: skip
+    nd = len(stride)
+    zeros = (0,) * nd
+    if transposed:
+        r = convolution_op(g, w, None, stride, padding, dilation, False, zeros, groups)
+        return _fit(r, tuple(x.shape[2:]))
+    op = _transpose_padding(
+        tuple(x.shape[2:]), tuple(g.shape[2:]), tuple(w.shape[2:]), stride, padding, dilation
+    )
+    return convolution_op(g, w, None, stride, padding, dilation, True, op, groups)
+
+
+def _conv_w(g: Any, x: Any, w: Any, stride: Ints, padding: Ints, dilation: Ints, transposed: bool,
+            groups: int) -> Any:  # fmt: skip
+    k = tuple(w.shape[2:])
+    if transposed:
+        return convolution_weight_op(g, x, k, stride, padding, dilation, groups)
+    return convolution_weight_op(x, g, k, stride, padding, dilation, groups)
+
+
+def _conv_b(g: Any) -> Any:
+    return g.sum((0, *range(2, g.ndim)))
+
+
+convolution_op = defop(
+    "convolution",
+    grad_fn="ConvolutionBackward0",
+    forward=_conv_fwd,
+    vjp=(_conv_x, _conv_w, _conv_b),
+)
+
+
+def _convw_x(g: Any, x: Any, gy: Any, stride: Ints, padding: Ints, dilation: Ints,
+             groups: int) -> Any:  # fmt: skip
+    # The weight gradient is bilinear in (x, gy): its adjoint in x is a transposed convolution.
+    op = _transpose_padding(
+        tuple(x.shape[2:]), tuple(gy.shape[2:]), tuple(g.shape[2:]), stride, padding, dilation
+    )
+    return convolution_op(gy, g, None, stride, padding, dilation, True, op, groups)
+
+
+def _convw_gy(g: Any, x: Any, gy: Any, stride: Ints, padding: Ints, dilation: Ints,
+              groups: int) -> Any:  # fmt: skip
+    zeros = (0,) * len(stride)
+    r = convolution_op(x, g, None, stride, padding, dilation, False, zeros, groups)
+    return _fit(r, tuple(gy.shape[2:]))
+
+
+convolution_weight_op = defop(
+    "convolution_weight",
+    grad_fn="ConvolutionBackwardBackward0",
+    forward=_conv_weight_fwd,
+    vjp=(_convw_x, _convw_gy),
+)
+
+
+# --- max pooling (over the last two dims; any leading dims) -------------------------------------
+def pool_out_size(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """PyTorch's pooling output length for an input of length n."""
+    m = (n + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (m - 1) * s >= n + p:
+        m -= 1
+    return m
+
+
+def _pool_view(x: np.ndarray, k: Ints, s: Ints, p: Ints, d: Ints, ceil_mode: bool,
+               fill: Any) -> np.ndarray:  # fmt: skip
+    # The windows (..., Ho, Wo, kh, kw) over x padded with `fill` (on the far side as far as
+    # ceil_mode's last windows reach).
+    o = tuple(pool_out_size(n, *a, ceil_mode) for n, a in zip(x.shape[-2:], zip(k, s, p, d)))
+    hi = tuple(
+        max(pi, (m - 1) * si + di * (ki - 1) + 1 - n - pi)
+        for n, m, ki, si, pi, di in zip(x.shape[-2:], o, k, s, p, d)
+    )
+    return _windows(_padded(x, p, hi, fill), k, s, d, o)
+
+
+def _lowest(dt: np.dtype) -> Any:
+    return -np.inf if dt.kind == "f" else np.iinfo(dt).min if dt.kind in "iu" else False
+
+
+def _max_pool_fwd(x: np.ndarray, kernel: Ints, stride: Ints, padding: Ints, dilation: Ints,
+                  ceil_mode: bool, x_shape: Ints) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    win = _pool_view(x, kernel, stride, padding, dilation, ceil_mode, _lowest(x.dtype))
+    o = win.shape[-4:-2]
+    kh, kw = kernel
+    taps = [win[..., i, j] for i in range(kh) for j in range(kw)]
+    # One whole-array pass per kernel tap: the running maximum, then (last tap to first) which
+    # tap holds it, so that ties go to the first, as in PyTorch.
+    out = taps[0].copy()
+    for v in taps[1:]:
+        np.maximum(out, v, out=out)
+    arg = np.full(out.shape, len(taps) - 1, np.uint8 if len(taps) < 256 else np.intp)
+    for t in range(len(taps) - 2, -1, -1):
+        np.copyto(arg, t, where=taps[t] == out)
+    if out.dtype.kind == "f" and np.isnan(out).any():  # PyTorch points at the last NaN
+        for t, v in enumerate(taps):
+            np.copyto(arg, t, where=np.isnan(v))
+    # The flat index (row * W + col) in the unpadded input, as PyTorch returns it: the window's
+    # corner plus the winning tap's offset.
+    h, w = x.shape[-2:]
+    offsets = np.array([i * dilation[0] * w + j * dilation[1] for i in range(kh)
+                        for j in range(kw)], np.int64)  # fmt: skip
+    corner = (np.arange(o[0]) * stride[0] - padding[0])[:, None] * w + (
+        np.arange(o[1]) * stride[1] - padding[1])  # fmt: skip
+    idx = offsets[arg]
+    idx += corner
+    if any(padding):  # a window of -inf only may report a padding tap: stay inside the input
+        np.clip(idx, 0, h * w - 1, out=idx)
+    return out, idx
+
+
+def _overlap(kernel: Ints, stride: Ints, dilation: Ints) -> bool:
+    return any(s < d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
+
+
+def _max_pool_vjp(g: Any, kernel: Ints, stride: Ints, dilation: Ints, x_shape: Ints,
+                  out: Any) -> Any:  # fmt: skip
+    idx = getattr(out[1], "_data", out[1])  # an attribute of the scatter, not an input
+    return max_pool2d_scatter_op(g[0], idx, x_shape, _overlap(kernel, stride, dilation))
+
+
+max_pool2d_op = defop(
+    "max_pool2d",
+    grad_fn="MaxPool2DWithIndicesBackward0",
+    n_outputs=2,
+    differentiable_outputs=(True, False),
+    forward=_max_pool_fwd,
+    vjp=(_max_pool_vjp,),
+)
+
+
+def _flat_index(idx: np.ndarray, x_shape: Ints) -> np.ndarray:
+    # Indices within each (H, W) plane -> indices into the flattened input.
+    planes = math.prod(x_shape[:-2])
+    hw = x_shape[-2] * x_shape[-1]
+    return idx.reshape(planes, idx.size // max(planes, 1)) + (np.arange(planes) * hw)[:, None]
+
+
+def _scatter_fwd(g: np.ndarray, idx: np.ndarray, x_shape: Ints, overlap: bool) -> np.ndarray:
+    flat = _flat_index(idx, x_shape).ravel()
+    n = math.prod(x_shape)
+    if overlap:  # windows share elements: sum the repeats
+        out = np.bincount(flat, weights=g.ravel(), minlength=n).astype(g.dtype, copy=False)
+        return out.reshape(x_shape)
+    out = np.zeros(n, g.dtype)
+    out[flat] = g.ravel()
+    return out.reshape(x_shape)
+
+
+def _gather_fwd(g: np.ndarray, idx: np.ndarray, x_shape: Ints, overlap: bool) -> np.ndarray:
+    return g.reshape(-1)[_flat_index(idx, x_shape)].reshape(idx.shape)
+
+
+# Max pooling's backward puts each output's gradient where its maximum came from; the adjoint of
+# that scatter is a gather of the same places, and the other way round.
+max_pool2d_scatter_op = defop(
+    "max_pool2d_scatter",
+    grad_fn="MaxPool2DWithIndicesBackwardBackward0",
+    forward=_scatter_fwd,
+    vjp=(lambda g, idx, x_shape, overlap: max_pool2d_gather_op(g, idx, x_shape, overlap),),
+)
+max_pool2d_gather_op = defop(
+    "max_pool2d_gather",
+    grad_fn="GatherBackward0",
+    forward=_gather_fwd,
+    vjp=(lambda g, idx, x_shape, overlap: max_pool2d_scatter_op(g, idx, x_shape, overlap),),
+)
+
+
+# --- average pooling ----------------------------------------------------------------------------
+def _divisor(x_shape: Ints, o: Ints, kernel: Ints, stride: Ints, padding: Ints,
+             count_include_pad: bool, divisor_override: int | None) -> Any:  # fmt: skip
+    # PyTorch's per-window divisor, a product of one factor per spatial dim.
+    if divisor_override is not None:
+        return divisor_override
+    div = 1.0
+    for ax, (n, m, k, s, p) in enumerate(zip(x_shape[-2:], o, kernel, stride, padding)):
+        start = np.arange(m) * s - p
+        end = np.minimum(start + k, n + p)
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, n)
+        size = np.maximum(end - start, 1)  # a window wholly in the padding sums to zero anyway
+        div = div * (size[:, None] if ax == 0 else size)
+    return div
+
+
+def _avg_out(x_shape: Ints, kernel: Ints, stride: Ints, padding: Ints, ceil_mode: bool) -> Ints:
+    return tuple(
+        pool_out_size(n, k, s, p, 1, ceil_mode)
+        for n, k, s, p in zip(x_shape[-2:], kernel, stride, padding)
+    )
+
+
+def _avg_pool_fwd(x: np.ndarray, kernel: Ints, stride: Ints, padding: Ints, ceil_mode: bool,
+                  include_pad: bool, divisor: int | None, x_shape: Ints) -> np.ndarray:  # fmt: skip
+    win = _pool_view(x, kernel, stride, padding, (1, 1), ceil_mode, 0)
+    o = win.shape[-4:-2]
+    acc = np.zeros(win.shape[:-2], np.float64 if x.dtype.kind in "iub" else x.dtype)
+    for i, j in np.ndindex(*kernel):  # one strided add per kernel tap
+        acc += win[..., i, j]
+    div = _divisor(x.shape, o, kernel, stride, padding, include_pad, divisor)
+    if x.dtype.kind in "iub":  # integer pooling truncates, as PyTorch's does
+        return np.trunc(acc / div).astype(x.dtype)
+    acc /= np.asarray(div, x.dtype)
+    return acc
+
+
+def _avg_pool_bwd(g: np.ndarray, kernel: Ints, stride: Ints, padding: Ints, ceil_mode: bool,
+                  include_pad: bool, divisor: int | None, x_shape: Ints) -> np.ndarray:  # fmt: skip
+    # The transpose of the average: each output's share added back over its window.
+    o = g.shape[-2:]
+    div = _divisor(x_shape, o, kernel, stride, padding, include_pad, divisor)
+    share = (g / np.asarray(div, g.dtype)).reshape((math.prod(g.shape[:-2]), 1, 1, 1, 1, *o))
+    cols = np.broadcast_to(share, (share.shape[0], 1, *kernel, 1, *o))  # (N, G, *K, C, *I)
+    full = tuple(
+        max(n + 2 * p, (m - 1) * s + k)
+        for n, m, k, s, p in zip(x_shape[-2:], o, kernel, stride, padding)
+    )
+    out = _col2im(cols, full, kernel, stride, (1, 1))
+    return np.ascontiguousarray(_crop(out, padding, x_shape[-2:])).reshape(x_shape)
+
+
+def _avg_vjp(g: Any, kernel: Ints, stride: Ints, padding: Ints, ceil_mode: bool,
+             include_pad: bool, divisor: int | None, x_shape: Ints) -> Any:  # fmt: skip
+    return avg_pool2d_backward_op(g, kernel, stride, padding, ceil_mode, include_pad, divisor,
+                                  x_shape)  # fmt: skip
+
+
+def _avg_bwd_vjp(g: Any, kernel: Ints, stride: Ints, padding: Ints, ceil_mode: bool,
+                 include_pad: bool, divisor: int | None, x_shape: Ints) -> Any:  # fmt: skip
+    # Average pooling is linear: the transpose of its transpose is itself.
+    return avg_pool2d_op(g, kernel, stride, padding, ceil_mode, include_pad, divisor, x_shape)
+
+
+avg_pool2d_op = defop(
+    "avg_pool2d",
+    grad_fn="AvgPool2DBackward0",
+    forward=_avg_pool_fwd,
+    vjp=(_avg_vjp,),
+)
+avg_pool2d_backward_op = defop(
+    "avg_pool2d_backward",
+    grad_fn="AvgPool2DBackwardBackward0",
+    forward=_avg_pool_bwd,
+    vjp=(_avg_bwd_vjp,),
+)
+
+
+# --- adaptive average pooling: separable, one averaging matrix per spatial dim ------------------
+def _adaptive_matrix(n: int, m: int, dt: np.dtype) -> np.ndarray:
+    o = np.arange(m)
+    start = o * n // m
+    end = -(-(o + 1) * n // m)
+    i = np.arange(n)
+    inside = (i >= start[:, None]) & (i < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dt)
+
+
+def _adaptive_fwd(x: np.ndarray, output_size: Ints, x_shape: Ints) -> np.ndarray:
+    ph = _adaptive_matrix(x.shape[-2], output_size[0], x.dtype)
+    pw = _adaptive_matrix(x.shape[-1], output_size[1], x.dtype)
+    return np.matmul(np.matmul(ph, x), pw.T)
+
+
+def _adaptive_bwd(g: np.ndarray, output_size: Ints, x_shape: Ints) -> np.ndarray:
+    ph = _adaptive_matrix(x_shape[-2], output_size[0], g.dtype)
+    pw = _adaptive_matrix(x_shape[-1], output_size[1], g.dtype)
+    return np.matmul(np.matmul(ph.T, g), pw)
+
+
+adaptive_avg_pool2d_op = defop(
+    "adaptive_avg_pool2d",
+    grad_fn="AdaptiveAvgPool2DBackward0",
+    forward=_adaptive_fwd,
+    vjp=(lambda g, output_size, x_shape: adaptive_avg_pool2d_backward_op(g, output_size, x_shape),),
+)
+adaptive_avg_pool2d_backward_op = defop(
+    "adaptive_avg_pool2d_backward",
+    grad_fn="AdaptiveAvgPool2DBackwardBackward0",
+    forward=_adaptive_bwd,
+    vjp=(lambda g, output_size, x_shape: adaptive_avg_pool2d_op(g, output_size, x_shape),),
+)
+
+
+# --- constant padding ---------------------------------------------------------------------------
+def _pad_fwd(x: np.ndarray, pad: Ints, value: Any) -> np.ndarray:
+    # pad = (last dim before, last dim after, previous dim before, ...); negative pads crop.
+    nd = len(pad) // 2
+    lo = tuple(pad[2 * i] for i in reversed(range(nd)))
+    hi = tuple(pad[2 * i + 1] for i in reversed(range(nd)))
+    inner = x.shape[x.ndim - nd :]
+    src = x[(..., *[slice(max(-a, 0), n - max(-b, 0)) for a, b, n in zip(lo, hi, inner)])]
+    shape = x.shape[: x.ndim - nd] + tuple(n + a + b for n, a, b in zip(inner, lo, hi))
+    out = np.full(shape, value, x.dtype)
+    out[(..., *[slice(max(a, 0), max(a, 0) + m) for a, m in zip(lo, src.shape[x.ndim - nd :])])] = (
+        src
+    )
+    return out
+
+
+constant_pad_nd_op = defop(
+    "constant_pad_nd",
+    grad_fn="ConstantPadNdBackward0",
+    forward=_pad_fwd,
+    vjp=(lambda g, pad: constant_pad_nd_op(g, tuple(-p for p in pad), 0),),
+)
+
+
+# --- reflect, replicate and circular padding: an index map per padded dim ---------------------
+def _pad_maps(shape: Ints, pad: Ints, mode: str) -> list[np.ndarray]:
+    # For each padded dim (outermost first), the input position each output position reads.
+    nd = len(pad) // 2
+    maps = []
+    for i in reversed(range(nd)):
+        n = shape[len(shape) - 1 - i]
+        j = np.arange(-pad[2 * i], n + pad[2 * i + 1])
+        if mode == "reflect":
+            j = (n - 1) - np.abs((n - 1) - np.abs(j))
+        elif mode == "replicate":
+            j = np.clip(j, 0, n - 1)
+        else:  # circular: negative pads crop first, then the cropped part wraps
+            lo, hi = pad[2 * i], pad[2 * i + 1]
+            c0 = max(-lo, 0)
+            m = n - c0 - max(-hi, 0)
+            j = np.arange(-max(lo, 0), m + max(hi, 0)) % max(m, 1) + c0
+        maps.append(j)
+    return maps
+
+
+def _index_pad_fwd(x: np.ndarray, pad: Ints, mode: str) -> np.ndarray:
+    return x[(..., *np.ix_(*_pad_maps(x.shape, pad, mode)))]
+
+
+def _index_pad_bwd(g: np.ndarray, pad: Ints, mode: str, x_shape: Ints) -> np.ndarray:
+    # The transpose: every output position's gradient added back where it was read from.
+    maps = _pad_maps(x_shape, pad, mode)
+    nd = len(maps)
+    for k, j in enumerate(maps):
+        ax = g.ndim - nd + k
+        n = x_shape[ax]
+        moved = np.moveaxis(g, ax, -1)
+        rows = math.prod(moved.shape[:-1])
+        flat = (np.arange(rows)[:, None] * n + j).ravel()
+        summed = np.bincount(flat, weights=moved.reshape(-1), minlength=rows * n)
+        g = np.moveaxis(summed.astype(g.dtype).reshape(moved.shape[:-1] + (n,)), -1, ax)
+    return np.ascontiguousarray(g)
+
+
+def _index_pad_vjp(g: Any, pad: Ints, mode: str, x_shape: Ints) -> Any:
+    return index_pad_backward_op(g, pad, mode, x_shape)
+
+
+index_pad_backward_op = defop(
+    "index_pad_backward", grad_fn="PadBackwardBackward0", forward=_index_pad_bwd,
+    vjp=(lambda g, pad, mode: _PAD_OPS[mode, len(pad) // 2](g, pad, mode, tuple(g.shape)),),
+)  # fmt: skip
+# PyTorch names the node after the mode and the number of padded dims; circular padding is
+# built from slice copies there, hence CopySlices.
+_PAD_OPS: dict[tuple[str, int], Any] = {}
+for _nd in (1, 2, 3):
+    for _mode, _name in (("reflect", "reflection"), ("replicate", "replication")):
+        _PAD_OPS[_mode, _nd] = defop(
+            f"{_name}_pad{_nd}d", grad_fn=f"{_name.capitalize()}Pad{_nd}DBackward0",
+            forward=lambda x, pad, mode, x_shape: _index_pad_fwd(x, pad, mode),
+            vjp=(_index_pad_vjp,),
+        )  # fmt: skip
+    _PAD_OPS["circular", _nd] = _PAD_OPS["circular", 1] if _nd > 1 else defop(
+        "circular_pad", grad_fn="CopySlices",
+        forward=lambda x, pad, mode, x_shape: _index_pad_fwd(x, pad, mode),
+        vjp=(_index_pad_vjp,),
+    )  # fmt: skip
+
+
+# --- the public functions: arguments as PyTorch takes them, validated before anything runs -------
+# dtype names as PyTorch's messages spell them: scalar type names and C++ type names.
+_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+                 "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                 "bool": "Bool"}  # fmt: skip
+_CPP_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
+              "int32": "int", "int16": "short int", "int8": "signed char",
+              "uint8": "unsigned char", "bool": "bool"}  # fmt: skip
+
+
+def _arr(t: Any) -> np.ndarray:
+    return t._data
+
+
+def _shape(t: Any) -> list[int]:
+    return list(t.shape)
+
+
+def _conv_tuple(v: Any, n: int, name: str) -> Ints:
+    vals = (int(v),) if isinstance(v, int | np.integer) else tuple(int(a) for a in v)
+    if len(vals) == 1:
+        return vals * n
+    if len(vals) != n:
+        raise RuntimeError(
+            f"expected {name} to be a single integer value or a list of {n} values to match the "
+            f"convolution dimensions, but got {name}={list(vals)}"
+        )
+    return vals
+
+
+def _check_tensor(fn: str, name: str, t: Any) -> None:
+    if not hasattr(t, "_data"):
+        raise TypeError(f"{fn}(): argument '{name}' must be Tensor, not {type(t).__name__}")
+
+
+def _conv_check(x: Any, w: Any, b: Any, stride: Ints, padding: Ints, dilation: Ints,
+                transposed: bool, output_padding: Ints, groups: int) -> None:  # fmt: skip
+    """PyTorch's checks of a convolution's arguments, in its order and with its messages."""
+    nd = w.ndim - 2
+    if any(s <= 0 for s in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if any(p < 0 for p in padding):
+        raise RuntimeError("negative padding is not supported")
+    if any(p < 0 for p in output_padding):
+        raise RuntimeError("negative output_padding is not supported")
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
+    if any(d <= 0 for d in dilation):
+        raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
+    if x.ndim != w.ndim:
+        raise RuntimeError(
+            f"Expected {w.ndim}-dimensional input for {w.ndim}-dimensional weight {_shape(w)}, "
+            f"but got {x.ndim}-dimensional input of size {_shape(x)} instead"
+        )
+    if w.shape[0] % groups:
+        raise RuntimeError(
+            f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
+            f"but got weight of size [{_shape(w)}] instead"
+        )
+    xd, wd = _arr(x).dtype, _arr(w).dtype
+    if xd != wd:
+        raise RuntimeError(
+            f"expected scalar type {_SCALAR_NAMES[xd.name]} but found {_SCALAR_NAMES[wd.name]}"
+        )
+    if b is not None and _arr(b).dtype != xd:
+        raise RuntimeError(
+            f"Input type ({_CPP_NAMES[xd.name]}) and bias type ({_CPP_NAMES[_arr(b).dtype.name]})"
+            " should be the same"
+        )
+    if xd.kind == "b":
+        raise NotImplementedError(f"\"slow_conv{nd}d_cpu\" not implemented for 'Bool'")
+    sizes = tuple(x.shape[2:])
+    k = tuple(w.shape[2:])
+    if not transposed:
+        if x.shape[1] != w.shape[1] * groups:
+            raise RuntimeError(
+                f"Given groups={groups}, weight of size {_shape(w)}, expected input{_shape(x)} to "
+                f"have {w.shape[1] * groups} channels, but got {x.shape[1]} channels instead"
+            )
+        padded = tuple(n + 2 * p for n, p in zip(sizes, padding))
+        eff = tuple(d * (kk - 1) + 1 for kk, d in zip(k, dilation))
+        if any(a < e for a, e in zip(padded, eff)):
+            raise RuntimeError(
+                f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). "
+                f"Kernel size: ({' x '.join(map(str, eff))}). Kernel size can't be greater than "
+                "actual input size"
+            )
+        n_bias = w.shape[0]
+        prefix = ""
+    else:
+        if x.shape[1] != w.shape[0]:
+            raise RuntimeError(
+                f"Given transposed=1, weight of size {_shape(w)}, expected input{_shape(x)} to "
+                f"have {w.shape[0]} channels, but got {x.shape[1]} channels instead"
+            )
+        if any(op >= s and op >= d for op, s, d in zip(output_padding, stride, dilation)):
+            names = ("depth", "height", "width")[3 - max(nd, 2) :]
+            vals = (
+                (0,) * (2 - nd) + output_padding,
+                (1,) * (2 - nd) + stride,
+                (1,) * (2 - nd) + dilation,
+            )
+            parts = [
+                f"{what}_{nm}: {v}"
+                for what, vs in zip(("output_padding", "stride", "dilation"), vals)
+                for nm, v in zip(names, vs)
+            ]
+            raise RuntimeError(
+                "output padding must be smaller than either stride or dilation, but got "
+                + " ".join(parts)
+            )
+        out = tuple(
+            (n - 1) * s - 2 * p + d * (kk - 1) + 1 + op
+            for n, s, p, d, kk, op in zip(sizes, stride, padding, dilation, k, output_padding)
+        )
+        if any(m < 1 for m in out):
+            raise RuntimeError(
+                f"Given input size per channel: ({' x '.join(map(str, sizes))}). Calculated "
+                f"output size per channel: ({' x '.join(map(str, out))}). Output size is too small"
+            )
+        n_bias = w.shape[1] * groups
+        prefix = "Given transposed=1, "
+    if b is not None and (b.ndim != 1 or b.shape[0] != n_bias):
+        raise RuntimeError(
+            f"{prefix}{'Given w' if not prefix else 'w'}eight of size {_shape(w)}, expected bias "
+            f"to be 1-dimensional with {n_bias} elements, but got bias of size {_shape(b)} "
+            "instead"
+        )
+
+
+def convolution(input: Any, weight: Any, bias: Any, stride: Sequence[int], padding: Sequence[int],
+                dilation: Sequence[int], transposed: bool, output_padding: Sequence[int],
+                groups: int) -> Any:  # fmt: skip
+    """N-d convolution or transposed convolution of a batch (`torch.convolution`).
+
+    >>> import dygrad as torch
+    >>> x, w = torch.ones(1, 1, 3, 3), torch.ones(2, 1, 2, 2)
+    >>> torch.convolution(x, w, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1).shape
+    torch.Size([1, 2, 2, 2])
+    """
+    _check_tensor("convolution", "input", input)
+    _check_tensor("convolution", "weight", weight)
+    if bias is not None:
+        _check_tensor("convolution", "bias", bias)
+    if weight.ndim < 3:
+        raise RuntimeError("weight should have at least three dimensions")
+    nd = weight.ndim - 2
+    s = _conv_tuple(stride, nd, "stride")
+    p = _conv_tuple(padding, nd, "padding")
+    d = _conv_tuple(dilation, nd, "dilation")
+    op = _conv_tuple(output_padding, nd, "output_padding")
+    groups = int(groups)
+    _conv_check(input, weight, bias, s, p, d, bool(transposed), op, groups)
+    return convolution_op(input, weight, bias, s, p, d, bool(transposed), op, groups)
+
+
+def _ints(v: Any, n: int) -> Any:
+    # A number means the same value in each of the function's n spatial dims (as F.conv2d's
+    # _pair): a weight of another rank is then reported against n values.
+    return (int(v),) * n if isinstance(v, int | np.integer) else v
+
+
+def _unbatched(fn: str, x: Any, nd: int) -> bool:
+    if x.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(
+            f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {fn}, but got input "
+            f"of size: {_shape(x)}"
+        )
+    return x.ndim == nd + 1
+
+
+def _conv_nd(fn: str, nd: int, x: Any, w: Any, b: Any, stride: Any, padding: Any, dilation: Any,
+             groups: int) -> Any:  # fmt: skip
+    _check_tensor(fn, "input", x)
+    _check_tensor(fn, "weight", w)
+    unbatched = _unbatched(fn, x, nd)
+    if unbatched:  # as PyTorch: a batch of one, then the batch dim squeezed away
+        x = x.unsqueeze(0)
+    stride, dilation = _ints(stride, nd), _ints(dilation, nd)
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = 0
+        elif padding == "same":
+            x, padding = _same_padding(x, w, stride, dilation, nd)
+        else:
+            raise RuntimeError(f"Invalid padding string: '{padding}'")
+    out = convolution(x, w, b, stride, _ints(padding, nd), dilation, False, (0,) * nd, groups)
+    return out.squeeze(0) if unbatched else out
+
+
+def _same_padding(x: Any, w: Any, stride: Any, dilation: Any, nd: int) -> tuple[Any, Ints]:
+    # PyTorch's 'same': symmetric padding of half the dilated kernel; when that total is odd,
+    # the extra element is padded explicitly on the far side first.
+    if w.ndim < 3:
+        raise RuntimeError("weight should have at least three dimensions")
+    if any(s != 1 for s in _conv_tuple(stride, w.ndim - 2, "stride")):
+        raise RuntimeError("padding='same' is not supported for strided convolutions")
+    d = _conv_tuple(dilation, w.ndim - 2, "dilation")
+    total = tuple(di * (k - 1) for di, k in zip(d, w.shape[2:]))
+    lo = tuple(t // 2 for t in total)
+    if any(t % 2 for t in total):
+        pad: list[int] = []
+        for t in reversed(total):
+            pad += [0, t % 2]
+        x = constant_pad_nd(x, pad, 0)
+    return x, lo
+
+
+def conv1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
+           dilation: Any = 1, groups: int = 1) -> Any:  # fmt: skip
+    """1-D convolution over (N, C, L) or unbatched (C, L) input (`torch.conv1d`).
+
+    >>> import dygrad as torch
+    >>> torch.conv1d(torch.ones(1, 2, 5), torch.ones(3, 2, 3), padding=1).shape
+    torch.Size([1, 3, 5])
+    """
+    return _conv_nd("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
+           dilation: Any = 1, groups: int = 1) -> Any:  # fmt: skip
+    """2-D convolution over (N, C, H, W) or unbatched (C, H, W) input (`torch.conv2d`).
+
+    `padding` is an int, a pair, 'valid' or 'same'.
+
+    >>> import dygrad as torch
+    >>> x = torch.ones(4, 1, 28, 28)
+    >>> w = torch.ones(3, 1, 3, 3, requires_grad=True)
+    >>> y = torch.conv2d(x, w, stride=2, padding=1)
+    >>> y.shape, y.grad_fn.name()
+    (torch.Size([4, 3, 14, 14]), 'ConvolutionBackward0')
+    >>> y[0, 0, :2, :2]
+    tensor([[4., 6.],
+            [6., 9.]], grad_fn=<SliceBackward0>)
+    """
+    return _conv_nd("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
+           dilation: Any = 1, groups: int = 1) -> Any:  # fmt: skip
+    """3-D convolution over (N, C, D, H, W) or unbatched (C, D, H, W) input (`torch.conv3d`).
+
+    >>> import dygrad as torch
+    >>> torch.conv3d(torch.ones(1, 1, 4, 4, 4), torch.ones(2, 1, 3, 3, 3)).shape
+    torch.Size([1, 2, 2, 2, 2])
+    """
+    return _conv_nd("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_transpose_nd(fn: str, nd: int, x: Any, w: Any, b: Any, stride: Any, padding: Any,
+                       output_padding: Any, groups: int, dilation: Any) -> Any:  # fmt: skip
+    _check_tensor(fn, "input", x)
+    _check_tensor(fn, "weight", w)
+    unbatched = _unbatched(fn, x, nd)
+    if unbatched:
+        x = x.unsqueeze(0)
+    stride, padding, dilation = _ints(stride, nd), _ints(padding, nd), _ints(dilation, nd)
+    output_padding = _ints(output_padding, nd)
+    out = convolution(x, w, b, stride, padding, dilation, True, output_padding, groups)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv_transpose1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
+                     output_padding: Any = 0, groups: int = 1,
+                     dilation: Any = 1) -> Any:  # fmt: skip
+    """1-D transposed convolution, the adjoint of conv1d (`torch.conv_transpose1d`).
+
+    >>> import dygrad as torch
+    >>> torch.conv_transpose1d(torch.ones(1, 2, 4), torch.ones(2, 3, 3), stride=2).shape
+    torch.Size([1, 3, 9])
+    """
+    return _conv_transpose_nd(
+        "conv_transpose1d",
+        1,
+        input,
+        weight,
+        bias,
+        stride,
+        padding,
+        output_padding,
+        groups,
+        dilation,
+    )
+
+
+def conv_transpose2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
+                     output_padding: Any = 0, groups: int = 1,
+                     dilation: Any = 1) -> Any:  # fmt: skip
+    """2-D transposed convolution, the adjoint of conv2d (`torch.conv_transpose2d`); the weight
+    is (in_channels, out_channels / groups, kH, kW).
+
+    >>> import dygrad as torch
+    >>> x = torch.ones(1, 2, 3, 3)
+    >>> torch.conv_transpose2d(x, torch.ones(2, 4, 3, 3), stride=2, output_padding=1).shape
+    torch.Size([1, 4, 8, 8])
+    """
+    return _conv_transpose_nd(
+        "conv_transpose2d",
+        2,
+        input,
+        weight,
+        bias,
+        stride,
+        padding,
+        output_padding,
+        groups,
+        dilation,
+    )
+
+
+def conv_transpose3d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
+                     output_padding: Any = 0, groups: int = 1,
+                     dilation: Any = 1) -> Any:  # fmt: skip
+    """3-D transposed convolution, the adjoint of conv3d (`torch.conv_transpose3d`).
+
+    >>> import dygrad as torch
+    >>> torch.conv_transpose3d(torch.ones(1, 1, 2, 2, 2), torch.ones(1, 2, 2, 2, 2)).shape
+    torch.Size([1, 2, 3, 3, 3])
+    """
+    return _conv_transpose_nd(
+        "conv_transpose3d",
+        3,
+        input,
+        weight,
+        bias,
+        stride,
+        padding,
+        output_padding,
+        groups,
+        dilation,
+    )
+
+
+# --- pooling ------------------------------------------------------------------------------------
+def _pool_tuple(v: Any, fn: str, what: str, omitted: bool = False) -> Ints:
+    vals = (int(v),) if isinstance(v, int | np.integer) else tuple(int(a) for a in v)
+    if len(vals) == 1:
+        return vals * 2
+    if len(vals) != 2:
+        verb = "be" if what == "dilation" else "either be"
+        opt = "omitted, " if omitted else ""
+        raise RuntimeError(f"{fn}: {what} must {verb} {opt}a single int, or a tuple of two ints")
+    return vals
+
+
+def _pool_check(fn: str, x: Any, k: Ints, s: Ints, p: Ints, d: Ints, ceil_mode: bool) -> None:
+    """PyTorch's checks of a 2-D pooling's arguments, in its order and with its messages."""
+    _check_tensor(fn, "input", x)
+    if x.ndim not in (3, 4):
+        raise RuntimeError("non-empty 3D or 4D (batch mode) tensor expected for input")
+    for kk, ss, pp, dd in zip(k, s, p, d):
+        if ss == 0:
+            raise RuntimeError("stride should not be zero")
+        if pp < 0:
+            raise RuntimeError(f"pad must be non-negative, but got pad: {pp}")
+        if pp > ((kk - 1) * dd + 1) // 2:
+            raise RuntimeError(
+                f"pad should be at most half of effective kernel size, but got pad={pp}, "
+                f"kernel_size={kk} and dilation={dd}"
+            )
+    if any(kk <= 0 for kk in k):
+        raise RuntimeError(
+            f"kernel size should be greater than zero, but got kH: {k[0]} kW: {k[1]}"
+        )
+    if any(ss <= 0 for ss in s):
+        raise RuntimeError(f"stride should be greater than zero, but got dH: {s[0]} dW: {s[1]}")
+    if any(dd <= 0 for dd in d):
+        raise RuntimeError(
+            f"dilation should be greater than zero, but got dilationH: {d[0]} dilationW: {d[1]}"
+        )
+    shape = tuple(x.shape)
+    if 0 in shape[-3:] or (x.ndim == 3 and shape[0] == 0):
+        raise RuntimeError(
+            "Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but "
+            f"got:{list(shape)}"
+        )
+    if any(pp > kk // 2 for pp, kk in zip(p, k)):
+        raise RuntimeError(
+            f"pad should be smaller than or equal to half of kernel size, but got padW = {p[1]}, "
+            f"padH = {p[0]}, kW = {k[1]}, kH = {k[0]}"
+        )
+    o = tuple(pool_out_size(n, *a, ceil_mode) for n, a in zip(shape[-2:], zip(k, s, p, d)))
+    if any(m < 1 for m in o):
+        c, h, w = shape[-3:]
+        raise RuntimeError(
+            f"Given input size: ({c}x{h}x{w}). Calculated output size: ({c}x{o[0]}x{o[1]}). "
+            "Output size is too small"
+        )
+
+
+def _max_pool2d_args(fn: str, input: Any, kernel_size: Any, stride: Any, padding: Any,
+                     dilation: Any, ceil_mode: bool) -> tuple[Any, ...]:  # fmt: skip
+    k = _pool_tuple(kernel_size, fn, "kernel_size")
+    no_stride = stride is None or (not isinstance(stride, int) and len(stride) == 0)
+    s = k if no_stride else _pool_tuple(stride, fn, "stride", omitted=True)
+    p = _pool_tuple(padding, fn, "padding")
+    d = _pool_tuple(dilation, fn, "dilation")
+    _pool_check(fn, input, k, s, p, d, ceil_mode)
+    return k, s, p, d
+
+
+def max_pool2d_with_indices(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                            dilation: Any = 1, ceil_mode: bool = False,
+                            return_indices: bool = True) -> tuple[Any, Any]:  # fmt: skip
+    """2-D max pooling and the flat (H * W) index of each maximum
+    (`torch.nn.functional.max_pool2d_with_indices`).
+
+    >>> import dygrad as torch
+    >>> x = torch.arange(16.0).reshape(1, 4, 4)
+    >>> torch.ops.conv.max_pool2d_with_indices(x, 2)
+    (tensor([[[ 5.,  7.],
+             [13., 15.]]]), tensor([[[ 5,  7],
+             [13, 15]]]))
+    """
+    k, s, p, d = _max_pool2d_args(
+        "max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode
+    )
+    return max_pool2d_op(input, k, s, p, d, bool(ceil_mode), tuple(input.shape))
+
+
+def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               dilation: Any = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Any:  # fmt: skip
+    """2-D max pooling over (N, C, H, W) or (C, H, W) input (`torch.max_pool2d`); with
+    `return_indices`, also the flat index of each maximum, as `F.max_pool2d` gives it.
+
+    >>> import dygrad as torch
+    >>> x = torch.arange(16.0).reshape(1, 1, 4, 4).requires_grad_()
+    >>> torch.max_pool2d(x, 2)
+    tensor([[[[ 5.,  7.],
+              [13., 15.]]]], grad_fn=<MaxPool2DWithIndicesBackward0>)
+    """
+    out, idx = max_pool2d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode)
+    return (out, idx) if return_indices else out
+
+
+def _pool1d_args(fn: str, x: Any, kernel_size: Any, stride: Any, padding: Any,
+                 dilation: Any) -> tuple[int, int, int, int]:  # fmt: skip
+    _check_tensor(fn, "input", x)
+
+    def one(v: Any, what: str) -> int:
+        vals = (v,) if isinstance(v, int | np.integer) else tuple(v)
+        if len(vals) != 1:
+            raise RuntimeError(
+                f"{fn}() {what} must be either be omitted, a single int, or a tuple of one int"
+            )
+        return int(vals[0])
+
+    k = one(kernel_size, "kernel_size")
+    s = (
+        k
+        if stride is None or (not isinstance(stride, int) and len(stride) == 0)
+        else one(stride, "stride")
+    )
+    return k, s, one(padding, "padding"), one(dilation, "dilation")
+
+
+def max_pool1d_with_indices(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                            dilation: Any = 1, ceil_mode: bool = False,
+                            return_indices: bool = True) -> tuple[Any, Any]:  # fmt: skip
+    """1-D max pooling and the index of each maximum (`torch.max_pool1d_with_indices`).
+
+    >>> import dygrad as torch
+    >>> torch.max_pool1d_with_indices(torch.tensor([[1.0, 3.0, 2.0, 0.0]]), 2)
+    (tensor([[3., 2.]]), tensor([[1, 2]]))
+    """
+    k, s, p, d = _pool1d_args("max_pool1d", input, kernel_size, stride, padding, dilation)
+    if input.ndim not in (2, 3) or 0 in tuple(input.shape)[-2:]:
+        raise RuntimeError(
+            "max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size "
+            f"for input, but got:{_shape(input)}"
+        )
+    if k <= 0:
+        raise RuntimeError(f"max_pool1d() kernel_size must be greater than zero, but got {k}")
+    if s <= 0:
+        raise RuntimeError(f"max_pool1d() stride must be greater than zero, but got {s}")
+    if p < 0:
+        raise RuntimeError(f"max_pool1d() padding must be non-negative, but got {p}")
+    if p > k // 2:
+        raise RuntimeError(
+            f"max_pool1d() padding should be at most half of kernel size, but got "
+            f"padding={p} and kernel_size={k}"
+        )
+    if d <= 0:
+        raise RuntimeError(f"max_pool1d() dilation must be greater than zero, but got {d}")
+    m = pool_out_size(input.shape[-1], k, s, p, d, bool(ceil_mode))
+    if m <= 0:
+        raise RuntimeError(f"max_pool1d() Invalid computed output size: {m}")
+    x = input.unsqueeze(-2)  # as PyTorch: a 2-D pooling of height one, then squeezed
+    out, idx = max_pool2d_op(x, (1, k), (1, s), (0, p), (1, d), bool(ceil_mode), tuple(x.shape))
+    return out.squeeze(-2), idx.squeeze(-2)
+
+
+def max_pool1d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               dilation: Any = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Any:  # fmt: skip
+    """1-D max pooling over (N, C, L) or (C, L) input (`torch.max_pool1d`); with
+    `return_indices`, also the index of each maximum.
+
+    >>> import dygrad as torch
+    >>> torch.max_pool1d(torch.tensor([[1.0, 3.0, 2.0, 0.0, 5.0]]), 2, ceil_mode=True)
+    tensor([[3., 2., 5.]])
+    """
+    out, idx = max_pool1d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode)
+    return (out, idx) if return_indices else out
+
+
+def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Any:  # fmt: skip
+    """2-D average pooling over (N, C, H, W) or (C, H, W) input
+    (`torch.nn.functional.avg_pool2d`).
+
+    >>> import dygrad as torch
+    >>> x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    >>> torch.ops.conv.avg_pool2d(x, 2)
+    tensor([[[[ 2.5000,  4.5000],
+              [10.5000, 12.5000]]]])
+    """
+    fn = "avg_pool2d"
+    k = _pool_tuple(kernel_size, fn, "kernel_size")
+    no_stride = stride is None or (not isinstance(stride, int) and len(stride) == 0)
+    s = k if no_stride else _pool_tuple(stride, fn, "stride", omitted=True)
+    p = _pool_tuple(padding, fn, "padding")
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("divisor must be not zero")
+    _pool_check(fn, input, k, s, p, (1, 1), ceil_mode)
+    div = None if divisor_override is None else int(divisor_override)
+    return avg_pool2d_op(
+        input, k, s, p, bool(ceil_mode), bool(count_include_pad), div, tuple(input.shape)
+    )
+
+
+def avg_pool1d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True) -> Any:  # fmt: skip
+    """1-D average pooling over (N, C, L) or (C, L) input (`torch.avg_pool1d`).
+
+    >>> import dygrad as torch
+    >>> torch.avg_pool1d(torch.tensor([[1.0, 3.0, 2.0, 0.0]]), 2)
+    tensor([[2., 1.]])
+    """
+    k, s, p, _ = _pool1d_args("avg_pool1d", input, kernel_size, stride, padding, 1)
+    if input.ndim not in (2, 3):
+        raise RuntimeError(
+            f"Expected 2 to 3 dimensions, but got {input.ndim}-dimensional tensor for argument #1 "
+            "'self' (while checking arguments for avg_pool1d)"
+        )
+    out = avg_pool2d(input.unsqueeze(-2), (1, k), (1, s), (0, p), ceil_mode, count_include_pad)
+    return out.squeeze(-2)
+
+
+def _adaptive_size(fn: str, x: Any, output_size: Any, n: int) -> Ints:
+    _check_tensor(fn, "input", x)
+    vals = (
+        (output_size,) * n
+        if output_size is None or isinstance(output_size, int | np.integer)
+        else tuple(output_size)
+    )
+    if len(vals) == 1:
+        vals = vals * n
+    if len(vals) != n:
+        raise RuntimeError(f"{fn}: output_size must be {n}")
+    if x.ndim not in (n + 1, n + 2):
+        raise RuntimeError(f"{fn}(): Expected {n + 1}D or {n + 2}D tensor, but got {_shape(x)}")
+    for i in range(x.ndim - n, x.ndim):
+        if x.shape[i] == 0:
+            raise RuntimeError(
+                f"{fn}(): Expected input to have non-zero size for non-batch dimensions, but "
+                f"input has sizes {_shape(x)} with dimension {i} being empty"
+            )
+    sizes = tuple(int(x.shape[x.ndim - n + i]) if v is None else int(v) for i, v in enumerate(vals))
+    if any(v < 0 for v in sizes):
+        inner = ", ".join(map(str, sizes))
+        raise RuntimeError(
+            f"{fn}: elements of output_size must be greater than or equal to 0 "
+            f"but received {{{inner}}}"
+        )
+    if _arr(x).dtype.kind != "f":
+        raise NotImplementedError(
+            f"\"{fn}\" not implemented for '{_SCALAR_NAMES[_arr(x).dtype.name]}'"
+        )
+    return sizes
+
+
+def adaptive_avg_pool2d(input: Any, output_size: Any) -> Any:
+    """2-D average pooling to a given output size (`torch.nn.functional.adaptive_avg_pool2d`);
+    None in `output_size` keeps that input size.
+
+    >>> import dygrad as torch
+    >>> x = torch.arange(9.0).reshape(1, 3, 3)
+    >>> torch.ops.conv.adaptive_avg_pool2d(x, 2)
+    tensor([[[2., 3.],
+             [5., 6.]]])
+    """
+    o = _adaptive_size("adaptive_avg_pool2d", input, output_size, 2)
+    if o == (1, 1):  # as PyTorch: a mean over the spatial dims
+        return input.mean((-2, -1), keepdim=True)
+    return adaptive_avg_pool2d_op(input, o, tuple(input.shape))
+
+
+def adaptive_avg_pool1d(input: Any, output_size: Any) -> Any:
+    """1-D average pooling to a given output length (`torch.adaptive_avg_pool1d`).
+
+    >>> import dygrad as torch
+    >>> torch.adaptive_avg_pool1d(torch.tensor([[1.0, 3.0, 2.0, 0.0, 4.0]]), 2)
+    tensor([[2., 2.]])
+    """
+    (o,) = _adaptive_size("adaptive_avg_pool1d", input, output_size, 1)
+    return adaptive_avg_pool2d(input.unsqueeze(-2), (1, o)).squeeze(-2)
+
+
+# --- padding --------------------------------------------------------------------------------------
+def constant_pad_nd(input: Any, pad: Sequence[int], value: float = 0) -> Any:
+    """Pad the last len(pad) / 2 dims with a constant, last dim first; negative pads crop
+    (`torch.constant_pad_nd`, `F.pad`'s constant mode).
+
+    >>> import dygrad as torch
+    >>> torch.constant_pad_nd(torch.ones(2, 2), [1, 0, 0, 1], 0.5)
+    tensor([[0.5000, 1.0000, 1.0000],
+            [0.5000, 1.0000, 1.0000],
+            [0.5000, 0.5000, 0.5000]])
+    """
+    _check_tensor("constant_pad_nd", "input", input)
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    if len(pad) // 2 > input.ndim:
+        raise RuntimeError(
+            "Padding length should be less than or equal to two times the input dimension but "
+            f"got padding length {len(pad)} and input of dimension {input.ndim}"
+        )
+    for i in range(len(pad) // 2):
+        n = input.shape[input.ndim - 1 - i]
+        if n + pad[2 * i] + pad[2 * i + 1] < 0 or n + min(pad[2 * i], 0) < 0:
+            raise RuntimeError(
+                f"The input size {n}, plus negative padding {pad[2 * i]} and {pad[2 * i + 1]} "
+                f"resulted in a negative output size, which is invalid. Check dimension "
+                f"{input.ndim - 1 - i} of your input."
+            )
+    return constant_pad_nd_op(input, pad, value)
+
+
+def pad(input: Any, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Any:
+    """Pad the last len(pad) / 2 dims, last dim first, with a constant or by reflecting,
+    replicating or wrapping the border (`torch.nn.functional.pad`).
+
+    >>> import dygrad as torch
+    >>> x = torch.tensor([[[1.0, 2.0, 3.0]]])
+    >>> torch.ops.conv.pad(x, (2, 1), mode="reflect"), torch.ops.conv.pad(x, (1, 1), "circular")
+    (tensor([[[3., 2., 1., 2., 3., 2.]]]), tensor([[[3., 1., 2., 3., 1.]]]))
+    """
+    if mode == "constant":
+        return constant_pad_nd(input, pad, 0 if value is None else value)
+    _check_tensor("pad", "input", input)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if value is not None and value != 0:
+        raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    nd = len(pad) // 2
+    if nd not in (1, 2, 3) or input.ndim not in (nd + 1, nd + 2):
+        raise NotImplementedError(
+            f"Padding size {len(pad)} is not supported for {input.ndim}D input tensor."
+        )
+    shape = tuple(input.shape)
+    for i in range(nd):
+        dim = input.ndim - 1 - i
+        lo, hi, n = pad[2 * i], pad[2 * i + 1], shape[dim]
+        if mode == "reflect" and (lo >= n or hi >= n):
+            raise RuntimeError(
+                f"Argument #{4 + 2 * i}: Padding size should be less than the corresponding "
+                f"input dimension, but got: padding ({lo}, {hi}) at dimension {dim} of input "
+                f"{list(shape)}"
+            )
+        if mode == "circular" and (lo > n or hi > n):
+            raise RuntimeError("Padding value causes wrapping around more than once.")
+        if n + lo + hi < 0 or (mode != "reflect" and n == 0 and lo + hi > 0):
+            raise RuntimeError(f"input tensor of size {list(shape)} cannot be padded by "
+                               f"({lo}, {hi}) at dimension {dim}")  # fmt: skip
+    return _PAD_OPS[mode, nd](input, pad, mode, shape)

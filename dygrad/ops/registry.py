@@ -655,8 +655,10 @@ def apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
         tdt = td.dtype
         simple = tdt.kind == "f"
         for v in vals[: op.n_in]:
-            if not (type(v) is _ndarray and v.dtype is tdt) and type(v) is not float and (
-                type(v) is not int
+            if (
+                not (type(v) is _ndarray and v.dtype is tdt)
+                and type(v) is not float
+                and (type(v) is not int)
             ):
                 simple = False
                 break
