@@ -258,7 +258,15 @@ def main(argv: list[str] | None = None) -> int:
             return int(e.code or 0)
         run_demo()
         if not opts.no_train:
-            train_demo(opts.out, opts.epochs)
+            try:
+                train_demo(opts.out, opts.epochs)
+            except ImportError as e:
+                print(
+                    f"\n# The training part of the demo needs the examples extra: {e}",
+                    file=sys.stderr,
+                )
+                print("#   python -m pip install -e '.[examples]'", file=sys.stderr)
+                return 1
         return 0
     if cmd == "bench":
         runner = _load_bench_runner()
