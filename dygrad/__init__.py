@@ -71,6 +71,7 @@ from .dtypes import (
 )
 from .functions import (
     METHOD_FUNCTIONS,
+    addmm,
     broadcast_tensors,
     cat,
     chunk,

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .ops import linalg as L
 from .ops import shape as S
 from .ops.registry import apply
 from .tensor import Tensor, _dim, tensor
 
-__all__ = ["cat", "concat", "concatenate", "stack", "split", "chunk", "unbind", "method_function",
+__all__ = ["addmm", "cat", "concat", "concatenate", "stack", "split", "chunk", "unbind", "method_function",
            "METHOD_FUNCTIONS", "is_tensor", "numel", "broadcast_tensors"]  # fmt: skip
 
 
@@ -57,6 +58,22 @@ def chunk(t: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
 
 def unbind(t: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     return t.unbind(dim)
+
+
+def addmm(input: Any, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:  # noqa: A002
+    """input + mat1 @ mat2 in one op, recorded as AddmmBackward0 (`torch.addmm`).
+
+    >>> import dygrad as torch
+    >>> torch.addmm(torch.ones(2), torch.ones(3, 4), torch.ones(4, 2))
+    tensor([[5., 5.],
+            [5., 5.],
+            [5., 5.]])
+    """
+    if beta != 1:
+        input = input * beta  # noqa: A001
+    if alpha != 1:
+        mat1 = mat1 * alpha
+    return apply(L.addmm, input, mat1, mat2)
 
 
 def is_tensor(obj: Any) -> bool:

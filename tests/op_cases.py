@@ -674,6 +674,9 @@ CASES: list[Case] = [
       B(3, 4)),
     # matrix products
     C("mm", "mm", lambda m, x, y: x.mm(y), F(3, 4), F(4, 2)),
+    C("addmm", "addmm", lambda m, b, x, y: m.addmm(b, x, y), F(2), F(3, 4), F(4, 2)),
+    C("addmm-full-bias", "addmm", lambda m, b, x, y: m.addmm(b, x, y), F(3, 2), F(3, 4), F(4, 2)),
+    C("addmm-col-bias", "addmm", lambda m, b, x, y: m.addmm(b, x, y), F(3, 1), F(3, 4), F(4, 2)),
     C("matmul-2d", "mm", lambda m, x, y: x @ y, F(3, 4), F(4, 2)),
     C("mm-empty", "mm", lambda m, x, y: m.mm(x, y), F(3, 0), F(0, 2)),
     C("matmul-1d-2d", ("mm", "unsqueeze", "squeeze_dim"), lambda m, x, y: x @ y, F(4), F(4, 2),

@@ -9,7 +9,7 @@ import numpy as np
 from .registry import defop, promote
 from .shape import transpose
 
-__all__ = ["mm", "bmm", "mv", "dot", "matmul", "outer"]
+__all__ = ["mm", "bmm", "mv", "dot", "matmul", "outer", "addmm"]
 
 
 def _mT(a: Any) -> Any:  # noqa: N802 - PyTorch's name
@@ -128,4 +128,34 @@ dot = defop(
     vjp=(lambda g, y: g * y,
          lambda g, x: g * x),
     check=_dot_check, shape=lambda x, y: (),
+)  # fmt: skip
+
+
+def _addmm_fwd(b: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[0]:
+        raise ValueError("shapes")
+    out = x @ y
+    out += b  # in place: one result array, as the fused kernel writes
+    return out
+
+
+def _addmm_check(b: Any, x: Any, y: Any) -> None:
+    if len(x.shape) != 2 or len(y.shape) != 2 or x.shape[1] != y.shape[0]:
+        _mm_check(x, y)
+    from .pointwise import broadcast_check
+
+    broadcast_check(b, np.empty((x.shape[0], y.shape[1])))
+    raise RuntimeError(
+        f"addmm(): bias of shape {list(b.shape)} cannot be added to a "
+        f"{x.shape[0]}x{y.shape[1]} product"
+    )
+
+
+addmm = defop(
+    "addmm", grad_fn="AddmmBackward0", dtype=promote, broadcasting=True,
+    forward=_addmm_fwd,
+    vjp=(lambda g: g,
+         lambda g, y: mm(g, _mT(y)),
+         lambda g, x: mm(_mT(x), g)),
+    check=_addmm_check,
 )  # fmt: skip

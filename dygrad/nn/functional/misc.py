@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...dtypes import pt_name
+from ...functions import addmm
 from ...tensor import Tensor, matmul
 
 __all__ = ["linear", "bilinear"]
@@ -20,7 +21,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     >>> import dygrad as torch
     >>> x, w = torch.ones(2, 3, requires_grad=True), torch.ones(4, 3)
     >>> y = torch.nn.functional.linear(x, w, torch.zeros(4)); y.shape, y.grad_fn.name()
-    (torch.Size([2, 4]), 'AddBackward0')
+    (torch.Size([2, 4]), 'AddmmBackward0')
     """
     if weight.ndim not in (1, 2):
         raise RuntimeError(f"linear(): weight must be 1-D or 2-D, got {weight.ndim}-D")
@@ -36,10 +37,17 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         out_f = weight.shape[0] if weight.ndim == 2 else 1
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{input.shape[-1]} "
                            f"and {k}x{out_f})")  # fmt: skip
-    out = matmul(input, weight.t())
-    if bias is not None:
-        out = out + bias
-    return out
+    wt = weight.t()
+    if bias is None or weight.ndim == 1:
+        out = matmul(input, wt)
+        return out if bias is None else out + bias
+    # As PyTorch records it: one fused AddmmBackward0 over 2-D rows (viewed back for N-D input).
+    if input.ndim == 2:
+        return addmm(bias, input, wt)
+    if input.ndim == 1:
+        return addmm(bias, input.unsqueeze(0), wt).view(weight.shape[0])
+    rows = input.reshape(-1, k)
+    return addmm(bias, rows, wt).view(*input.shape[:-1], weight.shape[0])
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
