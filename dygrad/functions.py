@@ -11,8 +11,9 @@ from .ops import shape as S
 from .ops.registry import apply
 from .tensor import Tensor, _dim, tensor
 
-__all__ = ["addmm", "cat", "concat", "concatenate", "stack", "split", "chunk", "unbind", "method_function",
-           "METHOD_FUNCTIONS", "is_tensor", "numel", "broadcast_tensors"]  # fmt: skip
+__all__ = ["addmm", "cat", "concat", "concatenate", "stack", "split", "chunk", "unbind",
+           "method_function", "METHOD_FUNCTIONS", "is_tensor", "numel",
+           "broadcast_tensors"]  # fmt: skip
 
 
 def _tensors(tensors: Sequence[Any], fn: str) -> list[Tensor]:
