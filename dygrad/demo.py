@@ -131,6 +131,7 @@ def plot_history(history: dict[str, list[float]], path: str | os.PathLike[str], 
     matplotlib = _need("matplotlib")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = range(1, len(history["train_loss"]) + 1)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
@@ -145,6 +146,8 @@ def plot_history(history: dict[str, list[float]], path: str | os.PathLike[str], 
     ax2.set_ylabel("test accuracy (%)")
     ax2.set_title("held-out accuracy")
     ax2.grid(alpha=0.3)
+    for ax in (ax1, ax2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
