@@ -34,7 +34,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
 SYSTEMS = ("dygrad", "torch", "numpy")
-WORKLOADS = ("W1", "W3")
+WORKLOADS = ("W1", "W3", "W4-seed", "W4-lenet")
+# Names that select several workloads at once in --workloads.
+WORKLOAD_GROUPS = {"W4": ("W4-seed", "W4-lenet")}
 THREAD_VARS = (
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
@@ -45,6 +47,8 @@ THREAD_VARS = (
 # Tolerances of the cross-system checks (reference: torch, else the NumPy floor).
 W1_GRAD_RTOL = 1e-3  # float32 after a thousand ops, relative to the largest gradient entry
 W3_LOSS_RTOL = 1e-4  # first-step loss, relative
+W4_LOSS_RTOL = 1e-4  # first-step loss, relative
+W4_GRAD_RTOL = 1e-3  # first-step gradients: norms and random projections, relative to the norm
 
 EXIT_CHECK_FAILED = 1
 
@@ -81,6 +85,16 @@ def describe(workload: str, cfg: dict[str, Any]) -> str:
     """The table's row label for a workload under this configuration."""
     if workload == "W1":
         return f"W1 per-op overhead: {cfg['w1_ops']}-op chain on (4,) f32, fwd+bwd"
+    if workload == "W4-seed":
+        return (
+            "W4 seed net: Conv2d(1,3,3,s2,p1), Conv2d(3,12,3,s2,p1), "
+            f"batch {cfg['w4_seed_batch']} of 1x28x28, mean, fwd+bwd+SGD"
+        )
+    if workload == "W4-lenet":
+        return (
+            "W4 LeNet: Conv2d(1,16,5), ReLU, MaxPool2d(2), Conv2d(16,32,5), ReLU, MaxPool2d(2), "
+            f"Linear(512,10), batch {cfg['w4_batch']} of 1x28x28, CE, fwd+bwd+SGD"
+        )
     h = cfg["w3_hidden"]
     return f"W3 MLP 784-{h}-{h}-10, batch {cfg['w3_batch']}, fwd+bwd+SGD"
 
@@ -230,6 +244,7 @@ def check(workload: str, outs: dict[str, Outcome]) -> list[dict[str, Any]]:
                 }
             )
         else:
+            rtol = W4_LOSS_RTOL if workload.startswith("W4") else W3_LOSS_RTOL
             a, b = o.checks["first_loss"], ref["first_loss"]
             diff = abs(a - b)
             rel = diff / abs(b) if b else diff
@@ -241,11 +256,37 @@ def check(workload: str, outs: dict[str, Outcome]) -> list[dict[str, Any]]:
                     "what": f"first-step loss {a:.6f}, abs diff",
                     "value": diff,
                     "rel": rel,
-                    "rtol": W3_LOSS_RTOL,
-                    "ok": rel <= W3_LOSS_RTOL,
+                    "rtol": rtol,
+                    "ok": rel <= rtol,
                 }
             )
+        if workload.startswith("W4"):
+            rows.append(grad_check(workload, name, o.checks, ref_name, ref))
     return rows
+
+
+def grad_check(
+    workload: str, name: str, got: dict[str, Any], ref_name: str, ref: dict[str, Any]
+) -> dict[str, Any]:
+    """W4's first-step gradients: per parameter, the norm and a fixed random projection (see
+    `workloads.w4_grad_summary`), each difference relative to the reference gradient's norm."""
+    norms, probes = got["grad_norms"], got["grad_probes"]
+    r_norms, r_probes = ref["grad_norms"], ref["grad_probes"]
+    diffs = [
+        max(abs(n - rn), abs(p - rp)) for n, p, rn, rp in zip(norms, probes, r_norms, r_probes)
+    ]
+    rels = [d / rn if rn else d for d, rn in zip(diffs, r_norms)]
+    rel = max(rels, default=math.inf)
+    return {
+        "workload": workload,
+        "system": name,
+        "reference": ref_name,
+        "what": f"first-step grads of {len(norms)} params (norm, projection), max abs diff",
+        "value": max(diffs, default=math.inf),
+        "rel": rel,
+        "rtol": W4_GRAD_RTOL,
+        "ok": len(norms) == len(r_norms) == len(probes) == len(r_probes) and rel <= W4_GRAD_RTOL,
+    }
 
 
 def fmt_num(x: float) -> str:
@@ -340,24 +381,35 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads per process")
     p.add_argument("--quick", action="store_true", help="few samples: a fast smoke run")
     p.add_argument("--json", metavar="FILE", help="write every sample and the checks to FILE")
-    p.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated subset")
+    p.add_argument(
+        "--workloads",
+        default=",".join(WORKLOADS),
+        help="comma-separated subset; W4 selects both W4 variants",
+    )
     p.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset")
     p.add_argument("--samples", type=int, help="timed samples per (workload, system)")
     p.add_argument("--warmup", type=int, help="untimed warm-up steps")
     p.add_argument("--w1-ops", type=int, default=1000, help="W1 chain length")
     p.add_argument("--w3-batch", type=int, default=128, help="W3 batch size")
     p.add_argument("--w3-hidden", type=int, default=512, help="W3 hidden width")
+    p.add_argument("--w4-batch", type=int, default=64, help="W4 LeNet batch size")
+    p.add_argument("--w4-seed-batch", type=int, default=4, help="W4 seed net batch size")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds allowed per child")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--child-out", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    for name, allowed in (("workloads", WORKLOADS), ("systems", SYSTEMS)):
+    for name, allowed, groups in (
+        ("workloads", WORKLOADS, WORKLOAD_GROUPS),
+        ("systems", SYSTEMS, {}),
+    ):
         chosen = [s.strip() for s in getattr(args, name).split(",") if s.strip()]
+        chosen = [m for s in chosen for m in groups.get(s, (s,))]
         bad = [s for s in chosen if s not in allowed]
         if bad or not chosen:
-            p.error(f"--{name}: choose from {', '.join(allowed)} (got {getattr(args, name)!r})")
+            names = ", ".join((*allowed, *groups))
+            p.error(f"--{name}: choose from {names} (got {getattr(args, name)!r})")
         setattr(args, name, [s for s in allowed if s in chosen])
-    for name in ("threads", "w1_ops", "w3_batch", "w3_hidden"):
+    for name in ("threads", "w1_ops", "w3_batch", "w3_hidden", "w4_batch", "w4_seed_batch"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.samples is not None and args.samples < 1 or args.warmup is not None and args.warmup < 0:
@@ -379,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
         "w1_ops": args.w1_ops,
         "w3_batch": args.w3_batch,
         "w3_hidden": args.w3_hidden,
+        "w4_batch": args.w4_batch,
+        "w4_seed_batch": args.w4_seed_batch,
     }
     t0 = time.perf_counter()
     results: dict[str, dict[str, Outcome]] = {}

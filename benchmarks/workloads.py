@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 # W1: the constants keep the chain's gradient well away from zero and from float32 underflow
 # (x -> tanh(1.001 * (x + 0.001)) is close to the neutral map x -> tanh(x)), so the systems'
@@ -224,17 +225,363 @@ def w3_numpy(batch: int, hidden: int, warmup: int, samples: int) -> Result:
     return Result("ms/step", times, {"first_loss": first, "final_loss": last})
 
 
+# ----------------------------------------------------------------------------------------------
+# W4: CNN training steps through the module API (nn, optim)
+# ----------------------------------------------------------------------------------------------
+
+# (state_dict key, shape) of each W4 network, in the modules' registration order.
+W4_PARAMS: dict[str, list[tuple[str, tuple[int, ...]]]] = {
+    "seed": [
+        ("conv1.weight", (3, 1, 3, 3)),
+        ("conv1.bias", (3,)),
+        ("conv2.weight", (12, 3, 3, 3)),
+        ("conv2.bias", (12,)),
+    ],
+    "lenet": [
+        ("0.weight", (16, 1, 5, 5)),
+        ("0.bias", (16,)),
+        ("3.weight", (32, 16, 5, 5)),
+        ("3.bias", (32,)),
+        ("7.weight", (10, 512)),
+        ("7.bias", (10,)),
+    ],
+}
+W4_VARIANTS = {"W4-seed": "seed", "W4-lenet": "lenet"}
+W4_CLASSES = 10
+W4_LR = 0.01
+W4_SEED = 0
+
+
+def w4_data(
+    variant: str, batch: int
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray | None]:
+    """Seeded float32 weights (PyTorch's default Conv2d/Linear init bounds), inputs, labels."""
+    rng = np.random.default_rng(W4_SEED)
+    params: dict[str, np.ndarray] = {}
+    bound = 1.0
+    for name, shape in W4_PARAMS[variant]:
+        if name.endswith("weight"):  # the bias uses its layer's weight fan-in
+            bound = 1.0 / np.sqrt(np.prod(shape[1:]))
+        params[name] = rng.uniform(-bound, bound, shape).astype(np.float32)
+    x = rng.standard_normal((batch, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, W4_CLASSES, batch).astype(np.int64) if variant == "lenet" else None
+    return params, x, y
+
+
+def w4_grad_summary(variant: str, grads: dict[str, np.ndarray]) -> dict[str, list[float]]:
+    """Each first-step gradient's L2 norm and its projection on a fixed random unit-ish vector.
+
+    The projections differ between systems by at most the norm of the gradients' difference, and a
+    wrong gradient (sign, transposed or flipped kernel) moves them by about the gradient's norm, so
+    two scalars per parameter check the whole gradient without shipping it between processes.
+    """
+    rng = np.random.default_rng(W4_SEED + 1)
+    norms, probes = [], []
+    for name, _ in W4_PARAMS[variant]:
+        g = grads[name].astype(np.float64).ravel()
+        r = rng.standard_normal(g.size) / np.sqrt(g.size)
+        norms.append(float(np.linalg.norm(g)))
+        probes.append(float(g @ r))
+    return {"grad_norms": norms, "grad_probes": probes}
+
+
+def _w4_model(mod: ModuleType, variant: str) -> Any:
+    """The W4 network, written once for dygrad and torch (`mod.nn` is `dygrad.nn` or `torch.nn`)."""
+    nn = mod.nn
+    if variant == "seed":  # the seed text's example, built the same way
+        model = nn.Sequential()
+        model.add_module("conv1", nn.Conv2d(1, 3, kernel_size=3, stride=2, padding=1))
+        model.add_module("conv2", nn.Conv2d(3, 12, kernel_size=3, stride=2, padding=1))
+        return model
+    return nn.Sequential(
+        nn.Conv2d(1, 16, kernel_size=5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, kernel_size=5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(512, W4_CLASSES),
+    )
+
+
+def w4_autograd(mod: ModuleType, variant: str, batch: int, warmup: int, samples: int) -> Result:
+    """W4 through the module API: forward, loss, backward, `optimizer.step()`, `zero_grad()`."""
+    arrays, xa, ya = w4_data(variant, batch)
+    model = _w4_model(mod, variant)
+    model.load_state_dict({k: mod.tensor(a) for k, a in arrays.items()})
+    x = mod.tensor(xa)
+    if variant == "seed":
+        y = None
+
+        def loss_fn(out: Any, _: Any) -> Any:
+            return out.mean()
+    else:
+        y = mod.tensor(ya)
+        loss_fn = mod.nn.CrossEntropyLoss()
+    opt = mod.optim.SGD(model.parameters(), lr=W4_LR)
+
+    def step() -> Any:
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        return loss
+
+    # The first step by hand, to read the gradients before the update.
+    loss = loss_fn(model(x), y)
+    loss.backward()
+    first = loss.item()
+    grads = {k: p.grad.numpy() for k, p in model.named_parameters()}
+    checks: dict[str, Any] = {"first_loss": first, **w4_grad_summary(variant, grads)}
+    opt.step()
+    opt.zero_grad()
+    times = _measure(step, warmup, samples, 1e3)
+    with mod.no_grad():
+        checks["final_loss"] = loss_fn(model(x), y).item()
+    return Result("ms/step", times, checks)
+
+
+class _Workspace:
+    """Buffers kept from one step to the next, by name: the large temporaries of a hand-written
+    step (patches, activations, masks) are written in place instead of being allocated afresh, so
+    the floor does not depend on how the C allocator returns memory to the system."""
+
+    def __init__(self) -> None:
+        self._bufs: dict[str, np.ndarray] = {}
+
+    def __call__(self, key: str, shape: tuple[int, ...], dtype: Any = np.float32) -> np.ndarray:
+        a = self._bufs.get(key)
+        if a is None or a.shape != shape or a.dtype != dtype:
+            a = self._bufs[key] = np.empty(shape, dtype)
+        return a
+
+
+def _im2col(
+    ws: _Workspace, key: str, xh: np.ndarray, k: int, stride: int, pad: int
+) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """NHWC input -> (N*Ho*Wo, k*k*C) patches, the columns ordered (kh, kw, C).
+
+    The one copy runs along the longest contiguous stretch: the channels when there are several,
+    else (one input channel) the image rows, the patches then being the transpose of a
+    taps-outermost (k*k, N*Ho*Wo) array, which the matrix products take without a copy.
+    """
+    if pad:
+        n, h, w, c = xh.shape
+        xp = ws(key + ".pad", (n, h + 2 * pad, w + 2 * pad, c))
+        xp.fill(0)
+        xp[:, pad : pad + h, pad : pad + w] = xh
+        xh = xp
+    win = sliding_window_view(xh, (k, k), axis=(1, 2))[:, ::stride, ::stride]
+    n, ho, wo, c = win.shape[:4]
+    if c == 1:
+        cols = ws(key, (k, k, 1, n, ho, wo))
+        np.copyto(cols, win.transpose(4, 5, 3, 0, 1, 2))
+        return cols.reshape(k * k, n * ho * wo).T, (n, ho, wo)
+    cols = ws(key, (n, ho, wo, k, k, c))
+    np.copyto(cols, win.transpose(0, 1, 2, 4, 5, 3))
+    return cols.reshape(n * ho * wo, -1), (n, ho, wo)
+
+
+def _conv_fwd(
+    ws: _Workspace, key: str, xh: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, pad: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Convolution of an NHWC input by a PyTorch-layout (O, C, k, k) weight: one matmul of the
+    patches. Returns the NHWC output and the patches (the weight gradient's other factor)."""
+    cols, (n, ho, wo) = _im2col(ws, key + ".cols", xh, w.shape[-1], stride, pad)
+    o = w.shape[0]
+    out = np.matmul(cols, w.transpose(0, 2, 3, 1).reshape(o, -1).T, out=ws(key, (n * ho * wo, o)))
+    out += b
+    return out.reshape(n, ho, wo, o), cols
+
+
+def _conv_grad_weight(dy: np.ndarray, cols: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Weight gradient (O, C, k, k) from the output gradient (M, O) and the (M, k*k*C) patches."""
+    o, c, k, _ = shape
+    return (dy.T @ cols).reshape(o, k, k, c).transpose(0, 3, 1, 2)
+
+
+def _conv_grad_input(
+    ws: _Workspace, key: str, dy: np.ndarray, w: np.ndarray, stride: int, pad: int, hw: int
+) -> np.ndarray:
+    """Gradient of the convolution's NHWC input (col2im): each kernel tap's (N*Ho*Wo, C) block of
+    the patches' gradient from one batched matmul, added into the padded image by one strided add
+    per tap, then cropped."""
+    n, ho, wo, o = dy.shape
+    c, k = w.shape[1], w.shape[-1]
+    wt = w.transpose(2, 3, 0, 1).reshape(k * k, o, c)
+    taps = np.matmul(dy.reshape(1, -1, o), wt, out=ws(key + ".taps", (k * k, n * ho * wo, c)))
+    size = hw + 2 * pad
+    out = ws(key, (n, size, size, c))
+    out.fill(0)
+    span_h, span_w = (ho - 1) * stride + 1, (wo - 1) * stride + 1
+    for t in range(k * k):
+        i, j = divmod(t, k)
+        out[:, i : i + span_h : stride, j : j + span_w : stride] += taps[t].reshape(n, ho, wo, c)
+    return out[:, pad : pad + hw, pad : pad + hw] if pad else out
+
+
+def _pool2_fwd(ws: _Workspace, key: str, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """2x2 max pooling, stride 2, of an NHWC array: the output and each window's argmax (0-3,
+    row-major in the window, the first on ties), from pairwise maxima of strided views."""
+    n, h, w, c = a.shape
+    h2, w2 = h // 2, w // 2
+    v = a.reshape(n, h2, 2, w2, 2, c)
+    left, right = v[:, :, :, :, 0], v[:, :, :, :, 1]
+    row_max = np.maximum(left, right, out=ws(key + ".rowmax", (n, h2, 2, w2, c)))
+    col = np.greater(right, left, out=ws(key + ".col", (n, h2, 2, w2, c), np.bool_))
+    top, bottom = row_max[:, :, 0], row_max[:, :, 1]
+    out = np.maximum(top, bottom, out=ws(key, (n, h2, w2, c)))
+    row = np.greater(bottom, top, out=ws(key + ".row", (n, h2, w2, c), np.bool_))
+    idx = ws(key + ".idx", (n, h2, w2, c), np.int8)
+    np.copyto(idx, col[:, :, 0])
+    np.copyto(idx, col[:, :, 1], where=row)
+    idx += row
+    idx += row
+    return out, idx
+
+
+def _pool2_bwd(ws: _Workspace, key: str, d: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Route a 2x2 max pool's output gradient to the argmax of each window."""
+    n, h2, w2, c = d.shape
+    g = ws(key, (n, h2, 2, w2, 2, c))
+    hit = ws(key + ".hit", idx.shape, np.bool_)
+    for r in range(2):
+        for q in range(2):
+            np.multiply(d, np.equal(idx, 2 * r + q, out=hit), out=g[:, :, r, :, q])
+    return g.reshape(n, 2 * h2, 2 * w2, c)
+
+
+def _sgd(p: dict[str, np.ndarray], g: dict[str, np.ndarray], lr: np.float32) -> None:
+    """optimizer.step() of plain SGD, in place (the gradients are scaled in place too)."""
+    for k, v in g.items():
+        v *= lr
+        p[k] -= v
+
+
+def _w4_seed_numpy_step(
+    ws: _Workspace,
+    p: dict[str, np.ndarray],
+    x: np.ndarray,
+    lr: np.float32,
+    grads: dict[str, np.ndarray] | None,
+) -> float:
+    w1, b1, w2, b2 = p["conv1.weight"], p["conv1.bias"], p["conv2.weight"], p["conv2.bias"]
+    a1, c1 = _conv_fwd(ws, "conv1", x.transpose(0, 2, 3, 1), w1, b1, 2, 1)
+    y, c2 = _conv_fwd(ws, "conv2", a1, w2, b2, 2, 1)
+    loss = float(y.mean())
+    # backward of the mean: a constant gradient
+    dy = np.full((c2.shape[0], w2.shape[0]), 1.0 / y.size, np.float32)
+    g = {"conv2.weight": _conv_grad_weight(dy, c2, w2.shape), "conv2.bias": dy.sum(axis=0)}
+    da1 = _conv_grad_input(ws, "dconv2", dy.reshape(y.shape), w2, 2, 1, a1.shape[1])
+    da1 = da1.reshape(-1, w1.shape[0])
+    g["conv1.weight"] = _conv_grad_weight(da1, c1, w1.shape)
+    g["conv1.bias"] = da1.sum(axis=0)
+    if grads is not None:
+        grads.update((k, v.copy()) for k, v in g.items())
+    _sgd(p, g, lr)
+    return loss
+
+
+def _w4_lenet_numpy_step(
+    ws: _Workspace,
+    p: dict[str, np.ndarray],
+    x: np.ndarray,
+    y: np.ndarray,
+    lr: np.float32,
+    grads: dict[str, np.ndarray] | None,
+) -> float:
+    w1, b1, w2, b2 = p["0.weight"], p["0.bias"], p["3.weight"], p["3.bias"]
+    w3, b3 = p["7.weight"], p["7.bias"]
+    n = x.shape[0]
+    rows = np.arange(n)
+    # forward, channels last, keeping the patches, pooled activations and argmaxes. (ReLU and
+    # max pooling commute, values and gradients alike: pooling first, the ReLU and its mask
+    # touch a quarter of the pixels.)
+    a1, c1 = _conv_fwd(ws, "conv1", x.transpose(0, 2, 3, 1), w1, b1, 1, 0)
+    p1, i1 = _pool2_fwd(ws, "pool1", a1)
+    np.maximum(p1, 0, out=p1)
+    a2, c2 = _conv_fwd(ws, "conv2", p1, w2, b2, 1, 0)
+    p2, i2 = _pool2_fwd(ws, "pool2", a2)
+    np.maximum(p2, 0, out=p2)
+    f = p2.transpose(0, 3, 1, 2).reshape(n, -1)  # flatten in PyTorch's (C, H, W) order
+    z = f @ w3.T
+    z += b3
+    z -= z.max(axis=1, keepdims=True)
+    ez = np.exp(z)
+    se = ez.sum(axis=1, keepdims=True)
+    loss = float(np.log(se[:, 0]).mean() - z[rows, y].mean())
+    # backward: softmax minus one-hot, then back through each layer
+    dz = ez
+    dz /= se
+    dz[rows, y] -= 1.0
+    dz /= n
+    g = {"7.weight": dz.T @ f, "7.bias": dz.sum(axis=0)}
+    dp2 = (dz @ w3).reshape(p2.shape[0], p2.shape[3], p2.shape[1], p2.shape[2])
+    dp2 = dp2.transpose(0, 2, 3, 1) * (p2 > 0)
+    da2 = _pool2_bwd(ws, "dpool2", dp2, i2).reshape(-1, w2.shape[0])
+    g["3.weight"] = _conv_grad_weight(da2, c2, w2.shape)
+    g["3.bias"] = da2.sum(axis=0)
+    dp1 = _conv_grad_input(ws, "dconv2", da2.reshape(a2.shape), w2, 1, 0, p1.shape[1])
+    dp1 *= p1 > 0
+    da1 = _pool2_bwd(ws, "dpool1", dp1, i1).reshape(-1, w1.shape[0])
+    g["0.weight"] = _conv_grad_weight(da1, c1, w1.shape)
+    g["0.bias"] = da1.sum(axis=0)
+    if grads is not None:
+        grads.update((k, v.copy()) for k, v in g.items())
+    _sgd(p, g, lr)
+    return loss
+
+
+def w4_numpy(variant: str, batch: int, warmup: int, samples: int) -> Result:
+    """W4 by hand: im2col convolutions (channels last), argmax max-pooling, softmax
+    cross-entropy, the backward written out, SGD in place; large buffers reused across steps."""
+    params, x, y = w4_data(variant, batch)
+    lr = np.float32(W4_LR)
+    ws = _Workspace()
+
+    def step(p: dict[str, np.ndarray], grads: dict[str, np.ndarray] | None = None) -> float:
+        if variant == "seed":
+            return _w4_seed_numpy_step(ws, p, x, lr, grads)
+        assert y is not None
+        return _w4_lenet_numpy_step(ws, p, x, y, lr, grads)
+
+    grads: dict[str, np.ndarray] = {}
+    first = step(params, grads)
+    checks: dict[str, Any] = {"first_loss": first, **w4_grad_summary(variant, grads)}
+    times = _measure(lambda: step(params), warmup, samples, 1e3)
+    checks["final_loss"] = step({k: v.copy() for k, v in params.items()})
+    return Result("ms/step", times, checks)
+
+
 def run(workload: str, system: str, cfg: dict[str, Any]) -> Result:
     """Run one workload on one system (importing that system here, in the child)."""
     warmup, samples = int(cfg["warmup"]), int(cfg["samples"])
+    if workload in W4_VARIANTS:
+        variant = W4_VARIANTS[workload]
+        batch = int(cfg["w4_seed_batch"] if variant == "seed" else cfg["w4_batch"])
+        if system == "numpy":
+            return w4_numpy(variant, batch, warmup, samples)
+        mod = _import_system(system)
+        return w4_autograd(mod, variant, batch, warmup, samples)
     if system == "numpy":
         if workload == "W1":
             return w1_numpy(int(cfg["w1_ops"]), warmup, samples)
         return w3_numpy(int(cfg["w3_batch"]), int(cfg["w3_hidden"]), warmup, samples)
-    if system == "torch":
-        import torch as mod
-    else:
-        import dygrad as mod
+    mod = _import_system(system)
     if workload == "W1":
         return w1_autograd(mod, int(cfg["w1_ops"]), warmup, samples)
     return w3_autograd(mod, int(cfg["w3_batch"]), int(cfg["w3_hidden"]), warmup, samples)
+
+
+def _import_system(system: str) -> ModuleType:
+    """`torch`, or `dygrad` with its `nn` and `optim` loaded."""
+    if system == "torch":
+        import torch
+
+        return torch
+    import dygrad
+    import dygrad.nn
+    import dygrad.optim
+
+    return dygrad

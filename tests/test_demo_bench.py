@@ -38,7 +38,15 @@ tensor([[4.5000, 4.5000],
         [4.5000, 4.5000]])""".splitlines()
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
-TINY = ["--quick", "--w1-ops", "30", "--w3-batch", "8", "--w3-hidden", "16"]
+TINY = ["--quick", "--w1-ops", "30", "--w3-batch", "8", "--w3-hidden", "16", "--w4-batch", "8"]
+WORKLOADS = ("W1", "W3", "W4-seed", "W4-lenet")
+# The start of each workload's row label in the table.
+ROW_PREFIX = {
+    "W1": "| W1 per-op",
+    "W3": "| W3 MLP",
+    "W4-seed": "| W4 seed net",
+    "W4-lenet": "| W4 LeNet",
+}
 
 
 def _env(extra_path: str | None = None) -> dict[str, str]:
@@ -125,8 +133,9 @@ def test_usage_exits_2(args: list[str]) -> None:
 def _table_rows(stdout: str) -> dict[str, list[str]]:
     rows = {}
     for line in stdout.splitlines():
-        if line.startswith("| W1 per-op") or line.startswith("| W3 MLP"):
-            rows[line[2:4]] = [c.strip() for c in line.strip().strip("|").split("|")]
+        for wl, prefix in ROW_PREFIX.items():
+            if line.startswith(prefix):
+                rows[wl] = [c.strip() for c in line.strip().strip("|").split("|")]
     return rows
 
 
@@ -140,9 +149,12 @@ def test_bench_quick_table(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stdout + p.stderr
     assert "| workload | unit | dygrad | torch | numpy | dygrad/torch | dygrad/numpy |" in p.stdout
     rows = _table_rows(p.stdout)
-    assert set(rows) == {"W1", "W3"}
+    assert set(rows) == set(WORKLOADS)
     assert "30-op chain" in rows["W1"][0] and "784-16-16-10, batch 8" in rows["W3"][0]
-    assert rows["W1"][1] == "us/op" and rows["W3"][1] == "ms/step"
+    assert "Conv2d(3,12,3,s2,p1), batch 4 of 1x28x28" in rows["W4-seed"][0]
+    assert "Linear(512,10), batch 8 of 1x28x28" in rows["W4-lenet"][0]
+    assert rows["W1"][1] == "us/op"
+    assert rows["W3"][1] == rows["W4-seed"][1] == rows["W4-lenet"][1] == "ms/step"
     systems = ["dygrad", "numpy"] + (["torch"] if HAVE_TORCH else [])
     col = {"dygrad": 2, "torch": 3, "numpy": 4}
     for row in rows.values():
@@ -156,7 +168,7 @@ def test_bench_quick_table(tmp_path: Path) -> None:
     assert "| NO |" not in p.stdout
     doc = json.loads(out.read_text())
     assert {(r["workload"], r["system"]) for r in doc["results"]} == {
-        (w, s) for w in ("W1", "W3") for s in ("dygrad", "torch", "numpy")
+        (w, s) for w in WORKLOADS for s in ("dygrad", "torch", "numpy")
     }
     for r in doc["results"]:
         if r["system"] == "torch" and not HAVE_TORCH:
@@ -166,6 +178,23 @@ def test_bench_quick_table(tmp_path: Path) -> None:
         assert len(r["samples"]) == doc["config"]["samples"] >= 2
         assert all(math.isfinite(s) and s > 0 for s in r["samples"])
     assert all(c["ok"] for c in doc["cross_checks"])
+    # W4 checks each other system's first-step loss and gradients against the reference.
+    others = {"dygrad", "numpy"} if HAVE_TORCH else {"dygrad"}  # the reference: torch, else numpy
+    for wl in ("W4-seed", "W4-lenet"):
+        for what in ("first-step loss", "first-step grads"):
+            got = {
+                c["system"]
+                for c in doc["cross_checks"]
+                if c["workload"] == wl and what in c["what"]
+            }
+            assert got == others, (wl, what, got)
+            assert f"| {wl} {what}" in p.stdout
+    for r in doc["results"]:
+        if r["workload"].startswith("W4") and r["status"] == "ok":
+            n_params = 4 if r["workload"] == "W4-seed" else 6
+            assert len(r["checks"]["grad_norms"]) == len(r["checks"]["grad_probes"]) == n_params
+            assert all(v > 0 for v in r["checks"]["grad_norms"])
+            assert math.isfinite(r["checks"]["first_loss"])
 
 
 def test_bench_without_torch(tmp_path: Path) -> None:
@@ -173,11 +202,67 @@ def test_bench_without_torch(tmp_path: Path) -> None:
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("raise ImportError('torch hidden by the test')\n")
     p = _run(
-        [str(REPO / "benchmarks" / "run.py"), *TINY, "--workloads", "W1"],
+        [str(REPO / "benchmarks" / "run.py"), *TINY, "--workloads", "W1,W4-lenet"],
         extra_path=str(fake.parent),
         timeout=60,
     )
     assert p.returncode == 0, p.stdout + p.stderr
-    row = _table_rows(p.stdout)["W1"]
-    assert row[3] == "n/a" and row[5] == "n/a"
-    assert _median(row[2]) > 0 and _median(row[4]) > 0 and float(row[6][:-1]) > 0
+    rows = _table_rows(p.stdout)
+    assert set(rows) == {"W1", "W4-lenet"}
+    for row in rows.values():
+        assert row[3] == "n/a" and row[5] == "n/a"
+        assert _median(row[2]) > 0 and _median(row[4]) > 0 and float(row[6][:-1]) > 0
+    # The NumPy floor is the reference: dygrad's W4 loss and gradients are checked against it.
+    grads_row = "| W4-lenet first-step grads of 6 params (norm, projection), max abs diff |"
+    assert f"{grads_row} dygrad | numpy |" in p.stdout
+
+
+def _bench_runner():
+    from dygrad.__main__ import _load_bench_runner
+
+    run = _load_bench_runner()
+    assert run is not None
+    return run
+
+
+def test_bench_workload_selection() -> None:
+    run = _bench_runner()
+    assert run.parse_args([]).workloads == list(WORKLOADS)
+    assert run.parse_args(["--workloads", "W4,W1"]).workloads == ["W1", "W4-seed", "W4-lenet"]
+    assert run.parse_args(["--workloads", "W4-lenet"]).workloads == ["W4-lenet"]
+    with pytest.raises(SystemExit):
+        run.parse_args(["--workloads", "W5"])
+    with pytest.raises(SystemExit):
+        run.parse_args(["--w4-batch", "0"])
+
+
+def test_bench_w4_checks_catch_wrong_values() -> None:
+    """The W4 cross-checks pass on agreeing numbers and fail on a wrong loss or gradient."""
+    run = _bench_runner()
+    ref = {"first_loss": 2.3, "grad_norms": [0.5, 2.0], "grad_probes": [0.1, -0.7]}
+
+    def outcome(system: str, checks: dict) -> object:
+        return run.Outcome("W4-lenet", system, "ok", "ms/step", [1.0], checks)
+
+    def verdicts(checks: dict) -> list[bool]:
+        outs = {"dygrad": outcome("dygrad", checks), "torch": outcome("torch", ref)}
+        rows = run.check("W4-lenet", outs)
+        assert [r["system"] for r in rows] == ["dygrad", "dygrad"]
+        return [r["ok"] for r in rows]
+
+    assert verdicts(dict(ref)) == [True, True]
+    close = {**ref, "first_loss": 2.3 * (1 + 1e-5), "grad_probes": [0.1 + 1e-4, -0.7]}
+    assert verdicts(close) == [True, True]
+    assert verdicts({**ref, "first_loss": 2.31}) == [False, True]
+    # A gradient off by 1% of its norm, seen in the projection or in the norm.
+    assert verdicts({**ref, "grad_probes": [0.1, -0.7 + 0.02]}) == [True, False]
+    assert verdicts({**ref, "grad_norms": [0.505, 2.0]}) == [True, False]
+    # A missing NumPy column is n/a in the table, never an error.
+    outs = {"dygrad": outcome("dygrad", ref), "torch": outcome("torch", ref)}
+    table = run.render(
+        {"W4-lenet": outs},
+        run.check("W4-lenet", outs),
+        vars(run.parse_args([])),
+    )
+    row = _table_rows(table)["W4-lenet"]
+    assert row[4] == "n/a" and row[6] == "n/a" and row[5] == "1.00x"
