@@ -401,3 +401,12 @@ def test_zero_gradients_stay_zero_when_upstream_gradient_is_inf():
     x.grad = None
     torch.where(x > 1.5, x, 0.0).mul(inf).sum().backward()
     assert x.grad.tolist() == [0.0, inf, inf]
+
+
+def test_gradient_of_a_promoted_input_has_the_input_dtype():
+    x = torch.ones(3, dtype=torch.float16, requires_grad=True)
+    (x * torch.ones(3)).sum().backward()  # computed in float32
+    assert x.grad.dtype is torch.float16
+    w = torch.ones(3, requires_grad=True)
+    (w + torch.ones(3, dtype=torch.float64)).sum().backward()
+    assert w.grad.dtype is torch.float32

@@ -494,46 +494,10 @@ def apply(op: Op, *args: Any) -> Any:
             out = np.asarray(out)
         if not record or out.dtype.kind != "f":
             res = T._wrap(out, False, None, 0)
-        elif op.variadic:
+        else:
             node = op.node_cls()
             res = T._wrap(out, True, node, 0)
             _record(op, node, args, vals, out, res)
-        else:
-            # The common case, inlined: record a single-output op's node.
-            node = op.node_cls()
-            res = T._wrap(out, True, node, 0)
-            edges = []
-            meta = None
-            oshape = out.shape
-            odt = out.dtype
-            for i in range(n):
-                a = args[i]
-                if isinstance(a, T) and a._requires_grad:
-                    fn = a.grad_fn
-                    if fn is not None:
-                        edges.append((fn, a._out_nr))
-                    else:
-                        ref = a._accum
-                        acc = ref() if ref is not None else None
-                        edges.append((acc if acc is not None else a._accumulator(), 0))
-                    v = vals[i]
-                    if v.shape != oshape or v.dtype is not odt:
-                        if meta is None:
-                            meta = [None] * n
-                        meta[i] = (v.shape, a._data.dtype)
-                else:
-                    edges.append(_NO_EDGE)
-            node.next_functions = tuple(edges)
-            node._meta = meta
-            if op.saves_inputs:
-                keep = op.keep
-                saved = tuple([a if keep[i] else None for i, a in enumerate(args)])
-                node._saved = saved
-                node._vers = tuple([a._vc[0] for a in saved[:n] if isinstance(a, T)])
-            else:
-                node._saved = op.no_inputs + args[n:] if op.has_attrs else _EMPTY
-                node._vers = _EMPTY
-            node._out = (out, res._vc, 0) if op.saves_out else None
         if op.view:
             _share(args[0], res)
         return res
@@ -588,10 +552,15 @@ def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> N
             a = args[i]
             if isinstance(a, T) and a._requires_grad:
                 fn = a.grad_fn
-                edges.append((fn, a._out_nr) if fn is not None else (a._accumulator(), 0))
+                if fn is not None:
+                    edges.append((fn, a._out_nr))
+                else:
+                    ref = a._accum
+                    acc = ref() if ref is not None else None
+                    edges.append((acc if acc is not None else a._accumulator(), 0))
                 if single:
                     v = vals[i]
-                    if v.shape != oshape or a._data.dtype != odt:
+                    if v.shape != oshape or a._data.dtype is not odt:
                         if meta is None:
                             meta = [None] * n
                         meta[i] = (v.shape, a._data.dtype)
