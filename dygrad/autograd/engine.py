@@ -79,8 +79,14 @@ def run_backward(
     create_graph: bool,
     capture: Sequence[tuple[Node, int]] = (),
     accumulate: bool = True,
+    observe: Any = None,
 ) -> list[Any]:
     """Propagate `grads` (one per root edge) back through the graph.
+
+    `observe(node, grad_in, grads_out, summed)`, when given, is called after each node runs
+    (AccumulateGrad included, with grads_out None): the gradient that reached the node, the one
+    it sent along each edge, and the inputs (edge indices) whose gradient was added to one that
+    had already arrived from another use. Tools (the step-through viewer) build on it.
 
     Gradients reaching the edges in `capture` are returned in that order (None where nothing
     arrived). With `accumulate=False` leaves' `.grad` is left untouched (`autograd.grad`).
@@ -123,6 +129,8 @@ def run_backward(
                 if g is not None and accumulate:
                     owned = node in owned_grads and not node._pre_hooks
                     node.variable._accumulate_grad(g, create_graph, owned)
+                if observe is not None and g is not None:
+                    observe(node, g, None, ())
                 continue
             if g is None:
                 # Nothing arrived: the inputs still wait for one consumer less.
@@ -143,6 +151,11 @@ def run_backward(
                         out = tuple(new)
             if not retain_graph:
                 node._release()
+            if observe is not None:
+                observe(node, g, out, tuple(
+                    j for j, (nxt, _) in enumerate(node.next_functions)
+                    if nxt is not None and out[j] is not None and nxt in buffers
+                ))  # fmt: skip
             i = 0
             for nxt, nr in node.next_functions:
                 if nxt is not None:
