@@ -118,5 +118,10 @@ def is_floating_point(t: Tensor) -> object:
 
 
 # The library layer: nn, optim, utils, serialization (they use only the public API above).
-from . import nn, optim, utils  # noqa: E402
+from . import (  # noqa: E402
+    nn,
+    optim,
+    utils,
+    viz,  # noqa: E402
+)
 from .serialization import load, save  # noqa: E402

@@ -26,8 +26,9 @@ usage: python -m dygrad <command> [options]
 commands:
   demo     walk through dygrad's autograd: the seed example, detach, no_grad,
            a vector-Jacobian product checked against NumPy, the seed's convolutions,
-           then train a CNN on scikit-learn's digits (--out DIR, default ./dygrad-demo;
-           --epochs N; --no-train to stop after the walkthrough)
+           the text's graph pictures, explain() and a step-through page of the backward
+           pass, then train a CNN on scikit-learn's digits (all written to --out DIR,
+           default ./dygrad-demo; --epochs N; --no-train to skip the training)
   bench    benchmark dygrad against PyTorch and hand-written NumPy
            (python -m dygrad bench --help for its options)
 """
@@ -197,6 +198,68 @@ def vjp_values() -> dict[str, Any]:
     return {"J": j, "v": v, "x_grad": ns["x"].grad.numpy(), "jtv": j.T @ v}
 
 
+def _print_commented(text: str) -> None:
+    # Tool output inside the transcript: every line is a comment, like the explanations.
+    for line in text.rstrip("\n").split("\n"):
+        print(f"#   {line}")
+
+
+def picture_demo(out: str) -> list[str]:
+    """Draw the text's three graphs (y = x + 1; the two-conv model; the same with conv2 frozen)
+    as SVG and PNG, print explain() for the 4.5 example and write its step-through page."""
+    import os
+    import shutil
+
+    import dygrad as torch
+    from dygrad import nn, viz
+
+    os.makedirs(out, exist_ok=True)
+    print("\n# == Seeing the graph: the text's pictures, the chain rule, a step-through page.")
+    torch.manual_seed(0)
+    x = torch.zeros(1, requires_grad=True)
+    graphs = {"graph_1": (x + 1, None)}
+    for name, frozen in (("graph_2", False), ("graph_3", True)):
+        model = nn.Sequential()
+        model.add_module("conv1", nn.Conv2d(1, 3, kernel_size=3, stride=2, padding=1))
+        model.add_module("conv2", nn.Conv2d(3, 12, kernel_size=3, stride=2, padding=1))
+        if frozen:
+            for param in model.conv2.parameters():
+                param.requires_grad = False
+        y = model(torch.randn(4, 1, 28, 28)).mean()
+        graphs[name] = (y, dict(model.named_parameters()))
+    written = []
+    if shutil.which("dot") is None:
+        print("# graphviz's `dot` is not installed (apt-get install graphviz): the pictures are "
+              "printed as text instead.")  # fmt: skip
+        for name, (y, params) in graphs.items():
+            print(f"# {name}:")
+            buf = io.StringIO()
+            viz.print_graph(y, params=params, file=buf)
+            _print_commented(buf.getvalue())
+    else:
+        for name, (y, params) in graphs.items():
+            dot = viz.make_dot(y, params=params)
+            for fmt in ("svg", "png"):
+                path = os.path.join(out, f"{name}.{fmt}")
+                with open(path, "wb") as f:
+                    f.write(dot.pipe(format=fmt))
+                written.append(path)
+        print(f"# wrote {', '.join(written)}")
+    x = torch.ones(2, 2, requires_grad=True)
+    y = x + 2
+    z = y * y * 3
+    o = z.mean()
+    print("# The chain rule from x to o, from the recorded graph and the ops' backward rules:")
+    buf = io.StringIO()
+    viz.explain(o, x, names={"x": x, "y": y, "z": z, "o": o}, file=buf)
+    _print_commented(buf.getvalue())
+    page = os.path.join(out, "backward_steps.html")
+    viz.trace_backward(o, html=page, names={"x": x, "y": y, "z": z, "o": o})
+    written.append(page)
+    print(f"# wrote {page}: open it in a browser to step through the backward pass")
+    return written
+
+
 def train_demo(out: str, epochs: int) -> float:
     """Train the small CNN on the digits with a progress bar; write the curves and weights."""
     import os
@@ -257,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(USAGE, end="", file=sys.stderr)
             return int(e.code or 0)
         run_demo()
+        picture_demo(opts.out)
         if not opts.no_train:
             try:
                 train_demo(opts.out, opts.epochs)

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -70,10 +71,34 @@ def _run(
 
 
 @pytest.fixture(scope="module")
-def demo_out() -> list[str]:
-    p = _run(["-m", "dygrad", "demo", "--no-train"])
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("demo")
+
+
+@pytest.fixture(scope="module")
+def demo_out(demo_dir: Path) -> list[str]:
+    p = _run(["-m", "dygrad", "demo", "--no-train", "--out", str(demo_dir)])
     assert p.returncode == 0, p.stderr
     return p.stdout.splitlines()
+
+
+def test_demo_draws_the_texts_pictures_explains_and_writes_the_step_page(
+    demo_out: list[str], demo_dir: Path
+) -> None:
+    text = "\n".join(demo_out)
+    assert "dz/dy = 6·y = 18" in text and "do/dz = 1/4" in text and "dy/dx = 1" in text
+    assert "= 4.5" in text and "matches" in text
+    page = (demo_dir / "backward_steps.html").read_text()
+    assert "<script" in page
+    assert not re.search(r'(src|href)\s*=\s*["\']?https?:', page)  # self-contained: no fetches
+    if shutil.which("dot") is None:
+        pytest.skip("graphviz's dot is not installed: the demo prints the graphs as text")
+    for name in ("graph_1", "graph_2", "graph_3"):
+        assert (demo_dir / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "<svg" in (demo_dir / f"{name}.svg").read_text()
+    frozen = (demo_dir / "graph_3.svg").read_text()
+    assert "conv1.weight" in frozen and "conv2.weight" not in frozen
+    assert "conv2.weight" in (demo_dir / "graph_2.svg").read_text()
 
 
 def test_demo_prints_seed_exactly_in_order(demo_out: list[str]) -> None:

@@ -151,16 +151,14 @@ def run_backward(
                         out = tuple(new)
             if not retain_graph:
                 node._release()
-            if observe is not None:
-                observe(node, g, out, tuple(
-                    j for j, (nxt, _) in enumerate(node.next_functions)
-                    if nxt is not None and out[j] is not None and nxt in buffers
-                ))  # fmt: skip
+            summed: list[int] | None = [] if observe is not None else None
             i = 0
             for nxt, nr in node.next_functions:
                 if nxt is not None:
                     gi = out[i]
                     if gi is not None:
+                        if summed is not None and nxt in buffers:
+                            summed.append(i)  # meets a gradient from another use
                         if type(nxt) is AccumulateGrad:
                             prev = buffers.get(nxt)
                             if prev is None:
@@ -185,6 +183,8 @@ def run_backward(
                     if d == 0:
                         ready.append(nxt)
                 i += 1
+            if summed is not None:
+                observe(node, g, out, tuple(summed))
     finally:
         state.enabled = prev_mode
     return captured
