@@ -228,9 +228,11 @@ def picture_demo(out: str) -> list[str]:
         y = model(torch.randn(4, 1, 28, 28)).mean()
         graphs[name] = (y, dict(model.named_parameters()))
     written = []
-    if shutil.which("dot") is None:
-        print("# graphviz's `dot` is not installed (apt-get install graphviz): the pictures are "
-              "printed as text instead.")  # fmt: skip
+    import importlib.util
+
+    if shutil.which("dot") is None or importlib.util.find_spec("graphviz") is None:
+        print("# graphviz (pip install graphviz, and its `dot`: apt-get install graphviz) is not "
+              "installed: the pictures are printed as text instead.")  # fmt: skip
         for name, (y, params) in graphs.items():
             print(f"# {name}:")
             buf = io.StringIO()
