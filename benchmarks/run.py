@@ -34,9 +34,20 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
 SYSTEMS = ("dygrad", "torch", "numpy")
-WORKLOADS = ("W1", "W3", "W4-seed", "W4-lenet")
+WORKLOADS = ("W1", "W2", "W3", "W4-seed", "W4-lenet", "W5-100k", "W5-1M", "W6", "W7")
 # Names that select several workloads at once in --workloads.
-WORKLOAD_GROUPS = {"W4": ("W4-seed", "W4-lenet")}
+WORKLOAD_GROUPS = {"W4": ("W4-seed", "W4-lenet"), "W5": ("W5-100k", "W5-1M")}
+# Systems a workload runs on, where not all: W5 has no NumPy floor (a chain of scalar adds has
+# nothing to hand-write); its column reads n/a.
+WORKLOAD_SYSTEMS = {"W5-100k": ("dygrad", "torch"), "W5-1M": ("dygrad", "torch")}
+# The main row's metric of the workloads that report several (the others follow as rows of their
+# own: `Result.metrics`).
+MAIN_METRIC = {
+    "W5-100k": "time per node (build + backward)",
+    "W5-1M": "time per node (build + backward)",
+    "W6": "time per step",
+    "W7": "float32",
+}
 THREAD_VARS = (
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
@@ -49,6 +60,12 @@ W1_GRAD_RTOL = 1e-3  # float32 after a thousand ops, relative to the largest gra
 W3_LOSS_RTOL = 1e-4  # first-step loss, relative
 W4_LOSS_RTOL = 1e-4  # first-step loss, relative
 W4_GRAD_RTOL = 1e-3  # first-step gradients: norms and random projections, relative to the norm
+W2_LOSS_RTOL = 1e-4  # first-step loss, relative
+W2_GRAD_RTOL = 1e-3  # first-step gradient norm (all parameters), relative
+W5_GRAD_RTOL = 0.0  # d(x0 + 1 + ... + 1)/dx0 is exactly 1
+W6_LOSS_RTOL = 1e-4  # first-step loss, relative (float32 through 20 layers)
+W6_GRAD_RTOL = 1e-3  # first-step gradient norm (all parameters), relative
+W7_RTOL = 1e-4  # norm of the product's first rows, relative
 
 EXIT_CHECK_FAILED = 1
 
@@ -65,6 +82,8 @@ class Outcome:
     checks: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     error: str = ""
+    # Further rows of the workload: name -> {"unit": ..., "samples": [...]}.
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def stats(self) -> tuple[float, float, float]:
         """Median, first and third quartiles of the samples."""
@@ -81,8 +100,31 @@ def quartiles(xs: list[float]) -> tuple[float, float, float]:
     return (med, q1, q3)
 
 
-def describe(workload: str, cfg: dict[str, Any]) -> str:
-    """The table's row label for a workload under this configuration."""
+def describe(workload: str, cfg: dict[str, Any], metric: str | None = None) -> str:
+    """The table's row label for a workload (and one of its metrics) under this configuration."""
+    if metric is None and workload in MAIN_METRIC:
+        metric = MAIN_METRIC[workload]
+    base = _describe(workload, cfg)
+    return f"{base}: {metric}" if metric else base
+
+
+def _describe(workload: str, cfg: dict[str, Any]) -> str:
+    if workload == "W2":
+        return (
+            f"W2 micrograd MLP 2-16-16-1 (ReLU), {cfg['w2_points']} moons points, "
+            "summed hinge loss, fwd+bwd"
+        )
+    if workload in ("W5-100k", "W5-1M"):
+        n = cfg["w5_nodes"][0 if workload == "W5-100k" else 1]
+        return f"W5 chain of {n:,} scalar adds (x = x + 1.0, 0-d f32)"
+    if workload == "W6":
+        return (
+            f"W6 MLP {cfg['w6_layers']} x Linear({cfg['w6_width']},{cfg['w6_width']})+ReLU, "
+            f"batch {cfg['w6_batch']}, mean, fwd+bwd"
+        )
+    if workload == "W7":
+        n = cfg["w7_n"]
+        return f"W7 matmul {n}x{n} @ {n}x{n}"
     if workload == "W1":
         return f"W1 per-op overhead: {cfg['w1_ops']}-op chain on (4,) f32, fwd+bwd"
     if workload == "W4-seed":
@@ -146,7 +188,10 @@ def child_main(spec_json: str, out_path: str) -> int:
         import workloads
 
         r = workloads.run(workload, system, cfg)
-        res.update(status="ok", unit=r.unit, samples=r.samples, checks=r.checks, info=info)
+        metrics = {k: {"unit": u, "samples": v} for k, (u, v) in r.metrics.items()}
+        res.update(
+            status="ok", unit=r.unit, samples=r.samples, checks=r.checks, info=info, metrics=metrics
+        )
     except Exception as e:  # reported to the parent, which fails the run
         import traceback
 
@@ -212,6 +257,7 @@ def run_child(workload: str, system: str, cfg: dict[str, Any], timeout: float) -
         checks=res.get("checks", {}),
         info=res.get("info", {}),
         error=res.get("error", ""),
+        metrics=res.get("metrics", {}),
     )
 
 
@@ -225,6 +271,12 @@ def check(workload: str, outs: dict[str, Outcome]) -> list[dict[str, Any]]:
     ref = ok[ref_name].checks
     for name, o in ok.items():
         if name == ref_name:
+            continue
+        if workload in SCALAR_CHECKS:
+            for key, what, rtol in SCALAR_CHECKS[workload]:
+                rows.append(
+                    scalar_check(workload, name, ref_name, what, o.checks[key], ref[key], rtol)
+                )
             continue
         if workload == "W1":
             g, r = o.checks["grad"], ref["grad"]
@@ -265,6 +317,43 @@ def check(workload: str, outs: dict[str, Outcome]) -> list[dict[str, Any]]:
     return rows
 
 
+# Workloads checked by scalars: (check key, description, relative tolerance).
+SCALAR_CHECKS: dict[str, list[tuple[str, str, float]]] = {
+    "W2": [
+        ("first_loss", "first-step loss", W2_LOSS_RTOL),
+        ("grad_norm", "first-step grad norm", W2_GRAD_RTOL),
+    ],
+    "W5-100k": [("grad", "x0.grad", W5_GRAD_RTOL)],
+    "W5-1M": [("grad", "x0.grad", W5_GRAD_RTOL)],
+    "W6": [
+        ("first_loss", "first-step loss", W6_LOSS_RTOL),
+        ("grad_norm", "first-step grad norm", W6_GRAD_RTOL),
+    ],
+    "W7": [
+        ("float32_norm", "float32 product norm (4 rows)", W7_RTOL),
+        ("float64_norm", "float64 product norm (4 rows)", W7_RTOL),
+    ],
+}
+
+
+def scalar_check(
+    workload: str, name: str, ref_name: str, what: str, a: float, b: float, rtol: float
+) -> dict[str, Any]:
+    """One value against the reference's, relative to the reference."""
+    diff = abs(a - b)
+    rel = diff / abs(b) if b else diff
+    return {
+        "workload": workload,
+        "system": name,
+        "reference": ref_name,
+        "what": f"{what} {a:.6g}, abs diff",
+        "value": diff,
+        "rel": rel,
+        "rtol": rtol,
+        "ok": math.isfinite(a) and rel <= rtol,
+    }
+
+
 def grad_check(
     workload: str, name: str, got: dict[str, Any], ref_name: str, ref: dict[str, Any]
 ) -> dict[str, Any]:
@@ -300,21 +389,38 @@ def fmt_num(x: float) -> str:
     return f"{x:.2f}" if x >= 1 else f"{x:.3f}"
 
 
-def cell(o: Outcome | None) -> str:
+def _samples(o: Outcome, metric: str | None) -> list[float] | None:
+    """The samples of the main row (metric None) or of a metric; None where missing."""
+    if o.status != "ok":
+        return None
+    if metric is None:
+        return o.samples
+    m = o.metrics.get(metric)
+    return None if m is None else [float(v) for v in m["samples"]]
+
+
+def cell(o: Outcome | None, metric: str | None = None) -> str:
     """'median (IQR q1-q3)' for a system's samples, or why there are none."""
     if o is None or o.status == "unavailable":
         return "n/a"
     if o.status != "ok":
         return "error"
-    med, q1, q3 = o.stats()
+    xs = _samples(o, metric)
+    if xs is None:
+        return "n/a"
+    med, q1, q3 = quartiles(xs)
     return f"{fmt_num(med)} (IQR {fmt_num(q1)}-{fmt_num(q3)})"
 
 
-def ratio(a: Outcome | None, b: Outcome | None) -> str:
+def ratio(a: Outcome | None, b: Outcome | None, metric: str | None = None) -> str:
     """Median of a over median of b, or 'n/a'."""
     if a is None or b is None or a.status != "ok" or b.status != "ok":
         return "n/a"
-    return f"{a.stats()[0] / b.stats()[0]:.2f}x"
+    xa, xb = _samples(a, metric), _samples(b, metric)
+    if not xa or not xb:
+        return "n/a"
+    num, den = quartiles(xa)[0], quartiles(xb)[0]
+    return f"{num / den:.2f}x" if den > 0 and math.isfinite(num) else "n/a"
 
 
 def render(
@@ -326,13 +432,20 @@ def render(
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for wl, outs in results.items():
-        units = {o.unit for o in outs.values() if o.unit}
-        unit = units.pop() if len(units) == 1 else "?"
         d, t, n = outs.get("dygrad"), outs.get("torch"), outs.get("numpy")
-        lines.append(
-            f"| {describe(wl, cfg)} | {unit} | {cell(d)} | {cell(t)} | {cell(n)} | "
-            f"{ratio(d, t)} | {ratio(d, n)} |"
-        )
+        metrics: list[str | None] = [None]
+        for o in outs.values():
+            metrics += [m for m in o.metrics if m not in metrics]
+        for m in metrics:
+            if m is None:
+                units = {o.unit for o in outs.values() if o.unit}
+            else:
+                units = {o.metrics[m]["unit"] for o in outs.values() if m in o.metrics}
+            unit = units.pop() if len(units) == 1 else "?"
+            lines.append(
+                f"| {describe(wl, cfg, m)} | {unit} | {cell(d, m)} | {cell(t, m)} | "
+                f"{cell(n, m)} | {ratio(d, t, m)} | {ratio(d, n, m)} |"
+            )
     if checks:
         lines += [
             "",
@@ -384,7 +497,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--workloads",
         default=",".join(WORKLOADS),
-        help="comma-separated subset; W4 selects both W4 variants",
+        help="comma-separated subset; W4 and W5 select both of their variants",
     )
     p.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset")
     p.add_argument("--samples", type=int, help="timed samples per (workload, system)")
@@ -394,6 +507,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--w3-hidden", type=int, default=512, help="W3 hidden width")
     p.add_argument("--w4-batch", type=int, default=64, help="W4 LeNet batch size")
     p.add_argument("--w4-seed-batch", type=int, default=4, help="W4 seed net batch size")
+    p.add_argument("--w2-points", type=int, default=100, help="W2 number of data points")
+    p.add_argument("--w5-100k-nodes", type=int, default=100_000, help="W5-100k chain length")
+    p.add_argument("--w5-1m-nodes", type=int, default=1_000_000, help="W5-1M chain length")
+    p.add_argument("--w6-layers", type=int, default=20, help="W6 number of Linear+ReLU layers")
+    p.add_argument("--w6-width", type=int, default=1024, help="W6 layer width")
+    p.add_argument("--w6-batch", type=int, default=256, help="W6 batch size")
+    p.add_argument("--w7-n", type=int, default=1024, help="W7 matrix size n (n x n @ n x n)")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds allowed per child")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--child-out", help=argparse.SUPPRESS)
@@ -409,7 +529,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             names = ", ".join((*allowed, *groups))
             p.error(f"--{name}: choose from {names} (got {getattr(args, name)!r})")
         setattr(args, name, [s for s in allowed if s in chosen])
-    for name in ("threads", "w1_ops", "w3_batch", "w3_hidden", "w4_batch", "w4_seed_batch"):
+    for name in (
+        "threads",
+        "w1_ops",
+        "w2_points",
+        "w3_batch",
+        "w3_hidden",
+        "w4_batch",
+        "w4_seed_batch",
+        "w5_100k_nodes",
+        "w5_1m_nodes",
+        "w6_layers",
+        "w6_width",
+        "w6_batch",
+        "w7_n",
+    ):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.samples is not None and args.samples < 1 or args.warmup is not None and args.warmup < 0:
@@ -433,6 +567,12 @@ def main(argv: list[str] | None = None) -> int:
         "w3_hidden": args.w3_hidden,
         "w4_batch": args.w4_batch,
         "w4_seed_batch": args.w4_seed_batch,
+        "w2_points": args.w2_points,
+        "w5_nodes": [args.w5_100k_nodes, args.w5_1m_nodes],
+        "w6_layers": args.w6_layers,
+        "w6_width": args.w6_width,
+        "w6_batch": args.w6_batch,
+        "w7_n": args.w7_n,
     }
     t0 = time.perf_counter()
     results: dict[str, dict[str, Outcome]] = {}
@@ -441,6 +581,8 @@ def main(argv: list[str] | None = None) -> int:
     for wl in args.workloads:
         results[wl] = {}
         for system in args.systems:
+            if system not in WORKLOAD_SYSTEMS.get(wl, SYSTEMS):
+                continue
             print(f"running {wl} on {system} ...", file=sys.stderr, flush=True)
             o = run_child(wl, system, cfg, args.timeout)
             results[wl][system] = o
@@ -475,6 +617,7 @@ def main(argv: list[str] | None = None) -> int:
                     "q1": o.stats()[1] if o.samples else None,
                     "q3": o.stats()[2] if o.samples else None,
                     "samples": o.samples,
+                    "metrics": o.metrics,
                     "checks": o.checks,
                     "info": o.info,
                     "error": o.error,

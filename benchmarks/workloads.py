@@ -42,6 +42,8 @@ class Result:
     unit: str
     samples: list[float]
     checks: dict[str, Any] = field(default_factory=dict)
+    # Further rows of the same workload, measured in the same child: name -> (unit, samples).
+    metrics: dict[str, tuple[str, list[float]]] = field(default_factory=dict)
 
 
 def _measure(step: Callable[[], Any], warmup: int, samples: int, scale: float) -> list[float]:
@@ -557,6 +559,25 @@ def w4_numpy(variant: str, batch: int, warmup: int, samples: int) -> Result:
 def run(workload: str, system: str, cfg: dict[str, Any]) -> Result:
     """Run one workload on one system (importing that system here, in the child)."""
     warmup, samples = int(cfg["warmup"]), int(cfg["samples"])
+    if workload == "W2":
+        n = int(cfg["w2_points"])
+        if system == "numpy":
+            return w2_numpy(n, warmup, samples)
+        return w2_autograd(_import_system(system), n, warmup, samples)
+    if workload in W5_VARIANTS:
+        # Few samples: a million-node sample takes seconds.
+        nodes = int(cfg["w5_nodes"][list(W5_VARIANTS).index(workload)])
+        n_samples = min(samples, 5 if workload == "W5-100k" else 3)
+        w5_warmup = min(warmup, 1)
+        return w5_autograd(_import_system(system), nodes, w5_warmup, n_samples)
+    if workload == "W6":
+        dims = int(cfg["w6_layers"]), int(cfg["w6_width"]), int(cfg["w6_batch"])
+        n_samples, w6_warmup = min(samples, 10), min(warmup, 2)
+        if system == "numpy":
+            return w6_numpy(*dims, w6_warmup, n_samples)
+        return w6_autograd(_import_system(system), *dims, w6_warmup, n_samples)
+    if workload == "W7":
+        return w7(system, int(cfg["w7_n"]), min(warmup, 3), min(samples, 20))
     if workload in W4_VARIANTS:
         variant = W4_VARIANTS[workload]
         batch = int(cfg["w4_seed_batch"] if variant == "seed" else cfg["w4_batch"])
@@ -585,3 +606,366 @@ def _import_system(system: str) -> ModuleType:
     import dygrad.optim
 
     return dygrad
+
+
+# ----------------------------------------------------------------------------------------------
+# Memory, read from the kernel: the same method for every system (torch's CPU allocator is
+# invisible to tracemalloc, and its allocator statistics exist only for CUDA).
+# ----------------------------------------------------------------------------------------------
+
+
+def _malloc_trim() -> None:
+    """Collect garbage and hand glibc's free heap pages back to the system (`malloc_trim(0)`), so
+    the resident set counts live memory only; a no-op where there is no glibc."""
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _status_kib(key: str) -> int:
+    """A line of /proc/self/status, e.g. 'VmRSS' or 'VmHWM', in KiB (0 where unavailable)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _reset_peak() -> bool:
+    """Reset the kernel's peak-RSS mark (VmHWM) to the current RSS (Linux >= 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class _MemProbe:
+    """Peak resident memory of a block over the RSS at its start, in MiB: glibc's heap trimmed,
+    the kernel's high-water mark VmHWM reset, read after the block. Where VmHWM cannot be reset,
+    `resource.getrusage`'s ru_maxrss delta (a lifetime peak: only a new peak shows)."""
+
+    def __enter__(self) -> _MemProbe:
+        _malloc_trim()
+        self.method = "VmHWM" if _reset_peak() else "ru_maxrss"
+        self.base = _status_kib("VmRSS")
+        self.max0 = self._maxrss()
+        return self
+
+    @staticmethod
+    def _maxrss() -> int:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    def __exit__(self, *exc: object) -> None:
+        if self.method == "VmHWM":
+            self.peak_mib = max(_status_kib("VmHWM") - self.base, 0) / 1024
+        else:
+            self.peak_mib = max(self._maxrss() - self.max0, 0) / 1024
+
+    def held_mib(self) -> float:
+        """RSS now over the RSS at the block's start, after collecting and trimming, in MiB."""
+        _malloc_trim()
+        return max(_status_kib("VmRSS") - self.base, 0) / 1024
+
+
+# ----------------------------------------------------------------------------------------------
+# W2: micrograd's demo network
+# ----------------------------------------------------------------------------------------------
+
+W2_SIZES = (2, 16, 16, 1)
+W2_SEED = 0
+
+
+def w2_data(n: int) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Seeded float32 weights (uniform(-1, 1), as micrograd's Neuron; stored (in, out)), two
+    interleaved half-moons like sklearn's `make_moons(n, noise=0.1)`, labels -1/+1 as (n, 1)."""
+    rng = np.random.default_rng(W2_SEED)
+    params: list[np.ndarray] = []
+    for fan_in, fan_out in zip(W2_SIZES[:-1], W2_SIZES[1:]):
+        params.append(rng.uniform(-1, 1, (fan_in, fan_out)).astype(np.float32))
+        params.append(rng.uniform(-1, 1, (fan_out,)).astype(np.float32))
+    n_out = n // 2
+    t_out = np.linspace(0, np.pi, n_out)
+    t_in = np.linspace(0, np.pi, n - n_out)
+    x = np.concatenate(
+        [
+            np.stack([np.cos(t_out), np.sin(t_out)], 1),
+            np.stack([1 - np.cos(t_in), 1 - np.sin(t_in) - 0.5], 1),
+        ]
+    )
+    x += rng.normal(0, 0.1, x.shape)
+    y = np.concatenate([-np.ones(n_out), np.ones(n - n_out)])[:, None]
+    return params, x.astype(np.float32), y.astype(np.float32)
+
+
+def _w2_loss(params: list[Any], x: Any, y: Any) -> Any:
+    """micrograd's MLP(2, [16, 16, 1]): ReLU hidden layers, linear output; summed hinge loss."""
+    w1, b1, w2, b2, w3, b3 = params
+    h = (x @ w1 + b1).relu()
+    h = (h @ w2 + b2).relu()
+    score = h @ w3 + b3
+    return (1 - y * score).relu().sum()
+
+
+def w2_autograd(mod: ModuleType, n: int, warmup: int, samples: int) -> Result:
+    """W2 through an autograd library with torch's API: forward, backward, grads reset."""
+    arrays, xa, ya = w2_data(n)
+    params = [mod.tensor(a, requires_grad=True) for a in arrays]
+    x, y = mod.tensor(xa), mod.tensor(ya)
+
+    def step() -> Any:
+        loss = _w2_loss(params, x, y)
+        loss.backward()
+        for p in params:
+            p.grad = None
+        return loss
+
+    loss = _w2_loss(params, x, y)
+    loss.backward()
+    checks = {"first_loss": loss.item(), "grad_norm": _norm([p.grad.numpy() for p in params])}
+    for p in params:
+        p.grad = None
+    times = _measure(step, warmup, samples, 1e6)
+    return Result("us/step", times, checks)
+
+
+def _norm(arrays: list[np.ndarray]) -> float:
+    return float(np.sqrt(sum(float((a.astype(np.float64) ** 2).sum()) for a in arrays)))
+
+
+def _w2_numpy_step(
+    params: list[np.ndarray], x: np.ndarray, y: np.ndarray
+) -> tuple[float, list[np.ndarray]]:
+    w1, b1, w2, b2, w3, b3 = params
+    a1 = x @ w1
+    a1 += b1
+    np.maximum(a1, 0, out=a1)
+    a2 = a1 @ w2
+    a2 += b2
+    np.maximum(a2, 0, out=a2)
+    score = a2 @ w3
+    score += b3
+    margin = 1 - y * score
+    loss = float(np.maximum(margin, 0).sum())
+    ds = -y * (margin > 0)
+    g_w3 = a2.T @ ds
+    g_b3 = ds.sum(axis=0)
+    d2 = ds @ w3.T
+    d2 *= a2 > 0
+    g_w2 = a1.T @ d2
+    g_b2 = d2.sum(axis=0)
+    d1 = d2 @ w2.T
+    d1 *= a1 > 0
+    g_w1 = x.T @ d1
+    g_b1 = d1.sum(axis=0)
+    return loss, [g_w1, g_b1, g_w2, g_b2, g_w3, g_b3]
+
+
+def w2_numpy(n: int, warmup: int, samples: int) -> Result:
+    """W2 by hand: the forward keeping its activations, the backward written out."""
+    params, x, y = w2_data(n)
+    loss, grads = _w2_numpy_step(params, x, y)
+    times = _measure(lambda: _w2_numpy_step(params, x, y), warmup, samples, 1e6)
+    return Result("us/step", times, {"first_loss": loss, "grad_norm": _norm(grads)})
+
+
+# ----------------------------------------------------------------------------------------------
+# W5: a long chain of scalar adds
+# ----------------------------------------------------------------------------------------------
+
+W5_VARIANTS = {"W5-100k": 100_000, "W5-1M": 1_000_000}
+
+
+def w5_autograd(mod: ModuleType, nodes: int, warmup: int, samples: int) -> Result:
+    """`x = x + 1.0` `nodes` times on a 0-d float32 tensor that requires grad, then backward.
+
+    Per sample: build and backward times, and the peak resident memory over both (`_MemProbe`).
+    The main row is (build + backward) / nodes in microseconds per node.
+    """
+    x0 = mod.tensor(0.0, requires_grad=True)
+
+    def once() -> tuple[float, float, float]:
+        x0.grad = None
+        with _MemProbe() as mem:
+            clock = time.perf_counter
+            t0 = clock()
+            x = x0
+            for _ in range(nodes):
+                x = x + 1.0
+            t1 = clock()
+            x.backward()
+            t2 = clock()
+            value = x.item()
+            del x
+        if nodes <= 2**24:  # float32 counts exactly up to 2**24
+            assert value == float(nodes), (value, nodes)
+        return t1 - t0, t2 - t1, mem.peak_mib
+
+    for _ in range(warmup):
+        once()
+    build, back, peak = [], [], []
+    for _ in range(samples):
+        b, k, m = once()
+        build.append(b * 1e3)
+        back.append(k * 1e3)
+        peak.append(m)
+    per_node = [(b + k) * 1e3 / nodes for b, k in zip(build, back)]
+    checks = {"grad": float(x0.grad.item()), "memory_method": mem_method()}
+    metrics = {
+        "build": ("ms", build),
+        "backward": ("ms", back),
+        "peak memory": ("MiB", peak),
+    }
+    return Result("us/node", per_node, checks, metrics)
+
+
+def mem_method() -> str:
+    """How `_MemProbe` measures here."""
+    return "VmHWM (clear_refs) - VmRSS" if _reset_peak() else "ru_maxrss delta"
+
+
+# ----------------------------------------------------------------------------------------------
+# W6: a deep, wide MLP: memory
+# ----------------------------------------------------------------------------------------------
+
+W6_SEED = 0
+
+
+def w6_data(layers: int, width: int, batch: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """Seeded float32 weights (Linear's uniform init, stored (in, out)) and inputs."""
+    rng = np.random.default_rng(W6_SEED)
+    bound = 1.0 / np.sqrt(width)
+    params: list[np.ndarray] = []
+    for _ in range(layers):
+        params.append(rng.uniform(-bound, bound, (width, width)).astype(np.float32))
+        params.append(rng.uniform(-bound, bound, (width,)).astype(np.float32))
+    return params, rng.standard_normal((batch, width), dtype=np.float32)
+
+
+def _w6_loss(params: list[Any], x: Any) -> Any:
+    h = x
+    for i in range(0, len(params), 2):
+        h = (h @ params[i] + params[i + 1]).relu()
+    return h.mean()
+
+
+def _w6_run(
+    step: Callable[[], float], grads: Callable[..., list[np.ndarray]], warmup: int, samples: int
+) -> Result:
+    """Time `step` (forward + backward); then measure its peak and held memory in one more step
+    with the gradients reset first. Held = resident after the step, collected and trimmed, over
+    the resident before it: the gradients (and anything else the step left alive)."""
+    first = step()
+    g = grads()
+    checks: dict[str, Any] = {"first_loss": first, "grad_norm": _norm(g)}
+    times = _measure(step, warmup, samples, 1e3)
+    peak, held = [], []
+    for _ in range(max(1, min(samples, 3))):
+        grads(reset=True)
+        with _MemProbe() as mem:
+            step()
+        peak.append(mem.peak_mib)
+        held.append(mem.held_mib())
+    checks["grad_mib"] = sum(a.nbytes for a in g) / 2**20
+    checks["memory_method"] = mem_method()
+    return Result("ms/step", times, checks, {"peak memory": ("MiB", peak), "held": ("MiB", held)})
+
+
+def w6_autograd(
+    mod: ModuleType, layers: int, width: int, batch: int, warmup: int, samples: int
+) -> Result:
+    """W6 through an autograd library: forward, `mean().backward()`; gradients stay on the params
+    (as after `loss.backward()` before `optimizer.step()`)."""
+    arrays, xa = w6_data(layers, width, batch)
+    params = [mod.tensor(a, requires_grad=True) for a in arrays]
+    x = mod.tensor(xa)
+    del arrays, xa
+
+    def step() -> float:
+        for p in params:
+            p.grad = None
+        loss = _w6_loss(params, x)
+        loss.backward()
+        return loss.item()
+
+    def grads(reset: bool = False) -> list[np.ndarray]:
+        if reset:
+            for p in params:
+                p.grad = None
+            return []
+        return [p.grad.numpy() for p in params]
+
+    return _w6_run(step, grads, warmup, samples)
+
+
+def w6_numpy(layers: int, width: int, batch: int, warmup: int, samples: int) -> Result:
+    """W6 by hand: forward keeping each layer's output, backward written out; the gradients kept
+    (new arrays each step, as an engine's `.grad`)."""
+    params, x = w6_data(layers, width, batch)
+    held: list[np.ndarray] = []
+
+    def step() -> float:
+        held.clear()
+        acts = [x]
+        for i in range(0, len(params), 2):
+            a = acts[-1] @ params[i]
+            a += params[i + 1]
+            np.maximum(a, 0, out=a)
+            acts.append(a)
+        out = acts[-1]
+        loss = float(out.mean())
+        d = np.full(out.shape, 1.0 / out.size, np.float32)
+        gs: list[np.ndarray] = []
+        for i in range(len(params) - 2, -1, -2):
+            a = acts.pop()
+            d *= a > 0
+            gs += [d.sum(axis=0), acts[-1].T @ d]
+            if i:
+                d = d @ params[i].T
+        held.extend(reversed(gs))
+        return loss
+
+    def grads(reset: bool = False) -> list[np.ndarray]:
+        if reset:
+            held.clear()
+            return []
+        return list(held)
+
+    return _w6_run(step, grads, warmup, samples)
+
+
+# ----------------------------------------------------------------------------------------------
+# W7: BLAS matmul throughput
+# ----------------------------------------------------------------------------------------------
+
+
+def w7(system: str, n: int, warmup: int, samples: int) -> Result:
+    """GFLOP/s of an (n, n) @ (n, n) product (2 n^3 flops), float32 (the main row) and float64,
+    through `numpy.matmul` or the system's `@` on tensors that do not require grad."""
+    rng = np.random.default_rng(0)
+    mod = None if system == "numpy" else _import_system(system)
+    rates: dict[str, list[float]] = {}
+    checks: dict[str, Any] = {}
+    for dt in (np.float32, np.float64):
+        a = rng.standard_normal((n, n)).astype(dt)
+        b = rng.standard_normal((n, n)).astype(dt)
+        if mod is None:
+            ta, tb = a, b
+        else:
+            ta, tb = mod.tensor(a), mod.tensor(b)
+        c = ta @ tb
+        c = c if mod is None else c.numpy()
+        checks[f"{np.dtype(dt).name}_norm"] = float(np.linalg.norm(c[:4].astype(np.float64)))
+        secs = _measure(lambda: ta @ tb, warmup, samples, 1.0)
+        rates[np.dtype(dt).name] = [2.0 * n**3 / s / 1e9 for s in secs]
+    return Result("GFLOP/s", rates["float32"], checks, {"float64": ("GFLOP/s", rates["float64"])})

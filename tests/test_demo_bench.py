@@ -40,14 +40,35 @@ tensor([[4.5000, 4.5000],
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 TINY = ["--quick", "--w1-ops", "30", "--w3-batch", "8", "--w3-hidden", "16", "--w4-batch", "8"]
-WORKLOADS = ("W1", "W3", "W4-seed", "W4-lenet")
+TINY += ["--w2-points", "20", "--w5-100k-nodes", "300", "--w5-1m-nodes", "600"]
+TINY += ["--w6-layers", "3", "--w6-width", "32", "--w6-batch", "4", "--w7-n", "32"]
+WORKLOADS = ("W1", "W2", "W3", "W4-seed", "W4-lenet", "W5-100k", "W5-1M", "W6", "W7")
+# Workloads without a NumPy floor.
+NO_NUMPY = ("W5-100k", "W5-1M")
 # The start of each workload's row label in the table.
 ROW_PREFIX = {
     "W1": "| W1 per-op",
+    "W2": "| W2 micrograd MLP",
     "W3": "| W3 MLP",
     "W4-seed": "| W4 seed net",
     "W4-lenet": "| W4 LeNet",
+    "W5-100k": "| W5 chain of 300 ",
+    "W5-1M": "| W5 chain of 600 ",
+    "W6": "| W6 MLP",
+    "W7": "| W7 matmul",
 }
+# The further rows of the workloads that report several metrics: (label suffix, unit).
+METRIC_ROWS = {
+    "W5-100k": [
+        ("time per node (build + backward)", "us/node"),
+        ("build", "ms"),
+        ("backward", "ms"),
+        ("peak memory", "MiB"),
+    ],
+    "W6": [("time per step", "ms/step"), ("peak memory", "MiB"), ("held", "MiB")],
+    "W7": [("float32", "GFLOP/s"), ("float64", "GFLOP/s")],
+}
+METRIC_ROWS["W5-1M"] = METRIC_ROWS["W5-100k"]
 
 
 def _env(extra_path: str | None = None) -> dict[str, str]:
@@ -156,12 +177,21 @@ def test_usage_exits_2(args: list[str]) -> None:
 
 
 def _table_rows(stdout: str) -> dict[str, list[str]]:
+    """Each workload's first (main) row, split into cells."""
     rows = {}
+    for wl, cells in _all_rows(stdout):
+        rows.setdefault(wl, cells)
+    return rows
+
+
+def _all_rows(stdout: str) -> list[tuple[str, list[str]]]:
+    """(workload, cells) of every table row, in order."""
+    out = []
     for line in stdout.splitlines():
         for wl, prefix in ROW_PREFIX.items():
             if line.startswith(prefix):
-                rows[wl] = [c.strip() for c in line.strip().strip("|").split("|")]
-    return rows
+                out.append((wl, [c.strip() for c in line.strip().strip("|").split("|")]))
+    return out
 
 
 def _median(cell: str) -> float:
@@ -170,7 +200,7 @@ def _median(cell: str) -> float:
 
 def test_bench_quick_table(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    p = _run(["-m", "dygrad", "bench", *TINY, "--json", str(out)], timeout=120)
+    p = _run(["-m", "dygrad", "bench", *TINY, "--json", str(out)], timeout=180)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "| workload | unit | dygrad | torch | numpy | dygrad/torch | dygrad/numpy |" in p.stdout
     rows = _table_rows(p.stdout)
@@ -180,29 +210,72 @@ def test_bench_quick_table(tmp_path: Path) -> None:
     assert "Linear(512,10), batch 8 of 1x28x28" in rows["W4-lenet"][0]
     assert rows["W1"][1] == "us/op"
     assert rows["W3"][1] == rows["W4-seed"][1] == rows["W4-lenet"][1] == "ms/step"
-    systems = ["dygrad", "numpy"] + (["torch"] if HAVE_TORCH else [])
+    assert "W2 micrograd MLP 2-16-16-1 (ReLU), 20 moons points" in rows["W2"][0]
+    assert rows["W2"][1] == "us/step"
+    assert "W6 MLP 3 x Linear(32,32)+ReLU, batch 4" in rows["W6"][0]
+    assert "W7 matmul 32x32 @ 32x32" in rows["W7"][0]
+    # The multi-metric workloads: one row per metric, in order, with its unit.
+    all_rows = _all_rows(p.stdout)
+    for wl, metrics in METRIC_ROWS.items():
+        got = [(cells[0].split(": ")[-1], cells[1]) for w, cells in all_rows if w == wl]
+        assert got == metrics, (wl, got)
     col = {"dygrad": 2, "torch": 3, "numpy": 4}
-    for row in rows.values():
+    for wl, row in all_rows:
+        systems = ["dygrad"] + (["torch"] if HAVE_TORCH else [])
+        if wl in NO_NUMPY:
+            assert row[4] == "n/a" and row[6] == "n/a", row
+        else:
+            systems.append("numpy")
         for s in systems:
             m = _median(row[col[s]])
-            assert math.isfinite(m) and m > 0, row
-        ratios = [row[6]] + ([row[5]] if HAVE_TORCH else [])
+            # Memory deltas of tiny configurations may round to zero pages.
+            assert math.isfinite(m) and (m >= 0 if row[1] == "MiB" else m > 0), row
+        if row[1] == "MiB":
+            continue
+        ratios = ([] if wl in NO_NUMPY else [row[6]]) + ([row[5]] if HAVE_TORCH else [])
         for r in ratios:
             assert r.endswith("x") and math.isfinite(float(r[:-1])) and float(r[:-1]) > 0
     # The cross-system checks all pass, and the JSON has every sample.
     assert "| NO |" not in p.stdout
     doc = json.loads(out.read_text())
     assert {(r["workload"], r["system"]) for r in doc["results"]} == {
-        (w, s) for w in WORKLOADS for s in ("dygrad", "torch", "numpy")
+        (w, s)
+        for w in WORKLOADS
+        for s in ("dygrad", "torch", "numpy")
+        if not (w in NO_NUMPY and s == "numpy")
     }
     for r in doc["results"]:
         if r["system"] == "torch" and not HAVE_TORCH:
             assert r["status"] == "unavailable"
             continue
         assert r["status"] == "ok"
-        assert len(r["samples"]) == doc["config"]["samples"] >= 2
+        n = doc["config"]["samples"]
+        if r["workload"] == "W5-1M":
+            n = min(n, 3)  # the long chain takes fewer samples
+        assert len(r["samples"]) == n >= 2
         assert all(math.isfinite(s) and s > 0 for s in r["samples"])
+        expected = [m for m, _ in METRIC_ROWS.get(r["workload"], [])[1:]]
+        assert list(r["metrics"]) == expected
+        for m in r["metrics"].values():
+            assert m["samples"] and all(math.isfinite(s) and s >= 0 for s in m["samples"])
     assert all(c["ok"] for c in doc["cross_checks"])
+    # W2, W6 check loss and gradient norm; W5 the gradient; W7 the products.
+    for wl, whats in {
+        "W2": ("first-step loss", "first-step grad norm"),
+        "W5-1M": ("x0.grad",),
+        "W6": ("first-step loss", "first-step grad norm"),
+        "W7": ("float32 product", "float64 product"),
+    }.items():
+        for what in whats:
+            got = {
+                c["system"]
+                for c in doc["cross_checks"]
+                if c["workload"] == wl and what in c["what"]
+            }
+            if wl in NO_NUMPY:
+                assert got == ({"dygrad"} if HAVE_TORCH else set()), (wl, what, got)
+            else:
+                assert got == ({"dygrad", "numpy"} if HAVE_TORCH else {"dygrad"}), (wl, what, got)
     # W4 checks each other system's first-step loss and gradients against the reference.
     others = {"dygrad", "numpy"} if HAVE_TORCH else {"dygrad"}  # the reference: torch, else numpy
     for wl in ("W4-seed", "W4-lenet"):
@@ -255,8 +328,12 @@ def test_bench_workload_selection() -> None:
     assert run.parse_args([]).workloads == list(WORKLOADS)
     assert run.parse_args(["--workloads", "W4,W1"]).workloads == ["W1", "W4-seed", "W4-lenet"]
     assert run.parse_args(["--workloads", "W4-lenet"]).workloads == ["W4-lenet"]
+    assert run.parse_args(["--workloads", "W5,W2"]).workloads == ["W2", "W5-100k", "W5-1M"]
+    assert run.parse_args(["--workloads", "W7,W6"]).workloads == ["W6", "W7"]
     with pytest.raises(SystemExit):
-        run.parse_args(["--workloads", "W5"])
+        run.parse_args(["--workloads", "W8"])
+    with pytest.raises(SystemExit):
+        run.parse_args(["--w6-width", "0"])
     with pytest.raises(SystemExit):
         run.parse_args(["--w4-batch", "0"])
 
@@ -291,3 +368,54 @@ def test_bench_w4_checks_catch_wrong_values() -> None:
     )
     row = _table_rows(table)["W4-lenet"]
     assert row[4] == "n/a" and row[6] == "n/a" and row[5] == "1.00x"
+
+
+def test_bench_scalar_checks_catch_wrong_values() -> None:
+    """W2/W5/W6/W7 cross-checks pass on agreeing numbers and fail on a wrong one."""
+    run = _bench_runner()
+
+    def verdicts(wl: str, got: dict, ref: dict) -> list[bool]:
+        outs = {
+            "dygrad": run.Outcome(wl, "dygrad", "ok", "x", [1.0], got),
+            "torch": run.Outcome(wl, "torch", "ok", "x", [1.0], ref),
+        }
+        return [r["ok"] for r in run.check(wl, outs)]
+
+    ref = {"first_loss": 60.5, "grad_norm": 216.0}
+    assert verdicts("W2", ref, ref) == [True, True]
+    assert verdicts("W2", {**ref, "first_loss": 60.6}, ref) == [False, True]
+    assert verdicts("W6", {**ref, "grad_norm": 217.0}, ref) == [True, False]
+    assert verdicts("W5-1M", {"grad": 1.0}, {"grad": 1.0}) == [True]
+    assert verdicts("W5-1M", {"grad": 0.0}, {"grad": 1.0}) == [False]
+    w7 = {"float32_norm": 130.0, "float64_norm": 128.0}
+    assert verdicts("W7", {**w7, "float64_norm": 128.1}, w7) == [True, False]
+    # A metric row: its own cells and ratios; a system without that metric reads n/a.
+    outs = {
+        "dygrad": run.Outcome(
+            "W6",
+            "dygrad",
+            "ok",
+            "ms/step",
+            [2.0],
+            ref,
+            {},
+            "",
+            {"peak memory": {"unit": "MiB", "samples": [10.0, 30.0]}},
+        ),
+        "torch": run.Outcome(
+            "W6",
+            "torch",
+            "ok",
+            "ms/step",
+            [1.0],
+            ref,
+            {},
+            "",
+            {"peak memory": {"unit": "MiB", "samples": [40.0]}},
+        ),
+    }
+    rows = _all_rows(run.render({"W6": outs}, [], vars(run.parse_args([]))))
+    assert [cells[0].split(": ")[-1] for _, cells in rows] == ["time per step", "peak memory"]
+    main, peak = rows[0][1], rows[1][1]
+    assert main[5] == "2.00x" and main[4] == "n/a"
+    assert peak[1] == "MiB" and peak[2].startswith("20.0 ") and peak[5] == "0.50x"
