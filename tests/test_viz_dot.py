@@ -298,6 +298,12 @@ def test_missing_dot_binary(monkeypatch, tmp_path):
     with pytest.raises(RuntimeError, match="apt-get install graphviz") as e:
         render_dot(dot, str(tmp_path / "g.png"))
     assert "`dot`" in str(e.value)
+    # The Digraph itself says the same when rendered or piped directly.
+    with pytest.raises(RuntimeError, match="apt-get install graphviz"):
+        dot.pipe(format="svg")
+    with pytest.raises(RuntimeError, match="`dot` program"):
+        dot.render(str(tmp_path / "g"), format="png")
+    assert isinstance(dot, __import__("graphviz").Digraph)
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot program is not installed")

@@ -484,7 +484,7 @@ def make_dot(
             f"intermediates, {_fmt_bytes(leaves)} leaves; each array counted once)"
         )
 
-    dot = graphviz.Digraph(node_attr=NODE_ATTR, graph_attr=dict(size="12,12"))
+    dot = _digraph_class()(node_attr=NODE_ATTR, graph_attr=dict(size="12,12"))
     if graph_label:
         dot.attr(label="\n".join(graph_label), labelloc="b", fontname="monospace", fontsize="10")
     _nest(dot, body, classes, graphviz)
@@ -533,6 +533,33 @@ def _attr_label(name: str, attrs: list[tuple[str, Any]], max_chars: int) -> str:
     return name + "\n" + sep + "\n" + "\n".join(lines)
 
 
+NO_DOT = (
+    "rendering needs graphviz's `dot` program, which was not found on PATH: install it "
+    "with `apt-get install graphviz` (or `brew install graphviz`, `conda install "
+    "graphviz`); print_graph(var) draws the graph as text without it"
+)
+
+
+def _digraph_class() -> Any:
+    """graphviz.Digraph whose pipe/render name the missing `dot` program and how to install it."""
+    import graphviz
+
+    class Digraph(graphviz.Digraph):  # type: ignore[misc]
+        def pipe(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().pipe(*args, **kwargs)
+            except graphviz.ExecutableNotFound as e:
+                raise RuntimeError(NO_DOT) from e
+
+        def render(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().render(*args, **kwargs)
+            except graphviz.ExecutableNotFound as e:
+                raise RuntimeError(NO_DOT) from e
+
+    return Digraph
+
+
 def render_dot(dot: Any, path: str, format: str = "png") -> str:  # noqa: A002 (graphviz name)
     """Write `dot` (from `make_dot`) to `path` as `format` ("png", "svg", "pdf", ...) through
     graphviz's `dot` program, with an install hint when the program is missing (like
@@ -547,11 +574,7 @@ def render_dot(dot: Any, path: str, format: str = "png") -> str:  # noqa: A002 (
     try:
         data = dot.pipe(format=format)
     except graphviz.ExecutableNotFound as e:
-        raise RuntimeError(
-            "rendering needs graphviz's `dot` program, which was not found on PATH: install it "
-            "with `apt-get install graphviz` (or `brew install graphviz`, `conda install "
-            "graphviz`); print_graph(var) draws the graph as text without it"
-        ) from e
+        raise RuntimeError(NO_DOT) from e
     with open(path, "wb") as f:
         f.write(data)
     return path
