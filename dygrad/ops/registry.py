@@ -297,6 +297,13 @@ class Op:
         return f"<dygrad op {self.name} ({self.grad_fn})>"
 
     def __call__(self, *args: Any) -> Any:
+        # Backward rules call ops on raw arrays when nothing is recorded: skip dispatch then.
+        if not self.variadic:
+            T = _T
+            for i in range(self.n_in):
+                if isinstance(args[i], T):
+                    return apply(self, *args)
+            return self.forward(*args)
         return apply(self, *args)
 
 
