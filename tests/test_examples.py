@@ -25,14 +25,16 @@ def test_polynomial_regression_hand_and_autograd_agree(capsys):
     assert "by hand" in out and "autograd" in out
 
 
-@pytest.mark.parametrize("name,epochs", [("digits_mlp", 30), ("digits_cnn", 15)])
-def test_digits_examples_reach_97_percent(name, epochs, tmp_path):
+@pytest.mark.parametrize("model,epochs", [("mlp", 30), ("cnn", 15)])
+def test_digits_examples_reach_97_percent(model, epochs, tmp_path):
     pytest.importorskip("sklearn")
     pytest.importorskip("matplotlib")
     pytest.importorskip("safetensors")
     import dygrad
 
-    acc = load(name).main(["--epochs", str(epochs), "--out", str(tmp_path), "--no-progress"])
+    name = f"digits_{model}"
+    args = ["--model", model, "--epochs", str(epochs), "--out", str(tmp_path), "--no-progress"]
+    acc = load("digits").main(args)
     assert acc >= 0.97
     png = tmp_path / f"{name}.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

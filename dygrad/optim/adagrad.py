@@ -9,7 +9,16 @@ from typing import Any
 from ..autograd.grad_mode import no_grad
 from ..creation import full_like
 from ..tensor import Tensor
-from .optimizer import Optimizer, ParamsT, _addcdiv_, _addcmul_, _closure_loss, _step_tensor, _value
+from .optimizer import (
+    Optimizer,
+    ParamsT,
+    _addcdiv_,
+    _addcmul_,
+    _closure_loss,
+    _step_tensor,
+    _value,
+    check_lr,
+)
 
 __all__ = ["Adagrad"]
 
@@ -43,10 +52,7 @@ class Adagrad(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        check_lr(lr)
         if not 0.0 <= lr_decay:
             raise ValueError(f"Invalid lr_decay value: {lr_decay}")
         if not 0.0 <= weight_decay:

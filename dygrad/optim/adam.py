@@ -9,7 +9,16 @@ from typing import Any
 from ..autograd.grad_mode import no_grad
 from ..creation import zeros_like
 from ..tensor import Tensor, maximum
-from .optimizer import Optimizer, ParamsT, _addcmul_, _closure_loss, _lerp_, _step_tensor, _value
+from .optimizer import (
+    Optimizer,
+    ParamsT,
+    _addcmul_,
+    _closure_loss,
+    _lerp_,
+    _step_tensor,
+    _value,
+    check_lr,
+)
 
 __all__ = ["Adam"]
 
@@ -48,10 +57,7 @@ class Adam(Optimizer):
         fused: bool | None = None,
         decoupled_weight_decay: bool = False,
     ) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        check_lr(lr)
         if not 0.0 <= eps:
             raise ValueError(f"Invalid epsilon value: {eps}")
         if not 0.0 <= betas[0] < 1.0:

@@ -362,3 +362,11 @@ def _addcdiv_(t: Tensor, a: Tensor, b: Tensor, value: float = 1.0) -> Tensor:
 def _lerp_(t: Tensor, end: Tensor, weight: float) -> Tensor:
     """`t.lerp_(end, weight)`: t += weight * (end - t)."""
     return t.add_(end - t, alpha=weight)
+
+
+def check_lr(lr: Any) -> None:
+    """PyTorch's checks on a learning rate, shared by every optimizer's constructor."""
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
