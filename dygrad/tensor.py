@@ -139,6 +139,9 @@ class Tensor:
     _accum: weakref.ReferenceType[AccumulateGrad] | None
     _hooks: dict[int, Callable[..., Any]] | None
     _retains_grad: bool
+    # Forward-mode tangents by dual-level id; an instance attribute only on dual tensors, so the
+    # hot path (`_wrap`) never pays for it.
+    _fw: dict[int, Tensor] | None = None
     # NumPy must defer to our reflected operators (`array * tensor`) and not treat tensors as
     # scalars or sequences.
     __array_priority__ = 1000

@@ -40,7 +40,7 @@ def __getattr__(name: str) -> Any:
 
         mod, attr = _LAZY[name]
         return getattr(importlib.import_module(f"{__name__}.{mod}"), attr)
-    if name in ("graph", "grad_mode", "engine", "function", "api"):
+    if name in ("graph", "grad_mode", "engine", "function", "api", "forward_ad", "functional"):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")

@@ -25,6 +25,9 @@ class _State(threading.local):
     # Class attributes are the per-thread defaults: every new thread starts with grad enabled.
     enabled = True
     inference = False
+    # Forward-mode AD: the ids of the dual levels open in this thread, outermost first. Ops
+    # propagate tangents only at these levels (see dygrad.autograd.forward_ad).
+    fw_levels: tuple[int, ...] = ()
 
 
 state = _State()

@@ -82,6 +82,8 @@ add = defop(
     inplace=lambda x, y: np.add(x, y, out=x),
     vjp=(lambda g: g,
          lambda g: g),
+    jvp=(lambda t: t,
+         lambda t: t),
     check=broadcast_check,
 )  # fmt: skip
 sub = defop(
@@ -103,6 +105,8 @@ mul = defop(
     inplace=lambda x, y: np.multiply(x, y, out=x),
     vjp=(lambda g, y: g * y,
          lambda g, x: g * x),
+    jvp=(lambda t, y: t * y,
+         lambda t, x: x * t),
     check=broadcast_check,
 )  # fmt: skip
 div = defop(
@@ -127,6 +131,7 @@ pow = defop(  # noqa: A001 - PyTorch's name
     "pow", grad_fn="PowBackward0", dtype=promote, shape=_same_shape,
     forward=lambda x, y: x**y,
     vjp=(_pow_x, None),
+    jvp=(_pow_x, None),
 )  # fmt: skip
 
 
@@ -182,7 +187,8 @@ floor_divide = defop(
 
 # --- unary math --------------------------------------------------------------------------------
 exp = defop("exp", grad_fn="ExpBackward0", dtype=promote_float, shape=_same_shape,
-            forward=lambda x: np.exp(x), vjp=(lambda g, out: g * out,))  # fmt: skip
+            forward=lambda x: np.exp(x), vjp=(lambda g, out: g * out,),
+            jvp=(lambda t, out: t * out,))  # fmt: skip
 log = defop("log", grad_fn="LogBackward0", dtype=promote_float, shape=_same_shape,
             forward=lambda x: np.log(x), vjp=(lambda g, x: g / x,))  # fmt: skip
 log1p = defop("log1p", grad_fn="Log1PBackward0", dtype=promote_float, shape=_same_shape,
@@ -198,9 +204,11 @@ reciprocal = defop("reciprocal", grad_fn="ReciprocalBackward0", dtype=promote_fl
                    shape=_same_shape, forward=lambda x: 1 / x,
                    vjp=(lambda g, out: -g * out * out,))  # fmt: skip
 sin = defop("sin", grad_fn="SinBackward0", dtype=promote_float, shape=_same_shape,
-            forward=lambda x: np.sin(x), vjp=(lambda g, x: g * cos(x),))  # fmt: skip
+            forward=lambda x: np.sin(x), vjp=(lambda g, x: g * cos(x),),
+            jvp=(lambda t, x: t * cos(x),))  # fmt: skip
 cos = defop("cos", grad_fn="CosBackward0", dtype=promote_float, shape=_same_shape,
-            forward=lambda x: np.cos(x), vjp=(lambda g, x: -g * sin(x),))  # fmt: skip
+            forward=lambda x: np.cos(x), vjp=(lambda g, x: -g * sin(x),),
+            jvp=(lambda t, x: -t * sin(x),))  # fmt: skip
 tan = defop("tan", grad_fn="TanBackward0", dtype=promote_float, shape=_same_shape,
             forward=lambda x: np.tan(x), vjp=(lambda g, out: g * (out * out + 1),))  # fmt: skip
 tanh = defop("tanh", grad_fn="TanhBackward0", dtype=promote_float, shape=_same_shape,

@@ -123,7 +123,8 @@ class OpNode(Node):
                 elif type(v) is list and not create_graph:  # a variadic op's tensors
                     env[i + 1] = [t._data for t in v]
         if op.saves_out:
-            out, box, ver = self._out
+            saved_out = self._out
+            out, box, ver = saved_out[0], saved_out[1], saved_out[2]
             if box[0] != ver:
                 raise RuntimeError(_stale_message(None, op, ver, box[0]))
             if create_graph:
@@ -134,6 +135,10 @@ class OpNode(Node):
                     out = tuple(
                         _T._wrap(o, dif[j], self if dif[j] else None, j) for j, o in enumerate(out)
                     )
+                if len(saved_out) > 3:  # the output's forward-mode tangents (forward-over-reverse)
+                    fws = saved_out[3]
+                    for o, fw in zip(out, fws) if op.n_outputs != 1 else ((out, fws),):
+                        o._fw = fw
             env[0] = out
         return env
 
@@ -264,6 +269,8 @@ class Op:
         "vjps",
         "vjp_all",
         "vjp_args",
+        "jvps",
+        "jvp_args",
         "params",
         "n_in",
         "keep",
@@ -321,6 +328,7 @@ def defop(
     grad_fn: str,
     forward: Callable[..., Any],
     vjp: Sequence[Callable[..., Any] | None] | Callable[..., Any] | None = None,
+    jvp: Sequence[Callable[..., Any] | None] | Callable[..., Any] | None = None,
     n_inputs: int | None = None,
     broadcasting: bool = False,
     dtype: Callable[[Sequence[Any]], np.dtype | None] | None = None,
@@ -340,7 +348,13 @@ def defop(
     raises a clear error for bad arguments; it runs when the forward fails, before anything is
     recorded. `shape(*input_shapes_and_attrs)` gives the output shape for the static checker.
     `inplace(x, ...)` optionally writes the result into x's array without temporaries (used by
-    `add_` etc. when nothing is recorded, as in optimizer steps)."""
+    `add_` etc. when nothing is recorded, as in optimizer steps).
+
+    `jvp` holds the forward-mode rules, one per tensor input like `vjp`: each takes that input's
+    tangent `t` first, then parameters named after the forward's (and `out`), and returns its
+    contribution to the output's tangent (a tuple, one per output, for multi-output ops). The
+    contributions are summed, broadcast to the output's shape and cast to its dtype in one place.
+    A variadic op has one rule taking the list of tangents."""
     params = _names(forward)
     if variadic:
         n_in = 1
@@ -367,6 +381,8 @@ def defop(
                 raise TypeError(f"rule of op {name!r} names {nm!r}, not a parameter of forward")
         needed.update(names)
         vjp_args.append(tuple(env_names.index(nm) for nm in names))
+    jvps = _as_rules(jvp, 1 if variadic else n_in)
+    jvp_args = tuple(_rule_args(name, r, env_names) for r in jvps)
     keep = tuple(i < n_in and params[i] in needed or i >= n_in for i in range(len(params)))
     # n_outputs == -1: the number of outputs depends on the arguments (split, unbind).
     base = OpNode if n_outputs == 1 else _MultiOutNode
@@ -377,6 +393,8 @@ def defop(
         vjps=vjps,
         vjp_all=vjps[0] if variadic else None,
         vjp_args=tuple(vjp_args),
+        jvps=jvps,
+        jvp_args=jvp_args,
         params=params,
         n_in=n_in,
         keep=keep,
@@ -403,6 +421,119 @@ def defop(
     op.node_cls = type(grad_fn, (base,), {"__slots__": (), "op": op})
     REGISTRY[name] = op
     return op
+
+
+def _as_rules(rules: Any, n: int) -> tuple[Any, ...]:
+    if rules is None:
+        got: tuple[Any, ...] = ()
+    elif callable(rules):
+        got = (rules,)
+    else:
+        got = tuple(rules)
+    if len(got) > n:
+        raise TypeError(f"{len(got)} rules given for {n} inputs")
+    return got + (None,) * (n - len(got))
+
+
+def _rule_args(name: str, rule: Any, env_names: list[str]) -> tuple[int, ...]:
+    # Positions in [out, *forward params] of the values a rule names after its first parameter.
+    if rule is None:
+        return ()
+    names = _names(rule)[1:]
+    for nm in names:
+        if nm not in env_names:
+            raise TypeError(f"rule of op {name!r} names {nm!r}, not a parameter of forward")
+    return tuple(env_names.index(nm) for nm in names)
+
+
+# ---------------------------------------------------------------------------------------------
+# Forward-mode AD: tangents ride on tensors (`Tensor._fw`, by dual-level id) and each op's jvp
+# rules compute its output's tangent right after the forward.
+
+
+def _has_tangent(ins: Sequence[Any], levels: tuple[int, ...]) -> bool:
+    T = _T
+    for a in ins:
+        if isinstance(a, T):
+            fw = a._fw
+            if fw is not None and any(lvl in fw for lvl in levels):
+                return True
+    return False
+
+
+def _push_tangents(op: Op, args: Sequence[Any], res: Any, levels: tuple[int, ...]) -> None:
+    """Give `res` (a tensor, or a tuple for multi-output ops) its tangent at each open level.
+
+    The rules for level L run with only the levels outside L open, so the tangent they compute
+    carries outer tangents (nested forward mode) but never one of its own level."""
+    T = _T
+    ins = args[0] if op.variadic else args[: op.n_in]
+    outs = (res,) if op.n_outputs == 1 else tuple(res)
+    for li, lvl in enumerate(levels):
+        ts = [a._fw.get(lvl) if isinstance(a, T) and a._fw is not None else None for a in ins]
+        if all(t is None for t in ts) or not op.differentiable:
+            continue
+        for i, t in enumerate(ts):
+            if t is not None and op.jvps[i] is None and op.vjps[i] is not None:
+                raise NotImplementedError(
+                    f"Trying to use forward AD with {op.name} ({op.grad_fn}) that does not "
+                    "support it because it has not been implemented yet."
+                )
+        state.fw_levels = levels[:li]
+        try:
+            tan = _jvp(op, args, ts, res)
+        finally:
+            state.fw_levels = levels
+        tans = (tan,) if op.n_outputs == 1 else tuple(tan)
+        for o, t in zip(outs, tans):
+            if t is None or o._data.dtype.kind != "f":
+                continue
+            t = _fit_tangent(t, o)
+            if o._fw is None:
+                o._fw = {lvl: t}
+            else:
+                o._fw[lvl] = t
+    node = outs[0].grad_fn
+    if op.saves_out and isinstance(node, OpNode) and node._out is not None:
+        # Rules that name `out` see its tangents when they run in create_graph mode.
+        fws = outs[0]._fw if op.n_outputs == 1 else tuple(o._fw for o in outs)
+        node._out = (*node._out[:3], fws)
+
+
+def _jvp(op: Op, args: Sequence[Any], ts: list[Any], res: Any) -> Any:
+    env = [res, *args]
+    if op.variadic:
+        T = _T
+        full = [
+            t if t is not None else T._wrap(np.zeros_like(a._data), False, None, 0)
+            for a, t in zip(args[0], ts)
+        ]
+        return op.jvps[0](full, *[env[j] for j in op.jvp_args[0]])
+    total: Any = None
+    for i, t in enumerate(ts):
+        rule = op.jvps[i]
+        if t is None or rule is None:
+            continue
+        r = rule(t, *[env[j] for j in op.jvp_args[i]])
+        if total is None:
+            total = r
+        elif op.n_outputs == 1:
+            total = total + r
+        else:
+            total = tuple(b if a is None else a if b is None else a + b for a, b in zip(total, r))
+    return total
+
+
+def _fit_tangent(t: Any, o: Any) -> Any:
+    # One place for broadcasting and casting: a rule may return its input's shape and dtype.
+    T = _T
+    if not isinstance(t, T):
+        t = T._wrap(np.asarray(t), False, None, 0)
+    if t._data.shape != o._data.shape:
+        t = t.expand(*o._data.shape)
+    if t._data.dtype != o._data.dtype:
+        t = t.to(o.dtype)
+    return t
 
 
 # ---------------------------------------------------------------------------------------------
@@ -507,6 +638,9 @@ def apply(op: Op, *args: Any) -> Any:
             _record(op, node, args, vals, out, res)
         if op.view:
             _share(args[0], res)
+        levels = state.fw_levels
+        if levels and _has_tangent(args[0] if op.variadic else args[:n], levels):
+            _push_tangents(op, args, res, levels)
         return res
     if not record:
         res = tuple(T._wrap(o, False, None, 0) for o in out)
@@ -520,6 +654,9 @@ def apply(op: Op, *args: Any) -> Any:
     if op.view:
         for r in res:
             _share(args[0], r)
+    levels = state.fw_levels
+    if levels and _has_tangent(args[0] if op.variadic else args[:n], levels):
+        _push_tangents(op, args, res, levels)
     return res
 
 
@@ -602,8 +739,21 @@ def apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
 
     Every check (leaf, view, result dtype and shape) runs before anything is recorded or
     written. The target's version counter is bumped, so a node that saved it refuses to use the
-    stale value; if the result needs grad, `target` takes the new node as its `grad_fn`.
+    stale value; if the result needs grad, `target` takes the new node as its `grad_fn`. A dual
+    target's tangent is replaced by the op's tangent, computed from the old value.
     """
+    levels = state.fw_levels
+    if not levels or not _has_tangent((target, *rest[: op.n_in - 1]), levels):
+        return _apply_inplace(op, target, *rest)
+    old = target._snapshot(copy=True)
+    old._fw = target._fw
+    _apply_inplace(op, target, *rest)
+    target._fw = None
+    _push_tangents(op, (old, *rest), target, levels)
+    return target
+
+
+def _apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
     T = _T
     record = state.enabled and (
         target._requires_grad or any(isinstance(a, T) and a._requires_grad for a in rest)

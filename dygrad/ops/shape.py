@@ -136,7 +136,7 @@ permute = defop(
 t = defop("t", grad_fn="TBackward0", view=True,
           forward=lambda x: x.T, vjp=(lambda g: t(g),))  # fmt: skip
 alias = defop("alias", grad_fn="AliasBackward0", view=True,
-              forward=lambda x: x.view(), vjp=(lambda g: g,))  # fmt: skip
+              forward=lambda x: x.view(), vjp=(lambda g: g,), jvp=(lambda t: t,))  # fmt: skip
 
 
 def _repeat_vjp(g: Any, reps: tuple[int, ...], x_shape: tuple[int, ...]) -> Any:
