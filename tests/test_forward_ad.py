@@ -37,8 +37,7 @@ def params(check: str, keep: Callable[[Case], bool] = lambda c: True) -> list[An
 def _tangents(case: Case, dtype: str) -> list[np.ndarray | None]:
     rng = np.random.default_rng(seed_of(case.id, "jvp"))
     return [
-        rng.standard_normal(a.shape).astype(dtype) if a.differentiable else None
-        for a in case.args
+        rng.standard_normal(a.shape).astype(dtype) if a.differentiable else None for a in case.args
     ]
 
 
