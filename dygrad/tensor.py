@@ -142,10 +142,20 @@ class Tensor:
     # Forward-mode tangents by dual-level id; an instance attribute only on dual tensors, so the
     # hot path (`_wrap`) never pays for it.
     _fw: dict[int, Tensor] | None = None
-    # NumPy must defer to our reflected operators (`array * tensor`) and not treat tensors as
-    # scalars or sequences.
+    # NumPy must hand tensors to us (`array * tensor`, `np.exp(tensor)`) rather than treat them
+    # as scalars or sequences.
     __array_priority__ = 1000
-    __array_ufunc__ = None
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        # NumPy ufuncs on tensors run as dygrad ops, so they stay on the graph.
+        from ._numpy_dispatch import array_ufunc
+
+        return array_ufunc(ufunc, method, *inputs, **kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        from ._numpy_dispatch import array_function
+
+        return array_function(func, args, kwargs)
 
     def __init__(self, *data: Any, requires_grad: bool = False) -> None:
         # PyTorch's legacy constructor: Tensor(2, 3) is an uninitialized 2x3 tensor (zeros

@@ -15,9 +15,10 @@ LAYERS = [
     (1, ["dygrad.autograd.grad_mode", "dygrad.autograd.graph", "dygrad.autograd.engine"]),
     (2, ["dygrad.ops"]),
     (3, ["dygrad.tensor", "dygrad._printing", "dygrad.creation", "dygrad.indexing",
-         "dygrad.functions", "dygrad.return_types", "dygrad.backward"]),
+         "dygrad.functions", "dygrad.return_types", "dygrad.backward", "dygrad._numpy_dispatch"]),
     (4, ["dygrad.nn", "dygrad.optim", "dygrad.utils", "dygrad.serialization"]),
-    (5, ["dygrad.autograd", "dygrad.viz", "dygrad.jit", "dygrad.onnx"]),
+    (5, ["dygrad.autograd", "dygrad.viz", "dygrad.jit", "dygrad.onnx", "dygrad.func",
+         "dygrad.utils.checkpoint"]),
     (6, ["dygrad.__init__", "dygrad.__main__", "dygrad"]),
 ]  # fmt: skip
 
