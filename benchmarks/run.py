@@ -34,18 +34,24 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
 SYSTEMS = ("dygrad", "torch", "numpy")
-WORKLOADS = ("W1", "W2", "W3", "W4-seed", "W4-lenet", "W5-100k", "W5-1M", "W6", "W7")
+WORKLOADS = ("W1", "W2", "W3", "W4-seed", "W4-lenet", "W5-100k", "W5-1M", "W6", "W6-ckpt", "W7")
 # Names that select several workloads at once in --workloads.
 WORKLOAD_GROUPS = {"W4": ("W4-seed", "W4-lenet"), "W5": ("W5-100k", "W5-1M")}
 # Systems a workload runs on, where not all: W5 has no NumPy floor (a chain of scalar adds has
-# nothing to hand-write); its column reads n/a.
-WORKLOAD_SYSTEMS = {"W5-100k": ("dygrad", "torch"), "W5-1M": ("dygrad", "torch")}
+# nothing to hand-write), nor has W6-ckpt (checkpointing is a feature of autograd libraries);
+# their column reads n/a.
+WORKLOAD_SYSTEMS = {
+    "W5-100k": ("dygrad", "torch"),
+    "W5-1M": ("dygrad", "torch"),
+    "W6-ckpt": ("dygrad", "torch"),
+}
 # The main row's metric of the workloads that report several (the others follow as rows of their
 # own: `Result.metrics`).
 MAIN_METRIC = {
     "W5-100k": "time per node (build + backward)",
     "W5-1M": "time per node (build + backward)",
     "W6": "time per step",
+    "W6-ckpt": "time per step, checkpoint_sequential",
     "W7": "float32",
 }
 THREAD_VARS = (
@@ -121,6 +127,13 @@ def _describe(workload: str, cfg: dict[str, Any]) -> str:
         return (
             f"W6 MLP {cfg['w6_layers']} x Linear({cfg['w6_width']},{cfg['w6_width']})+ReLU, "
             f"batch {cfg['w6_batch']}, mean, fwd+bwd"
+        )
+    if workload == "W6-ckpt":
+        segments = min(cfg["w6_segments"], cfg["w6_layers"])
+        return (
+            f"W6-ckpt MLP {cfg['w6_layers']} x Linear({cfg['w6_width']},{cfg['w6_width']})+ReLU, "
+            f"batch {cfg['w6_batch']}, checkpoint_sequential in {segments} segments vs none, "
+            "mean, fwd+bwd"
         )
     if workload == "W7":
         n = cfg["w7_n"]
@@ -329,6 +342,10 @@ SCALAR_CHECKS: dict[str, list[tuple[str, str, float]]] = {
         ("first_loss", "first-step loss", W6_LOSS_RTOL),
         ("grad_norm", "first-step grad norm", W6_GRAD_RTOL),
     ],
+    "W6-ckpt": [
+        ("first_loss", "first-step loss", W6_LOSS_RTOL),
+        ("grad_norm", "first-step grad norm", W6_GRAD_RTOL),
+    ],
     "W7": [
         ("float32_norm", "float32 product norm (4 rows)", W7_RTOL),
         ("float64_norm", "float64 product norm (4 rows)", W7_RTOL),
@@ -513,6 +530,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--w6-layers", type=int, default=20, help="W6 number of Linear+ReLU layers")
     p.add_argument("--w6-width", type=int, default=1024, help="W6 layer width")
     p.add_argument("--w6-batch", type=int, default=256, help="W6 batch size")
+    p.add_argument(
+        "--w6-segments", type=int, default=4, help="W6-ckpt checkpoint_sequential segments"
+    )
     p.add_argument("--w7-n", type=int, default=1024, help="W7 matrix size n (n x n @ n x n)")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds allowed per child")
     p.add_argument("--child", help=argparse.SUPPRESS)
@@ -542,6 +562,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "w6_layers",
         "w6_width",
         "w6_batch",
+        "w6_segments",
         "w7_n",
     ):
         if getattr(args, name) < 1:
@@ -572,6 +593,7 @@ def main(argv: list[str] | None = None) -> int:
         "w6_layers": args.w6_layers,
         "w6_width": args.w6_width,
         "w6_batch": args.w6_batch,
+        "w6_segments": args.w6_segments,
         "w7_n": args.w7_n,
     }
     t0 = time.perf_counter()

@@ -576,6 +576,11 @@ def run(workload: str, system: str, cfg: dict[str, Any]) -> Result:
         if system == "numpy":
             return w6_numpy(*dims, w6_warmup, n_samples)
         return w6_autograd(_import_system(system), *dims, w6_warmup, n_samples)
+    if workload == "W6-ckpt":
+        dims = int(cfg["w6_layers"]), int(cfg["w6_width"]), int(cfg["w6_batch"])
+        segments = int(cfg["w6_segments"])
+        n_samples, w6_warmup = min(samples, 10), min(warmup, 2)
+        return w6_ckpt_autograd(_import_system(system), *dims, segments, w6_warmup, n_samples)
     if workload == "W7":
         return w7(system, int(cfg["w7_n"]), min(warmup, 3), min(samples, 20))
     if workload in W4_VARIANTS:
@@ -942,6 +947,97 @@ def w6_numpy(layers: int, width: int, batch: int, warmup: int, samples: int) -> 
         return list(held)
 
     return _w6_run(step, grads, warmup, samples)
+
+
+# ----------------------------------------------------------------------------------------------
+# W6-ckpt: W6's MLP with activation checkpointing, against itself without
+# ----------------------------------------------------------------------------------------------
+
+
+def _w6_layer(w: Any, b: Any) -> Callable[[Any], Any]:
+    return lambda h: (h @ w + b).relu()
+
+
+def w6_ckpt_autograd(
+    mod: ModuleType, layers: int, width: int, batch: int, segments: int, warmup: int, samples: int
+) -> Result:
+    """W6's MLP and data, one function per Linear+ReLU layer, run through
+    `utils.checkpoint.checkpoint_sequential(fns, segments, x, use_reentrant=False)` and plainly,
+    in the same child. For each: time per step (forward + `mean().backward()`), and in separate
+    steps, gradients reset first, the peak memory over forward + backward and the memory held
+    after the forward (the graph's saved values: what checkpointing saves; collected and trimmed,
+    over the resident set before the step). The checks are the checkpointed step's first loss and
+    gradient norm; the plain step must give the same ones (relative 1e-5), or the child fails."""
+    import importlib
+
+    cp = importlib.import_module(f"{mod.__name__}.utils.checkpoint")
+    arrays, xa = w6_data(layers, width, batch)
+    params = [mod.tensor(a, requires_grad=True) for a in arrays]
+    x = mod.tensor(xa)
+    del arrays, xa
+    fns = [_w6_layer(params[i], params[i + 1]) for i in range(0, len(params), 2)]
+    segs = min(segments, len(fns))  # checkpoint_sequential needs at least one layer a segment
+
+    def make_forward(ckpt: bool) -> Callable[[], Any]:
+        def forward() -> Any:
+            for p in params:
+                p.grad = None
+            if ckpt:
+                h = cp.checkpoint_sequential(fns, segs, x, use_reentrant=False)
+            else:
+                h = x
+                for f in fns:
+                    h = f(h)
+            return h.mean()
+
+        return forward
+
+    metrics: dict[str, tuple[str, list[float]]] = {}
+    results: dict[str, tuple[float, float]] = {}
+    times: dict[str, list[float]] = {}
+    for name, ckpt in (("checkpoint_sequential", True), ("no checkpoint", False)):
+        forward = make_forward(ckpt)
+
+        def step(forward: Callable[[], Any] = forward) -> float:
+            loss = forward()
+            loss.backward()
+            return float(loss.item())
+
+        first = step()
+        results[name] = (first, _norm([p.grad.numpy() for p in params]))
+        times[name] = _measure(step, warmup, samples, 1e3)
+        peak, held = [], []
+        for _ in range(max(1, min(samples, 3))):
+            for p in params:
+                p.grad = None
+            with _MemProbe() as mem:
+                loss = forward()
+                held.append(mem.held_mib())
+                loss.backward()
+            del loss
+            peak.append(mem.peak_mib)
+        metrics[f"peak memory, {name}"] = ("MiB", peak)
+        metrics[f"held after forward, {name}"] = ("MiB", held)
+    (loss_c, norm_c), (loss_p, norm_p) = results["checkpoint_sequential"], results["no checkpoint"]
+    for what, a, b in (("first loss", loss_c, loss_p), ("grad norm", norm_c, norm_p)):
+        if not abs(a - b) <= 1e-5 * abs(b):
+            raise RuntimeError(f"W6-ckpt: {what} {a} with checkpointing, {b} without")
+    checks = {"first_loss": loss_c, "grad_norm": norm_c, "segments": segs}
+    checks["memory_method"] = mem_method()
+    order = ["peak memory", "held after forward"]
+    return Result(
+        "ms/step",
+        times["checkpoint_sequential"],
+        checks,
+        {
+            "time per step, no checkpoint": ("ms/step", times["no checkpoint"]),
+            **{
+                f"{m}, {name}": metrics[f"{m}, {name}"]
+                for m in order
+                for name in ("checkpoint_sequential", "no checkpoint")
+            },
+        },
+    )
 
 
 # ----------------------------------------------------------------------------------------------

@@ -210,6 +210,11 @@ S = idx([[0, 3], [2, 1], [1, 0]])  # scatter index with no duplicates within a r
 # PyTorch decomposes matmul into mm/bmm/mv between views (_unsafe_view, squeeze_, expand,
 # transpose + clone); dygrad records one node, so its top grad_fn name differs (values agree).
 MM = {"grad_fn": "PyTorch's matmul decomposition names its last internal step"}
+# A down-cast rounds the tangent to the output's dtype, so <u, J v> and <J^T u, v> differ by that
+# rounding, far beyond the float64 tolerance of the reverse-mode check (PyTorch rounds the same).
+CAST = {"jvp_reverse": "the tangent is rounded to the lower-precision output dtype"}
+NAN_DUAL = "both sides of <u, Jv> = <J^T u, v> are NaN"
+EMPTY_NAN = "a tangent reduced over nothing is 0/0, NaN, as PyTorch's; the gradient is empty"
 
 # Unary ops, each with the value generator that keeps it inside its domain.
 UNARY = (
@@ -295,7 +300,8 @@ CASES: list[Case] = [
     *[C(f"{n}-special", n, lambda m, x, n=n: getattr(x, n)(), K(7, g="special"), grad=False)
       for n, _ in UNARY],
     C("exp-int", "exp", lambda m, x: x.exp(), I(4)),
-    C("sqrt-zero", "sqrt", lambda m, x: x.sqrt(), F(6, g="zeropos"), fd=False, gg=False),
+    C("sqrt-zero", "sqrt", lambda m, x: x.sqrt(), F(6, g="zeropos"), fd=False, gg=False,
+      xfail={"jvp_reverse": "infinite derivative at 0: " + NAN_DUAL}),
     C("tanh-large", "tanh", lambda m, x: x.tanh(), F(6, g="large"), fd=False),
     C("sigmoid-large", "sigmoid", lambda m, x: m.sigmoid(x), F(6, g="large"), fd=False),
     C("relu-zeros", "relu", lambda m, x: m.relu(x), F(6, g="ties"), fd=False),
@@ -461,8 +467,9 @@ CASES: list[Case] = [
     C("clone-empty", "clone", lambda m, x: x.clone(), F(0, 3)),
     C("contiguous", "contiguous", lambda m, x: x.t().contiguous(), F(3, 4)),
     C("to-float64", "to_dtype", lambda m, x: x.double(), F(3, 4)),
-    C("to-float32", "to_dtype", lambda m, x: x.to(m.float32), F(3, 4), fd=False),
-    C("to-float16", "to_dtype", lambda m, x: x.half(), F(3, 4), tol=20.0, gg=False, fd=False),
+    C("to-float32", "to_dtype", lambda m, x: x.to(m.float32), F(3, 4), fd=False, xfail=CAST),
+    C("to-float16", "to_dtype", lambda m, x: x.half(), F(3, 4), tol=20.0, gg=False, fd=False,
+      xfail=CAST),
     C("to-int64", "to_dtype", lambda m, x: x.long(), F(3, 4)),
     C("to-bool", "to_dtype", lambda m, x: x.to(m.bool), F(5, g="ties")),
     C("to-float-from-int", "to_dtype", lambda m, x: x.float(), I(3)),
@@ -515,12 +522,14 @@ CASES: list[Case] = [
     C("sum-dim-0d", "sum_dim", lambda m, x: x.sum(0, keepdim=True), F()),
     C("mean", "mean_all", lambda m, x: x.mean(), F(3, 4)),
     C("mean-0d", "mean_all", lambda m, x: m.mean(x), F()),
-    C("mean-empty", "mean_all", lambda m, x: x.mean(), F(0), gg=False, fd=False),
+    C("mean-empty", "mean_all", lambda m, x: x.mean(), F(0), gg=False, fd=False,
+      xfail={"jvp_reverse": EMPTY_NAN}),
     C("mean-dim", "mean_dim", lambda m, x: x.mean(1), F(3, 4)),
     C("mean-dim-0d", "mean_dim", lambda m, x: x.mean(-1), F()),
     C("mean-dims-keepdim", "mean_dim", lambda m, x: x.mean((0, 1), keepdim=True), F(2, 3, 4)),
     C("mean-dim-empty", "mean_dim", lambda m, x: x.mean(1), F(0, 3)),
-    C("mean-dim-empty-nan", "mean_dim", lambda m, x: x.mean(0), F(0, 3), gg=False, fd=False),
+    C("mean-dim-empty-nan", "mean_dim", lambda m, x: x.mean(0), F(0, 3), gg=False, fd=False,
+      xfail={"jvp_reverse": EMPTY_NAN}),
     C("mean-dtype", ("mean_all", "to_dtype"), lambda m, x: x.mean(dtype=m.float64), F(3)),
     C("sum-to-size", "sum_to_size", lambda m, x: x.sum_to_size(1, 4), F(3, 4)),
     C("sum-to-size-lead", "sum_to_size", lambda m, x: x.sum_to_size(3, 1), F(2, 3, 4)),
@@ -582,8 +591,10 @@ CASES: list[Case] = [
     C("var-dim", "var", lambda m, x: x.var(1), F(3, 4)),
     C("var-dims-keepdim", "var", lambda m, x: x.var((0, 2), keepdim=True), F(2, 3, 4)),
     C("var-biased", "var", lambda m, x: x.var(0, correction=0), F(3, 4)),
-    C("var-one", "var", lambda m, x: x.var(), F(1), gg=False, fd=False),
-    C("std-one", "std", lambda m, x: x.std(0), F(1), gg=False, fd=False),
+    C("var-one", "var", lambda m, x: x.var(), F(1), gg=False, fd=False,
+      xfail={"jvp_reverse": "no degrees of freedom: " + NAN_DUAL}),
+    C("std-one", "std", lambda m, x: x.std(0), F(1), gg=False, fd=False,
+      xfail={"jvp_reverse": "no degrees of freedom: " + NAN_DUAL}),
     C("var-0d", "var", lambda m, x: x.var(0, correction=0), F()),
     C("var-empty", "var", lambda m, x: x.var(1), F(0, 3)),
     C("var-empty-nan", "var", lambda m, x: x.var(0), F(0, 3), gg=False, fd=False),
@@ -598,7 +609,8 @@ CASES: list[Case] = [
     C("logsumexp-large", "logsumexp", lambda m, x: x.logsumexp(0), F(4, 3, g="large"), fd=False),
     C("logsumexp-0d", "logsumexp", lambda m, x: x.logsumexp(0), F()),
     C("logsumexp-empty", "logsumexp", lambda m, x: x.logsumexp(1), F(0, 3)),
-    C("logsumexp-empty-reduced", "logsumexp", lambda m, x: x.logsumexp(0), F(0, 3)),
+    C("logsumexp-empty-reduced", "logsumexp", lambda m, x: x.logsumexp(0), F(0, 3),
+      xfail={"jvp_reverse": EMPTY_NAN}),
     C("norm", "norm", lambda m, x: x.norm(), F(3, 4)),
     C("norm-fro", "norm", lambda m, x: x.norm(p="fro"), F(2, 3)),
     C("norm-dim", "norm", lambda m, x: x.norm(dim=1), F(3, 4)),

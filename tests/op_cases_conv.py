@@ -23,24 +23,29 @@ def _grad_of(m: Any, y: Any, x: Any, g: Any) -> Any:
     return m.autograd.grad(y, x, g, create_graph=True)[0]
 
 
+def _wrt(x: Any) -> Any:
+    # The forward-mode checks pass inputs that don't require grad: the gradient needs it.
+    return x if x.requires_grad else x.requires_grad_(True)
+
+
 def conv_dx(m: Any, x: Any, w: Any, g: Any) -> Any:
-    return _grad_of(m, _F(m).conv2d(x, w, stride=2, padding=1), x, g)
+    return _grad_of(m, _F(m).conv2d(_wrt(x), w, stride=2, padding=1), x, g)
 
 
 def conv_dw(m: Any, x: Any, w: Any, g: Any) -> Any:
-    return _grad_of(m, _F(m).conv2d(x, w, stride=(1, 2), dilation=(2, 1)), w, g)
+    return _grad_of(m, _F(m).conv2d(x, _wrt(w), stride=(1, 2), dilation=(2, 1)), w, g)
 
 
 def max_pool_dx(m: Any, x: Any, g: Any) -> Any:
-    return _grad_of(m, _F(m).max_pool2d(x, 3, stride=2, padding=1), x, g)
+    return _grad_of(m, _F(m).max_pool2d(_wrt(x), 3, stride=2, padding=1), x, g)
 
 
 def avg_pool_dx(m: Any, x: Any, g: Any) -> Any:
-    return _grad_of(m, _F(m).avg_pool2d(x, 3, stride=2, padding=1, ceil_mode=True), x, g)
+    return _grad_of(m, _F(m).avg_pool2d(_wrt(x), 3, stride=2, padding=1, ceil_mode=True), x, g)
 
 
 def adaptive_dx(m: Any, x: Any, g: Any) -> Any:
-    return _grad_of(m, _F(m).adaptive_avg_pool2d(x, (2, 3)), x, g)
+    return _grad_of(m, _F(m).adaptive_avg_pool2d(_wrt(x), (2, 3)), x, g)
 
 
 def same_even(m: Any, x: Any, w: Any) -> Any:

@@ -42,9 +42,9 @@ HAVE_TORCH = importlib.util.find_spec("torch") is not None
 TINY = ["--quick", "--w1-ops", "30", "--w3-batch", "8", "--w3-hidden", "16", "--w4-batch", "8"]
 TINY += ["--w2-points", "20", "--w5-100k-nodes", "300", "--w5-1m-nodes", "600"]
 TINY += ["--w6-layers", "3", "--w6-width", "32", "--w6-batch", "4", "--w7-n", "32"]
-WORKLOADS = ("W1", "W2", "W3", "W4-seed", "W4-lenet", "W5-100k", "W5-1M", "W6", "W7")
+WORKLOADS = ("W1", "W2", "W3", "W4-seed", "W4-lenet", "W5-100k", "W5-1M", "W6", "W6-ckpt", "W7")
 # Workloads without a NumPy floor.
-NO_NUMPY = ("W5-100k", "W5-1M")
+NO_NUMPY = ("W5-100k", "W5-1M", "W6-ckpt")
 # The start of each workload's row label in the table.
 ROW_PREFIX = {
     "W1": "| W1 per-op",
@@ -55,6 +55,7 @@ ROW_PREFIX = {
     "W5-100k": "| W5 chain of 300 ",
     "W5-1M": "| W5 chain of 600 ",
     "W6": "| W6 MLP",
+    "W6-ckpt": "| W6-ckpt MLP",
     "W7": "| W7 matmul",
 }
 # The further rows of the workloads that report several metrics: (label suffix, unit).
@@ -66,6 +67,14 @@ METRIC_ROWS = {
         ("peak memory", "MiB"),
     ],
     "W6": [("time per step", "ms/step"), ("peak memory", "MiB"), ("held", "MiB")],
+    "W6-ckpt": [
+        ("time per step, checkpoint_sequential", "ms/step"),
+        ("time per step, no checkpoint", "ms/step"),
+        ("peak memory, checkpoint_sequential", "MiB"),
+        ("peak memory, no checkpoint", "MiB"),
+        ("held after forward, checkpoint_sequential", "MiB"),
+        ("held after forward, no checkpoint", "MiB"),
+    ],
     "W7": [("float32", "GFLOP/s"), ("float64", "GFLOP/s")],
 }
 METRIC_ROWS["W5-1M"] = METRIC_ROWS["W5-100k"]

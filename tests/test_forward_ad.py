@@ -122,3 +122,96 @@ def test_jvp_matches_torch(case: Case, dtype: str) -> None:
         assert g is not None, f"output {i} has no tangent"
         assert str(g.dtype) == str(w.dtype), f"tangent {i} dtype"
         assert_close(_np(g), w.detach().numpy(), rtol * 10, atol * 10, f"tangent of output {i}")
+
+
+# --- the dual-level API, by hand ----------------------------------------------------------------
+def test_nested_levels_give_second_derivatives() -> None:
+    x = dygrad.tensor([0.5, 2.0], dtype=dygrad.float64)
+    one = dygrad.ones(2, dtype=dygrad.float64)
+    with fwAD.dual_level() as outer:
+        xo = fwAD.make_dual(x, one)
+        with fwAD.dual_level() as inner:
+            assert (outer, inner) == (0, 1)
+            xi = fwAD.make_dual(xo, one)
+            y = xi.sin() * xi**3
+            d1 = fwAD.unpack_dual(y).tangent  # inner level: f'(x)
+            d2 = fwAD.unpack_dual(d1, level=0).tangent  # outer tangent of f': f''(x)
+            assert fwAD.unpack_dual(d1).tangent is None  # no tangent of its own level
+    v = x.numpy()
+    np.testing.assert_allclose(d1.detach().numpy(), np.cos(v) * v**3 + 3 * np.sin(v) * v**2)
+    f2 = -np.sin(v) * v**3 + 6 * np.cos(v) * v**2 + 6 * np.sin(v) * v
+    np.testing.assert_allclose(d2.numpy(), f2)
+
+
+def test_inplace_ops_update_the_tangent_and_views_are_refused() -> None:
+    with fwAD.dual_level():
+        z = fwAD.make_dual(dygrad.tensor([1.0, 2.0, 3.0]), dygrad.tensor([1.0, 0.0, 2.0]))
+        z.mul_(z)  # tangent 2 z t
+        np.testing.assert_allclose(fwAD.unpack_dual(z).tangent.numpy(), [2.0, 0.0, 12.0])
+        z[0] = 5.0  # a constant written in: its tangent is 0
+        np.testing.assert_allclose(fwAD.unpack_dual(z).tangent.numpy(), [0.0, 0.0, 12.0])
+        with pytest.raises(RuntimeError, match="view of a dual tensor"):
+            z[1:].add_(1)
+        np.testing.assert_allclose(z.detach().numpy(), [5.0, 4.0, 9.0])  # nothing changed
+
+
+def test_reverse_over_forward_and_forward_over_reverse() -> None:
+    x = dygrad.tensor([1.0, 2.0], dtype=dygrad.float64, requires_grad=True)
+    v = dygrad.tensor([1.0, -1.0], dtype=dygrad.float64)
+    with fwAD.dual_level():
+        y = (fwAD.make_dual(x, v).exp() * 3).sum()
+        jv = fwAD.unpack_dual(y).tangent  # sum(3 e^x v)
+        (g,) = dygrad.autograd.grad(jv, x)  # reverse over forward: 3 e^x v
+        xd = fwAD.make_dual(x, v)
+        (gx,) = dygrad.autograd.grad((xd.exp() * 3).sum(), xd, create_graph=True)
+        hv = fwAD.unpack_dual(gx).tangent  # forward over reverse: 3 e^x v
+    want = 3 * np.exp([1.0, 2.0]) * np.array([1.0, -1.0])
+    np.testing.assert_allclose(g.numpy(), want)
+    np.testing.assert_allclose(hv.detach().numpy(), want)
+
+
+def test_dual_api_errors() -> None:
+    x = dygrad.ones(3)
+    with pytest.raises(RuntimeError, match="no level exists"):
+        fwAD.make_dual(x, x)
+    assert fwAD.unpack_dual(x) == (x, None)
+    with pytest.raises(RuntimeError, match="no dual level is open"):
+        fwAD.exit_dual_level()
+    with fwAD.dual_level():
+        with pytest.raises(RuntimeError, match="different size"):
+            fwAD.make_dual(x, dygrad.ones(2))
+        with pytest.raises(ValueError, match="floating point"):
+            fwAD.make_dual(dygrad.ones(3, dtype=dygrad.int64), dygrad.ones(3))
+        with pytest.raises(RuntimeError, match="dtype"):
+            fwAD.make_dual(x, dygrad.ones(3, dtype=dygrad.float64))
+        with pytest.raises(RuntimeError, match="level 3 is not open"):
+            fwAD.make_dual(x, x, level=3)
+        with pytest.raises(RuntimeError, match="innermost first"):
+            with fwAD.dual_level():
+                fwAD.exit_dual_level(level=0)
+    assert dygrad.autograd.grad_mode.state.fw_levels == ()
+
+
+def test_an_op_without_a_jvp_rule_names_itself() -> None:
+    from dygrad.ops.registry import defop
+
+    op = defop("_test_no_jvp", grad_fn="TestNoJvpBackward0", forward=lambda x: x * 2,
+               vjp=(lambda g: g * 2,))  # fmt: skip
+    try:
+        with fwAD.dual_level():
+            d = fwAD.make_dual(dygrad.ones(2), dygrad.ones(2))
+            with pytest.raises(NotImplementedError, match="_test_no_jvp .TestNoJvpBackward0."):
+                op(d)
+    finally:
+        del REGISTRY["_test_no_jvp"]
+
+
+def test_dual_levels_are_per_thread() -> None:
+    import threading
+
+    seen = []
+    with fwAD.dual_level():
+        t = threading.Thread(target=lambda: seen.append(dygrad.autograd.grad_mode.state.fw_levels))
+        t.start()
+        t.join()
+    assert seen == [()]

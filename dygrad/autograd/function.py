@@ -12,11 +12,20 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ..dtypes import from_numpy_dtype
+from ..dtypes import from_numpy_dtype, pt_name
 from ..ops.registry import stale_message
 from ..tensor import Tensor
 from .grad_mode import state
-from .graph import FREED_MSG, Node
+from .graph import (
+    FREED_MSG,
+    Node,
+    SavedRecord,
+    current_saved_hooks,
+    hooks_open,
+    pack_saved,
+    saved_grad_fn,
+    unpack_saved,
+)
 
 __all__ = ["Function", "FunctionCtx", "BackwardCFunction", "once_differentiable"]
 
@@ -186,6 +195,8 @@ class BackwardCFunction(Node, FunctionCtx):
         for entry in saved:
             if entry is None:
                 res.append(None)
+            elif type(entry) is SavedRecord:  # stored through saved-tensor hooks
+                res.append(_unpack_entry(entry, self))
             elif len(entry) == 2:  # (tensor, version): an input or an intermediate
                 t, ver = entry
                 now = t._vc[0]
@@ -542,6 +553,8 @@ def _pack(
     if to_save is None:
         return None
     _check_savable(to_save)
+    # Saved-tensor hooks open in this thread store each tensor as what pack_hook returns.
+    hooks = current_saved_hooks() if hooks_open[0] else None
     packed: list[Any] = []
     for t in to_save:
         if t is None:
@@ -551,10 +564,32 @@ def _pack(
         is_dirty = any(t is d for d in dirty)
         if j >= 0 and (is_dirty or not any(t is i for i in inputs)):
             r = res[j]
-            packed.append((j, r._data, r._vc, r._vc[0], dif_out[j]))
+            if hooks is not None:
+                # A detached tensor over the output's data, so the node never holds its output.
+                a = Tensor._wrap(r._data, False, None, 0)
+                a._vc = r._vc
+                packed.append(pack_saved(hooks, a, r._vc, None, j, own=True, req=dif_out[j]))
+            else:
+                packed.append((j, r._data, r._vc, r._vc[0], dif_out[j]))
+        elif hooks is not None:
+            edge = t._edge() if t._requires_grad else (None, 0)
+            packed.append(pack_saved(hooks, t, t._vc, *edge))
         else:
             packed.append((t, t._vc[0]))
     return tuple(packed)
+
+
+def _unpack_entry(rec: SavedRecord, node: BackwardCFunction) -> Tensor:
+    # A tensor saved through hooks: versions checked as without them, then unpack_hook runs.
+    box = rec.box
+    if box is not None and box[0] != rec.version:
+        t = None if rec.own else rec.ref()
+        if t is not None:  # the message without hooks, while the saved tensor lives
+            raise RuntimeError(_stale_message(t, box[0], rec.version, t.grad_fn, t.output_nr))
+        desc = f"[torch.{pt_name(from_numpy_dtype(rec.dtype))}Tensor {list(rec.shape)}]"
+        fn = node if rec.own else saved_grad_fn(rec)
+        raise RuntimeError(stale_message(desc, fn, rec.nr, box[0], rec.version))
+    return unpack_saved(rec, Tensor, True, node)
 
 
 class Error(Node):

@@ -1,13 +1,21 @@
-"""Graph nodes: the `Node` base every `grad_fn` derives from, `AccumulateGrad` for leaves, and hook
-handles. Nodes know nothing of specific ops; an op's node class supplies `_apply`."""
+"""Graph nodes: the `Node` base every `grad_fn` derives from, `AccumulateGrad` for leaves, hook
+handles, and saved-tensor hooks (`saved_tensors_hooks`), which decide how values saved for
+backward are stored. Nodes know nothing of specific ops; an op's node class supplies `_apply`."""
 
 from __future__ import annotations
 
 import itertools
+import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Node", "AccumulateGrad", "RemovableHandle", "FREED_MSG"]
+from .grad_mode import state
+
+__all__ = [
+    "Node", "AccumulateGrad", "RemovableHandle", "FREED_MSG", "saved_tensors_hooks",
+    "disable_saved_tensors_hooks", "save_on_cpu",
+]  # fmt: skip
 
 FREED_MSG = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -74,6 +82,9 @@ class Node:
     # (except where it is the incoming gradient itself); lets leaves keep it without a copy.
     _fresh_grads = False
     _freed = False
+    # Set on the root nodes of a backward pass that did not retain the graph: an op that builds
+    # on such a root (`total += loss` after `loss.backward()`) keeps that graph alive.
+    _consumed = False
 
     # Number of outputs of the forward that made this node; multi-output ops override it.
     n_outputs = 1
@@ -159,3 +170,259 @@ class AccumulateGrad(Node):
     def _apply(self, grads: Any, create_graph: bool) -> tuple[Any, ...]:
         self.variable._accumulate_grad(grads, create_graph, False)
         return ()
+
+
+# ---------------------------------------------------------------------------------------------
+# Saved-tensor hooks: while a `saved_tensors_hooks` context is open in a thread, every tensor an
+# op saves for backward there goes through `pack_hook` when it is saved, and the node keeps only
+# what the hook returned; backward calls `unpack_hook` on that each time it needs the value.
+
+Hook = Callable[[Any], Any]
+
+
+class _HooksState(threading.local):
+    # Per-thread defaults: no hooks, not disabled.
+    stack: tuple[tuple[Hook, Hook], ...] = ()
+    disabled: str | None = None
+
+
+_hooks = _HooksState()
+# The number of hook contexts open in all threads. Recording an op tests this one number and
+# reads the thread-local stack only when it is nonzero, so ops pay almost nothing for the
+# feature while nobody uses it.
+hooks_open = [0]
+_open_lock = threading.Lock()
+
+
+def current_saved_hooks() -> tuple[Hook, Hook] | None:
+    """The innermost `(pack_hook, unpack_hook)` pair open in this thread, or None.
+
+    >>> current_saved_hooks() is None
+    True
+    >>> with saved_tensors_hooks(abs, abs):
+    ...     current_saved_hooks() == (abs, abs)
+    True
+    """
+    stack = _hooks.stack
+    return stack[-1] if stack else None
+
+
+class saved_tensors_hooks:  # noqa: N801 - PyTorch's name
+    """Context manager that sets how tensors saved for backward are stored
+    (`torch.autograd.graph.saved_tensors_hooks`).
+
+    While it is open (in this thread), each tensor that an op or a custom Function saves for
+    backward is passed to `pack_hook(tensor)` at once, and the node keeps only what the hook
+    returns, which may be any object. Whenever backward (or `grad_fn._saved_self`, or
+    `ctx.saved_tensors`) needs the value, `unpack_hook(packed)` is called and must return a
+    tensor of the saved tensor's shape; a different dtype is cast back. Contexts nest: the
+    innermost pair is used. Nodes keep their pair, so unpacking works after the context closes.
+    `pack_hook` runs with grad mode off. An op's output is passed as a detached tensor sharing
+    its data (PyTorch passes the output itself), so no node holds its own output. dygrad keeps
+    checking versions under hooks: a saved tensor modified in place before backward raises, as
+    without hooks (PyTorch skips that check when hooks are set).
+
+    >>> import dygrad as torch
+    >>> store = {}
+    >>> def pack(t):
+    ...     store[len(store)] = t.clone()
+    ...     return len(store) - 1
+    >>> def unpack(key):
+    ...     return store[key]
+    >>> x = torch.tensor([1.0, 2.0], requires_grad=True)
+    >>> with torch.autograd.graph.saved_tensors_hooks(pack, unpack):
+    ...     y = (x * x).sum()
+    >>> len(store)
+    2
+    >>> y.backward(); x.grad
+    tensor([2., 4.])
+    """
+
+    def __init__(self, pack_hook: Hook, unpack_hook: Hook) -> None:
+        self.pack_hook = pack_hook
+        self.unpack_hook = unpack_hook
+        self._prev: list[tuple[tuple[Hook, Hook], ...]] = []
+
+    def __enter__(self) -> saved_tensors_hooks:
+        msg = _hooks.disabled
+        if msg is not None:
+            raise RuntimeError(msg)
+        self._prev.append(_hooks.stack)
+        _hooks.stack = (*_hooks.stack, (self.pack_hook, self.unpack_hook))
+        with _open_lock:
+            hooks_open[0] += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _hooks.stack = self._prev.pop()
+        with _open_lock:
+            hooks_open[0] -= 1
+
+
+class disable_saved_tensors_hooks:  # noqa: N801 - PyTorch's name
+    """Context manager under which saved-tensor hooks may not be used: opening a
+    `saved_tensors_hooks` raises `RuntimeError(error_message)`, and so does entering this one
+    while hooks are open (`torch.autograd.graph.disable_saved_tensors_hooks`). For features that
+    cannot work with them.
+
+    >>> import dygrad as torch
+    >>> graph = torch.autograd.graph
+    >>> with graph.disable_saved_tensors_hooks("not with this feature"):
+    ...     with graph.saved_tensors_hooks(lambda t: t, lambda t: t):
+    ...         pass
+    Traceback (most recent call last):
+    ...
+    RuntimeError: not with this feature
+    """
+
+    def __init__(self, error_message: str) -> None:
+        self.error_message = error_message
+        self._prev: list[str | None] = []
+
+    def __enter__(self) -> None:
+        if _hooks.stack:
+            raise RuntimeError(self.error_message)
+        self._prev.append(_hooks.disabled)
+        _hooks.disabled = self.error_message
+
+    def __exit__(self, *exc: object) -> None:
+        _hooks.disabled = self._prev.pop()
+
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with disable_saved_tensors_hooks(self.error_message):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class save_on_cpu(saved_tensors_hooks):  # noqa: N801 - PyTorch's name
+    """Saved-tensor hooks that keep a CPU copy of each saved tensor and hand it back in backward
+    (`torch.autograd.graph.save_on_cpu`). dygrad computes on the CPU only, so this stores a copy
+    of each saved tensor (it saves no memory; values later changed in place do not reach the copy,
+    though the version check still refuses them); `pin_memory` and `device_type` are accepted
+    for compatibility and ignored.
+
+    >>> import dygrad as torch
+    >>> x = torch.tensor([1.0, 2.0], requires_grad=True)
+    >>> with torch.autograd.graph.save_on_cpu(pin_memory=False):
+    ...     y = x.exp().sum()
+    >>> y.backward(); x.grad
+    tensor([2.7183, 7.3891])
+    """
+
+    def __init__(self, pin_memory: bool = False, device_type: str = "cuda") -> None:
+        self.pin_memory = pin_memory
+        self.device_type = device_type
+        super().__init__(_copy, _identity)
+
+
+def _copy(t: Any) -> Any:
+    return t.detach().clone()
+
+
+def _identity(t: Any) -> Any:
+    return t
+
+
+class SavedRecord:
+    """A value saved for backward while hooks were open: what `pack_hook` returned, the
+    `unpack_hook` to call on it, and what it takes to check the unpacked value (shape, dtype, the
+    saved tensor's version counter and version) and to give it back its place in the graph: the
+    edge of the saved tensor (`node`, `nr`), or for an output of the saving node itself (`own`)
+    whether it is differentiable (`req`); `raw` for a plain array saved as an operand; `ref`, a
+    weak reference to the saved tensor, names it in error messages while it lives."""
+
+    __slots__ = ("packed", "unpack_hook", "shape", "dtype", "box", "version", "node", "nr",
+                 "raw", "own", "req", "ref")  # fmt: skip
+
+    packed: Any
+    unpack_hook: Hook
+    shape: tuple[int, ...]
+    dtype: Any
+    box: list[int] | None
+    version: int
+    node: Node | None
+    nr: int
+    raw: bool
+    own: bool
+    req: bool
+    ref: weakref.ReferenceType[Any]
+
+
+def pack_saved(
+    hooks: tuple[Hook, Hook],
+    value: Any,
+    box: list[int] | None,
+    node: Node | None = None,
+    nr: int = 0,
+    *,
+    raw: bool = False,
+    own: bool = False,
+    req: bool = False,
+) -> SavedRecord:
+    """Pack the tensor `value` with `hooks` (grad mode off while `pack_hook` runs)."""
+    rec = SavedRecord()
+    data = value._data
+    rec.shape = data.shape
+    rec.dtype = data.dtype
+    rec.box = box
+    rec.version = box[0] if box is not None else 0
+    rec.node = node
+    rec.nr = nr
+    rec.raw = raw
+    rec.own = own
+    rec.req = req
+    rec.ref = weakref.ref(value)
+    rec.unpack_hook = hooks[1]
+    prev = state.enabled
+    state.enabled = False
+    try:
+        rec.packed = hooks[0](value)
+    finally:
+        state.enabled = prev
+    return rec
+
+
+def unpack_saved(
+    rec: SavedRecord, tensor_cls: Any, as_tensor: bool, owner: Node | None = None
+) -> Any:
+    """Call the record's `unpack_hook` and check its result: the saved array, or with `as_tensor`
+    a tensor in the saved tensor's place in the graph (its grad_fn or leaf; `owner`, the saving
+    node, for its own outputs), as backward needs with `create_graph=True`."""
+    value: Any = rec.unpack_hook(rec.packed)
+    if not isinstance(value, tensor_cls):
+        raise TypeError(
+            "Output of saved tensor unpack_hook expected to be a Tensor but got result of type "
+            f"{type(value).__name__}"
+        )
+    data = value._data
+    if data.shape != rec.shape:
+        raise RuntimeError(
+            f"unpack_hook returned a tensor of shape {list(data.shape)}, but the tensor saved for "
+            f"backward had shape {list(rec.shape)}"
+        )
+    if data.dtype != rec.dtype:
+        data = data.astype(rec.dtype)
+    if not as_tensor:
+        return data
+    wrap = tensor_cls._wrap
+    if rec.own:
+        return wrap(data, rec.req, owner if rec.req else None, rec.nr)
+    node = rec.node
+    if node is None:
+        return wrap(data, False, None, 0)
+    if type(node) is AccumulateGrad:
+        t = wrap(data, True, None, 0)
+        t._accum = weakref.ref(node)
+        return t
+    return wrap(data, True, node, rec.nr)
+
+
+def saved_grad_fn(rec: SavedRecord) -> Node | None:
+    """The saved tensor's `grad_fn` (None for a leaf), for error messages."""
+    node = rec.node
+    return None if node is None or type(node) is AccumulateGrad else node

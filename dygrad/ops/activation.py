@@ -41,8 +41,14 @@ def _log_softmax_vjp(g: Any, dim: int, out: Any) -> Any:
     return g - exp(out) * sum_dim(g, _dims(g, dim), True, g.shape)
 
 
+def _log_softmax_jvp(t: Any, dim: int, out: Any) -> Any:
+    return t - sum_dim(exp(out) * t, _dims(t, dim), True, t.shape)
+
+
+# softmax's Jacobian diag(s) - s s^T is symmetric, so its vjp rule is also its jvp rule.
 softmax = defop("softmax", grad_fn="SoftmaxBackward0", dtype=promote_float,
-                forward=_softmax_fwd, vjp=(_softmax_vjp,), shape=lambda x, dim: x)  # fmt: skip
+                forward=_softmax_fwd, vjp=(_softmax_vjp,), jvp=(_softmax_vjp,),
+                shape=lambda x, dim: x)  # fmt: skip
 log_softmax = defop("log_softmax", grad_fn="LogSoftmaxBackward0", dtype=promote_float,
-                    forward=_log_softmax_fwd, vjp=(_log_softmax_vjp,),
+                    forward=_log_softmax_fwd, vjp=(_log_softmax_vjp,), jvp=(_log_softmax_jvp,),
                     shape=lambda x, dim: x)  # fmt: skip

@@ -206,11 +206,31 @@ def _conv_b(g: Any) -> Any:
     return g.sum((0, *range(2, g.ndim)))
 
 
+def _conv_jx(t: Any, w: Any, stride: Ints, padding: Ints, dilation: Ints, transposed: bool,
+             output_padding: Ints, groups: int) -> Any:  # fmt: skip
+    # Bilinear in (input, weight): each tangent goes through the convolution with the other
+    # operand's value; the bias enters once, through its own rule.
+    return convolution_op(t, w, None, stride, padding, dilation, transposed, output_padding,
+                          groups)  # fmt: skip
+
+
+def _conv_jw(t: Any, x: Any, stride: Ints, padding: Ints, dilation: Ints, transposed: bool,
+             output_padding: Ints, groups: int) -> Any:  # fmt: skip
+    return convolution_op(x, t, None, stride, padding, dilation, transposed, output_padding,
+                          groups)  # fmt: skip
+
+
+def _conv_jb(t: Any, stride: Ints) -> Any:
+    # (C,) -> (C, 1, ..., 1): broadcasts over the batch and spatial dims of the output.
+    return t.reshape((-1,) + (1,) * len(stride))
+
+
 convolution_op = defop(
     "convolution",
     grad_fn="ConvolutionBackward0",
     forward=_conv_fwd,
     vjp=(_conv_x, _conv_w, _conv_b),
+    jvp=(_conv_jx, _conv_jw, _conv_jb),
 )
 
 
@@ -235,6 +255,15 @@ convolution_weight_op = defop(
     grad_fn="ConvolutionBackwardBackward0",
     forward=_conv_weight_fwd,
     vjp=(_convw_x, _convw_gy),
+    # Bilinear in (x, gy).
+    jvp=(
+        lambda t, gy, k, stride, padding, dilation, groups: convolution_weight_op(
+            t, gy, k, stride, padding, dilation, groups
+        ),
+        lambda t, x, k, stride, padding, dilation, groups: convolution_weight_op(
+            x, t, k, stride, padding, dilation, groups
+        ),
+    ),
 )
 
 
@@ -315,6 +344,12 @@ def _max_pool_vjp(g: Any, kernel: Ints, stride: Ints, dilation: Ints, x_shape: I
     return max_pool2d_scatter_op(g[0], idx, x_shape, _overlap(kernel, stride, dilation))
 
 
+def _max_pool_jvp(t: Any, x_shape: Ints, out: Any) -> tuple[Any, None]:
+    # Each maximum moves with the tangent of the element it came from: gather it at the indices.
+    idx = out[1]._data
+    return max_pool2d_gather_op(t, idx, x_shape, False), None
+
+
 max_pool2d_op = defop(
     "max_pool2d",
     grad_fn="MaxPool2DWithIndicesBackward0",
@@ -322,6 +357,7 @@ max_pool2d_op = defop(
     differentiable_outputs=(True, False),
     forward=_max_pool_fwd,
     vjp=(_max_pool_vjp,),
+    jvp=(_max_pool_jvp,),
 )
 
 
@@ -354,12 +390,14 @@ max_pool2d_scatter_op = defop(
     grad_fn="MaxPool2DWithIndicesBackwardBackward0",
     forward=_scatter_fwd,
     vjp=(lambda g, idx, x_shape, overlap: max_pool2d_gather_op(g, idx, x_shape, overlap),),
+    jvp=(lambda t, idx, x_shape, overlap: max_pool2d_scatter_op(t, idx, x_shape, overlap),),
 )
 max_pool2d_gather_op = defop(
     "max_pool2d_gather",
     grad_fn="GatherBackward0",
     forward=_gather_fwd,
     vjp=(lambda g, idx, x_shape, overlap: max_pool2d_scatter_op(g, idx, x_shape, overlap),),
+    jvp=(lambda t, idx, x_shape, overlap: max_pool2d_gather_op(t, idx, x_shape, overlap),),
 )
 
 
@@ -433,12 +471,14 @@ avg_pool2d_op = defop(
     grad_fn="AvgPool2DBackward0",
     forward=_avg_pool_fwd,
     vjp=(_avg_vjp,),
+    jvp=(_avg_bwd_vjp,),  # linear: the op itself, on the tangent
 )
 avg_pool2d_backward_op = defop(
     "avg_pool2d_backward",
     grad_fn="AvgPool2DBackwardBackward0",
     forward=_avg_pool_bwd,
     vjp=(_avg_bwd_vjp,),
+    jvp=(_avg_vjp,),
 )
 
 
@@ -469,12 +509,14 @@ adaptive_avg_pool2d_op = defop(
     grad_fn="AdaptiveAvgPool2DBackward0",
     forward=_adaptive_fwd,
     vjp=(lambda g, output_size, x_shape: adaptive_avg_pool2d_backward_op(g, output_size, x_shape),),
+    jvp=(lambda t, output_size, x_shape: adaptive_avg_pool2d_op(t, output_size, x_shape),),
 )
 adaptive_avg_pool2d_backward_op = defop(
     "adaptive_avg_pool2d_backward",
     grad_fn="AdaptiveAvgPool2DBackwardBackward0",
     forward=_adaptive_bwd,
     vjp=(lambda g, output_size, x_shape: adaptive_avg_pool2d_op(g, output_size, x_shape),),
+    jvp=(lambda t, output_size, x_shape: adaptive_avg_pool2d_backward_op(t, output_size, x_shape),),
 )
 
 
@@ -499,6 +541,7 @@ constant_pad_nd_op = defop(
     grad_fn="ConstantPadNdBackward0",
     forward=_pad_fwd,
     vjp=(lambda g, pad: constant_pad_nd_op(g, tuple(-p for p in pad), 0),),
+    jvp=(lambda t, pad: constant_pad_nd_op(t, pad, 0),),  # the fill value is a constant
 )
 
 
@@ -546,9 +589,15 @@ def _index_pad_vjp(g: Any, pad: Ints, mode: str, x_shape: Ints) -> Any:
     return index_pad_backward_op(g, pad, mode, x_shape)
 
 
+def _index_pad_jvp(t: Any, pad: Ints, mode: str, x_shape: Ints) -> Any:
+    # Index padding is linear: pad the tangent the same way.
+    return _PAD_OPS[mode, len(pad) // 2](t, pad, mode, x_shape)
+
+
 index_pad_backward_op = defop(
     "index_pad_backward", grad_fn="PadBackwardBackward0", forward=_index_pad_bwd,
     vjp=(lambda g, pad, mode: _PAD_OPS[mode, len(pad) // 2](g, pad, mode, tuple(g.shape)),),
+    jvp=(lambda t, pad, mode, x_shape: index_pad_backward_op(t, pad, mode, x_shape),),
 )  # fmt: skip
 # PyTorch names the node after the mode and the number of padded dims; circular padding is
 # built from slice copies there, hence CopySlices.
@@ -558,12 +607,12 @@ for _nd in (1, 2, 3):
         _PAD_OPS[_mode, _nd] = defop(
             f"{_name}_pad{_nd}d", grad_fn=f"{_name.capitalize()}Pad{_nd}DBackward0",
             forward=lambda x, pad, mode, x_shape: _index_pad_fwd(x, pad, mode),
-            vjp=(_index_pad_vjp,),
+            vjp=(_index_pad_vjp,), jvp=(_index_pad_jvp,),
         )  # fmt: skip
     _PAD_OPS["circular", _nd] = _PAD_OPS["circular", 1] if _nd > 1 else defop(
         "circular_pad", grad_fn="CopySlices",
         forward=lambda x, pad, mode, x_shape: _index_pad_fwd(x, pad, mode),
-        vjp=(_index_pad_vjp,),
+        vjp=(_index_pad_vjp,), jvp=(_index_pad_jvp,),
     )  # fmt: skip
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .pointwise import broadcast_check, where
+from .pointwise import broadcast_check, where, zeros_like
 from .registry import defop
 
 __all__ = [
@@ -29,6 +29,7 @@ index_backward = defop(
     "index_backward", grad_fn="IndexPutBackward0",
     forward=_index_backward_fwd,
     vjp=(lambda g, key, shape: index(g, key, shape),),
+    jvp=(lambda t, key, shape: index_backward(t, key, shape),),
 )  # fmt: skip
 
 
@@ -37,12 +38,16 @@ def _ib(g: Any, key: Any, x_shape: tuple[int, ...]) -> Any:
 
 
 # Basic indexing returns views; PyTorch names each step (select, slice, unsqueeze), so do we.
+# Indexing is linear: a tangent is indexed like its primal.
 select = defop("select", grad_fn="SelectBackward0", view=True,
-               forward=lambda x, key, x_shape: x[key], vjp=(_ib,))  # fmt: skip
+               forward=lambda x, key, x_shape: x[key], vjp=(_ib,),
+               jvp=(lambda t, key, x_shape: select(t, key, x_shape),))  # fmt: skip
 slice_ = defop("slice", grad_fn="SliceBackward0", view=True,
-               forward=lambda x, key, x_shape: x[key], vjp=(_ib,))  # fmt: skip
+               forward=lambda x, key, x_shape: x[key], vjp=(_ib,),
+               jvp=(lambda t, key, x_shape: slice_(t, key, x_shape),))  # fmt: skip
 index = defop("index", grad_fn="IndexBackward0",
-              forward=lambda x, key, x_shape=None: x[key], vjp=(_ib,))  # fmt: skip
+              forward=lambda x, key, x_shape=None: x[key], vjp=(_ib,),
+              jvp=(lambda t, key: index(t, key, tuple(t.shape)),))  # fmt: skip
 
 
 def _zero_at_fwd(x: np.ndarray, key: Any) -> np.ndarray:
@@ -52,7 +57,8 @@ def _zero_at_fwd(x: np.ndarray, key: Any) -> np.ndarray:
 
 
 zero_at = defop("zero_at", grad_fn="IndexPutBackward0", forward=_zero_at_fwd,
-                vjp=(lambda g, key: zero_at(g, key),))  # fmt: skip
+                vjp=(lambda g, key: zero_at(g, key),),
+                jvp=(lambda t, key: zero_at(t, key),))  # fmt: skip
 
 
 def _index_put_fwd(x: np.ndarray, v: Any, key: Any) -> np.ndarray:
@@ -92,12 +98,15 @@ def setitem_check(x: Any, v: Any, key: Any, advanced: bool) -> None:
 
 
 # x[key] = v: PyTorch records IndexPutBackward0 for an advanced key and CopySlices for a basic
-# one (a copy into a slice view); the forward and the rules are the same.
+# one (a copy into a slice view); the forward and the rules are the same. The output's tangent is
+# x's with v's written at key: x contributes its tangent zeroed there, v its tangent put into zeros.
 index_put = defop(
     "index_put", grad_fn="IndexPutBackward0", dtype=lambda vals: vals[0].dtype,
     forward=_index_put_fwd,
     vjp=(lambda g, key: zero_at(g, key),
          _index_put_v),
+    jvp=(lambda t, key: zero_at(t, key),
+         lambda t, x, key: index_put(zeros_like(x), t, key)),
     check=lambda x, v, key: setitem_check(x, v, key, True),
 )  # fmt: skip
 copy_slices = defop(
@@ -105,6 +114,8 @@ copy_slices = defop(
     forward=_index_put_fwd,
     vjp=(lambda g, key: zero_at(g, key),
          _index_put_v),
+    jvp=(lambda t, key: zero_at(t, key),
+         lambda t, x, key: copy_slices(zeros_like(x), t, key)),
     check=lambda x, v, key: setitem_check(x, v, key, False),
 )  # fmt: skip
 
@@ -126,6 +137,7 @@ def _isb_fwd(g: np.ndarray, dim: int, idx: np.ndarray, shape: tuple[int, ...]) -
 index_select_backward = defop(
     "index_select_backward", grad_fn="IndexAddBackward0", forward=_isb_fwd,
     vjp=(lambda g, dim, idx: index_select(g, dim, idx),),
+    jvp=(lambda t, dim, idx, shape: index_select_backward(t, dim, idx, shape),),
 )  # fmt: skip
 
 
@@ -149,6 +161,7 @@ index_select = defop(
     "index_select", grad_fn="IndexSelectBackward0",
     forward=_index_select_fwd,
     vjp=(lambda g, dim, idx, x: index_select_backward(g, dim, idx, x.shape),),
+    jvp=(lambda t, dim, idx: index_select(t, dim, idx),),
     check=_index_select_check,
 )  # fmt: skip
 # The rule needs only x's shape; reading it from the saved input keeps the declaration short.
@@ -173,6 +186,7 @@ scatter_zeros = defop(
     "scatter_zeros", grad_fn="ScatterAddBackward0",
     forward=_scatter_zeros_fwd,
     vjp=(lambda g, dim, idx: gather(g, dim, idx),),
+    jvp=(lambda t, dim, idx, shape: scatter_zeros(t, dim, idx, shape),),
 )  # fmt: skip
 
 
@@ -206,6 +220,7 @@ gather = defop(
     "gather", grad_fn="GatherBackward0",
     forward=_gather_fwd,
     vjp=(lambda g, dim, idx, x: scatter_zeros(g, dim, idx, x.shape),),
+    jvp=(lambda t, dim, idx: gather(t, dim, idx),),
     check=_gather_check,
 )  # fmt: skip
 
@@ -232,12 +247,14 @@ scatter = defop(
     "scatter", grad_fn="ScatterBackward0", n_inputs=4,
     forward=_scatter_fwd,
     vjp=(_scatter_x, None, None, lambda g, dim, idx: gather(g, dim, idx)),
+    jvp=(_scatter_x, None, None, lambda t, x, dim, idx: scatter(zeros_like(x), dim, idx, t)),
     check=lambda x, dim, idx, src: _gather_check(x, dim, idx),
 )  # fmt: skip
 scatter_value = defop(
     "scatter_value", grad_fn="ScatterBackward1",
     forward=_scatter_fwd,
     vjp=(_scatter_x,),
+    jvp=(_scatter_x,),
     check=lambda x, dim, idx, src: _gather_check(x, dim, idx),
 )  # fmt: skip
 
@@ -254,6 +271,8 @@ scatter_add = defop(
     "scatter_add", grad_fn="ScatterAddBackward0", n_inputs=4,
     forward=_scatter_add_fwd,
     vjp=(lambda g: g, None, None, lambda g, dim, idx: gather(g, dim, idx)),
+    jvp=(lambda t: t, None, None,
+         lambda t, dim, idx, x: scatter_zeros(t, dim, idx, tuple(x.shape))),
     check=lambda x, dim, idx, src: _gather_check(x, dim, idx),
 )  # fmt: skip
 
@@ -276,5 +295,6 @@ masked_fill = defop(
     "masked_fill", grad_fn="MaskedFillBackward0", broadcasting=True,
     forward=_masked_fill_fwd,
     vjp=(lambda g, mask: where(mask, 0.0, g), None),
+    jvp=(lambda t, mask: masked_fill(t, mask, 0), None),
     check=_masked_fill_check,
 )  # fmt: skip

@@ -71,6 +71,8 @@ mm = defop(
     forward=_mm_fwd,
     vjp=(lambda g, y: mm(g, _mT(y)),
          lambda g, x: mm(_mT(x), g)),
+    jvp=(lambda t, y: mm(t, y),
+         lambda t, x: mm(x, t)),
     shape=lambda x, y: (x[0], y[1]), check=_mm_check,
 )  # fmt: skip
 bmm = defop(
@@ -78,6 +80,8 @@ bmm = defop(
     forward=_bmm_fwd,
     vjp=(lambda g, y: bmm(g, _mT(y)),
          lambda g, x: bmm(_mT(x), g)),
+    jvp=(lambda t, y: bmm(t, y),
+         lambda t, x: bmm(x, t)),
     check=_bmm_check,
 )  # fmt: skip
 matmul = defop(
@@ -85,6 +89,8 @@ matmul = defop(
     forward=lambda x, y: np.matmul(x, y),
     vjp=(lambda g, y: matmul(g, _mT(y)),
          lambda g, x: matmul(_mT(x), g)),
+    jvp=(lambda t, y: matmul(t, y),
+         lambda t, x: matmul(x, t)),
     check=_matmul_check,
 )  # fmt: skip
 
@@ -104,12 +110,16 @@ outer = defop(
     forward=_outer_fwd,
     vjp=(lambda g, y: mv(g, y),
          lambda g, x: mv(_mT(g), x)),
+    jvp=(lambda t, y: outer(t, y),
+         lambda t, x: outer(x, t)),
 )  # fmt: skip
 mv = defop(
     "mv", grad_fn="MvBackward0", dtype=promote,
     forward=lambda x, y: x @ y,
     vjp=(lambda g, y: outer(g, y),
          lambda g, x: mv(_mT(x), g)),
+    jvp=(lambda t, y: mv(t, y),
+         lambda t, x: mv(x, t)),
     check=_mv_check,
 )  # fmt: skip
 
@@ -127,6 +137,8 @@ dot = defop(
     forward=lambda x, y: np.asarray(np.dot(x, y)),
     vjp=(lambda g, y: g * y,
          lambda g, x: g * x),
+    jvp=(lambda t, y: dot(t, y),
+         lambda t, x: dot(x, t)),
     check=_dot_check, shape=lambda x, y: (),
 )  # fmt: skip
 
@@ -157,5 +169,8 @@ addmm = defop(
     vjp=(lambda g: g,
          lambda g, y: mm(g, _mT(y)),
          lambda g, x: mm(_mT(x), g)),
+    jvp=(lambda t: t,
+         lambda t, y: mm(t, y),
+         lambda t, x: mm(x, t)),
     check=_addmm_check,
 )  # fmt: skip

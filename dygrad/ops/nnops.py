@@ -159,11 +159,19 @@ def _erfc_fwd(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, c, 2.0 - c).astype(x.dtype, copy=False)
 
 
+# Elementwise ops have diagonal Jacobians: one rule, given g or a tangent t, serves both modes.
+def _erf_d(g: Any, x: Any) -> Any:
+    return g * exp(x * x * -1.0) * _2_SQRTPI
+
+
+def _erfc_d(g: Any, x: Any) -> Any:
+    return g * exp(x * x * -1.0) * -_2_SQRTPI
+
+
 _erf = defop("erf", grad_fn="ErfBackward0", dtype=promote_float, shape=_same, forward=_erf_fwd,
-             vjp=(lambda g, x: g * exp(x * x * -1.0) * _2_SQRTPI,))  # fmt: skip
+             vjp=(_erf_d,), jvp=(_erf_d,))  # fmt: skip
 _erfc = defop("erfc", grad_fn="ErfcBackward0", dtype=promote_float, shape=_same,
-              forward=_erfc_fwd,
-              vjp=(lambda g, x: g * exp(x * x * -1.0) * -_2_SQRTPI,))  # fmt: skip
+              forward=_erfc_fwd, vjp=(_erfc_d,), jvp=(_erfc_d,))  # fmt: skip
 
 
 def erf(input: Any) -> Any:  # noqa: A002
@@ -211,7 +219,7 @@ def _gelu_vjp(g: Any, x: Any, approximate: str) -> Any:
 
 
 _gelu = defop("gelu", grad_fn="GeluBackward0", dtype=promote_float, shape=_same,
-              forward=_gelu_fwd, vjp=(_gelu_vjp,))  # fmt: skip
+              forward=_gelu_fwd, vjp=(_gelu_vjp,), jvp=(_gelu_vjp,))  # fmt: skip
 
 
 def _elu_fwd(x: np.ndarray, alpha: float, scale: float, input_scale: float) -> np.ndarray:
@@ -234,15 +242,24 @@ def _leaky_fwd(x: np.ndarray, slope: float) -> np.ndarray:
     return np.where(x > 0, x, x * slope).astype(x.dtype, copy=False)
 
 
-_elu = defop("elu", grad_fn="EluBackward0", shape=_same, forward=_elu_fwd, vjp=(_elu_vjp,))
+def _leaky_d(g: Any, x: Any, slope: float) -> Any:
+    return where(x > 0, g, g * slope)
+
+
+def _leaky_result_d(g: Any, slope: float, out: Any) -> Any:
+    return where(out > 0, g, g * slope)
+
+
+_elu = defop("elu", grad_fn="EluBackward0", shape=_same, forward=_elu_fwd, vjp=(_elu_vjp,),
+             jvp=(_elu_vjp,))  # fmt: skip
 _leaky_relu = defop("leaky_relu", grad_fn="LeakyReluBackward0", shape=_same, forward=_leaky_fwd,
-                    vjp=(lambda g, x, slope: where(x > 0, g, g * slope),))  # fmt: skip
+                    vjp=(_leaky_d,), jvp=(_leaky_d,))  # fmt: skip
 # The in-place forms differentiate from their result, as PyTorch's (EluBackward1, ...) do.
 _elu_ = defop("elu_", grad_fn="EluBackward1", shape=_same, forward=_elu_fwd,
-              vjp=(_elu_result_vjp,))  # fmt: skip
+              vjp=(_elu_result_vjp,), jvp=(_elu_result_vjp,))  # fmt: skip
 _leaky_relu_ = defop("leaky_relu_", grad_fn="LeakyReluBackward1", shape=_same,
-                     forward=_leaky_fwd,
-                     vjp=(lambda g, slope, out: where(out > 0, g, g * slope),))  # fmt: skip
+                     forward=_leaky_fwd, vjp=(_leaky_result_d,),
+                     jvp=(_leaky_result_d,))  # fmt: skip
 
 
 def _silu_vjp(g: Any, x: Any) -> Any:
@@ -251,7 +268,7 @@ def _silu_vjp(g: Any, x: Any) -> Any:
 
 
 _silu = defop("silu", grad_fn="SiluBackward0", shape=_same,
-              forward=lambda x: x * sigmoid(x), vjp=(_silu_vjp,))  # fmt: skip
+              forward=lambda x: x * sigmoid(x), vjp=(_silu_vjp,), jvp=(_silu_vjp,))  # fmt: skip
 
 
 def _softplus_fwd(x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
@@ -259,20 +276,30 @@ def _softplus_fwd(x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
     return np.where(bx > threshold, x, np.logaddexp(0, bx) / beta).astype(x.dtype, copy=False)
 
 
-_softplus = defop(
-    "softplus", grad_fn="SoftplusBackward0", shape=_same, forward=_softplus_fwd,
-    vjp=(lambda g, x, beta, threshold: where(x * beta > threshold, g, g * sigmoid(x * beta)),),
-)  # fmt: skip
+def _softplus_d(g: Any, x: Any, beta: float, threshold: float) -> Any:
+    return where(x * beta > threshold, g, g * sigmoid(x * beta))
+
+
+def _hardtanh_d(g: Any, x: Any, lo: float, hi: float) -> Any:
+    # PyTorch passes no gradient (and no tangent) at the bounds themselves.
+    return g * mask_like((x > lo) & (x < hi), g)
+
+
+def _logsigmoid_d(g: Any, x: Any) -> Any:
+    return g * sigmoid(-x)
+
+
+_softplus = defop("softplus", grad_fn="SoftplusBackward0", shape=_same, forward=_softplus_fwd,
+                  vjp=(_softplus_d,), jvp=(_softplus_d,))  # fmt: skip
 _hardtanh = defop(
     "hardtanh", grad_fn="HardtanhBackward0", shape=_same,
     forward=lambda x, lo, hi: np.clip(x, lo, hi).astype(x.dtype, copy=False),
-    # PyTorch passes no gradient at the bounds themselves.
-    vjp=(lambda g, x, lo, hi: g * mask_like((x > lo) & (x < hi), g),),
+    vjp=(_hardtanh_d,), jvp=(_hardtanh_d,),
 )  # fmt: skip
 _logsigmoid = defop(
     "logsigmoid", grad_fn="LogSigmoidBackward0", shape=_same,
     forward=lambda x: -np.logaddexp(0, -x).astype(x.dtype, copy=False),
-    vjp=(lambda g, x: g * sigmoid(-x),),
+    vjp=(_logsigmoid_d,), jvp=(_logsigmoid_d,),
 )  # fmt: skip
 
 
@@ -416,6 +443,7 @@ def _xhat(x: Any, dims: tuple[int, ...], eps: float) -> tuple[Any, Any]:
 
 def _norm_grad(gh: Any, x: Any, dims: tuple[int, ...], eps: float) -> Any:
     # The gradient through (x - mean) / sqrt(var + eps), given the gradient gh of the result.
+    # That Jacobian is symmetric, so given a tangent of x this is also the result's tangent.
     xhat, rstd = _xhat(x, dims, eps)
     s = gh.shape
     return (gh - mean_dim(gh, dims, True, s) - xhat * mean_dim(gh * xhat, dims, True, s)) * rstd
@@ -468,11 +496,36 @@ def _bn_w(g: Any, x: Any, running_mean: Any, running_var: Any, training: bool, e
     return sum_dim(g[0] * xhat, dims, False, x.shape)
 
 
+def _bn_x_jvp(t: Any, x: Any, weight: Any, running_var: Any, training: bool, eps: float) -> Any:
+    dims, pshape = _bn_geom(x)
+    if training:
+        ty = _norm_grad(t, x, dims, eps)
+    else:
+        ty = t * reshape(rsqrt(running_var + eps), pshape, running_var.shape)
+    if weight is not None:
+        ty = ty * reshape(weight, pshape, weight.shape)
+    return ty, None, None
+
+
+def _bn_w_jvp(t: Any, x: Any, running_mean: Any, running_var: Any, training: bool,
+              eps: float) -> Any:  # fmt: skip
+    dims, pshape = _bn_geom(x)
+    if training:
+        xhat = _xhat(x, dims, eps)[0]
+    else:
+        c = running_var.shape
+        xhat = (x - reshape(running_mean, pshape, c)) * reshape(rsqrt(running_var + eps), pshape, c)
+    return xhat * reshape(t, pshape, t.shape), None, None
+
+
 _batch_norm = defop(
     "native_batch_norm", grad_fn="NativeBatchNormBackward0", forward=_bn_fwd, n_outputs=3,
     differentiable_outputs=(True, False, False), n_inputs=5,
     vjp=(_bn_x, _bn_w,
          lambda g, x: sum_dim(g[0], _bn_geom(x)[0], False, x.shape)),
+    # The batch statistics are outputs without gradients, so they get no tangents either.
+    jvp=(_bn_x_jvp, _bn_w_jvp,
+         lambda t, x: (reshape(t, _bn_geom(x)[1], t.shape), None, None)),
 )  # fmt: skip
 
 
@@ -566,11 +619,20 @@ def _ln_w(g: Any, x: Any, k: int, eps: float) -> Any:
     return sum_dim(g * _xhat(x, _ln_dims(x, k), eps)[0], lead, False, x.shape)
 
 
+def _ln_x_jvp(t: Any, x: Any, weight: Any, k: int, eps: float) -> Any:
+    ty = _norm_grad(t, x, _ln_dims(x, k), eps)
+    return ty if weight is None else ty * weight
+
+
 _layer_norm = defop(
     "native_layer_norm", grad_fn="NativeLayerNormBackward0", forward=_ln_fwd, n_inputs=3,
     shape=lambda x, w, b, k, eps: x,
     vjp=(_ln_x, _ln_w,
          lambda g, k: sum_dim(g, tuple(range(len(g.shape) - k)), False, g.shape)),
+    # Weight and bias span the trailing dims, so their tangents broadcast as they are.
+    jvp=(_ln_x_jvp,
+         lambda t, x, k, eps: _xhat(x, _ln_dims(x, k), eps)[0] * t,
+         lambda t: t),
 )  # fmt: skip
 
 
@@ -648,11 +710,21 @@ def _gn_w(g: Any, x: Any, groups: int, eps: float) -> Any:
     return sum_dim(g * _gn_xhat(x, groups, eps), _bn_geom(x)[0], False, x.shape)
 
 
+def _gn_x_jvp(t: Any, x: Any, weight: Any, groups: int, eps: float) -> Any:
+    gshape, pshape = _gn_geom(x, groups)
+    ty = _norm_grad(reshape(t, gshape, t.shape), reshape(x, gshape, x.shape), (2,), eps)
+    ty = reshape(ty, tuple(x.shape), gshape)
+    return ty if weight is None else ty * reshape(weight, pshape, weight.shape)
+
+
 _group_norm = defop(
     "native_group_norm", grad_fn="NativeGroupNormBackward0", forward=_gn_fwd, n_inputs=3,
     shape=lambda x, w, b, groups, eps: x,
     vjp=(_gn_x, _gn_w,
          lambda g: sum_dim(g, _bn_geom(g)[0], False, g.shape)),
+    jvp=(_gn_x_jvp,
+         lambda t, x, groups, eps: _gn_xhat(x, groups, eps) * reshape(t, _bn_geom(x)[1], t.shape),
+         lambda t, x: reshape(t, _bn_geom(x)[1], t.shape)),
 )  # fmt: skip
 
 
@@ -721,6 +793,8 @@ def _emb_backward_vjp(g: Any, idx: np.ndarray, scale: Any, rows: int) -> Any:
 _embedding_backward = defop(
     "embedding_backward", grad_fn="EmbeddingDenseBackwardBackward0", forward=_emb_backward_fwd,
     vjp=(_emb_backward_vjp,),
+    # Linear in g: the tangent goes through the op itself.
+    jvp=(lambda t, idx, scale, rows: _embedding_backward(t, idx, scale, rows),),
 )  # fmt: skip
 
 
@@ -737,11 +811,18 @@ def _emb_vjp(g: Any, indices: Any, padding_idx: int, scale_grad_by_freq: bool, r
     return _embedding_backward(reshape(g, (idx.size, d), g.shape), idx, scale, rows)
 
 
+def _emb_jvp(t: Any, indices: Any, padding_idx: int, scale_grad_by_freq: bool, rows: int) -> Any:
+    # The lookup is linear in the table: look the tangent's rows up. padding_idx and
+    # scale_grad_by_freq shape only the gradient (as in PyTorch, whose jvp is the lookup too), so
+    # the padding row does carry a tangent.
+    return _embedding(t, indices, padding_idx, scale_grad_by_freq, rows)
+
+
 _embedding = defop(
     "embedding", grad_fn="EmbeddingBackward0", n_inputs=2,
     forward=lambda weight, indices, padding_idx, scale_grad_by_freq, rows: np.take(
         weight, indices, axis=0),
-    vjp=(_emb_vjp, None),
+    vjp=(_emb_vjp, None), jvp=(_emb_jvp, None),
     shape=lambda w, i, p, s, r: (*i, w[-1]),
 )  # fmt: skip
 
@@ -805,7 +886,10 @@ def embedding_renorm_(weight: Any, input: Any, max_norm: float, norm_type: float
     scale = np.ones((w.shape[0], 1), w.dtype)
     scale[idx, 0] = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
     with no_grad():
-        return apply_inplace(mul, weight, scale)
+        # Through a detached alias, as PyTorch's F.embedding does: the rescale is invisible to
+        # gradients and to forward-mode tangents alike (the version counter is shared).
+        apply_inplace(mul, weight.detach(), scale)
+    return weight
 
 
 def dropout(input: Any, p: float, train: bool) -> Any:  # noqa: A002
@@ -922,6 +1006,10 @@ _mse = defop(
     forward=_mse_fwd,
     vjp=(_mse_x,
          lambda g, x, y, reduction: -_mse_x(g, x, y, reduction)),
+    # A pointwise loss's vjp rule with reduction 'none' is its elementwise derivative times the
+    # first argument: given a tangent, reducing that gives the loss's tangent.
+    jvp=(lambda t, x, y, reduction: _reduced(_mse_x(t, x, y, "none"), reduction),
+         lambda t, x, y, reduction: _reduced(-_mse_x(t, x, y, "none"), reduction)),
 )  # fmt: skip
 
 
@@ -1014,6 +1102,9 @@ _smooth_l1 = defop(
     forward=_smooth_l1_fwd,
     vjp=(_smooth_l1_x,
          lambda g, x, y, reduction, beta: -_smooth_l1_x(g, x, y, reduction, beta)),
+    jvp=(lambda t, x, y, reduction, beta: _reduced(_smooth_l1_x(t, x, y, "none", beta), reduction),
+         lambda t, x, y, reduction, beta: _reduced(-_smooth_l1_x(t, x, y, "none", beta),
+                                                   reduction)),
 )  # fmt: skip
 
 
@@ -1057,6 +1148,9 @@ _huber = defop(
     forward=_huber_fwd,
     vjp=(_huber_x,
          lambda g, x, y, reduction, delta: -_huber_x(g, x, y, reduction, delta)),
+    jvp=(lambda t, x, y, reduction, delta: _reduced(_huber_x(t, x, y, "none", delta), reduction),
+         lambda t, x, y, reduction, delta: _reduced(-_huber_x(t, x, y, "none", delta),
+                                                    reduction)),
 )  # fmt: skip
 
 
@@ -1108,6 +1202,9 @@ def _bce_y(g: Any, x: Any, weight: Any, reduction: str) -> Any:
 _bce = defop(
     "binary_cross_entropy", grad_fn="BinaryCrossEntropyBackward0", broadcasting=True,
     n_inputs=3, forward=_bce_fwd, vjp=(_bce_x, _bce_y, None),
+    jvp=(lambda t, x, y, weight, reduction: _reduced(_bce_x(t, x, y, weight, "none"), reduction),
+         lambda t, x, weight, reduction: _reduced(_bce_y(t, x, weight, "none"), reduction),
+         None),
 )  # fmt: skip
 
 
@@ -1182,6 +1279,11 @@ def _bcel_y(g: Any, x: Any, weight: Any, pos_weight: Any, reduction: str) -> Any
 _bcel = defop(
     "binary_cross_entropy_with_logits", grad_fn="BinaryCrossEntropyWithLogitsBackward0",
     broadcasting=True, n_inputs=4, forward=_bcel_fwd, vjp=(_bcel_x, _bcel_y, None, None),
+    jvp=(lambda t, x, y, weight, pos_weight, reduction: _reduced(
+             _bcel_x(t, x, y, weight, pos_weight, "none"), reduction),
+         lambda t, x, weight, pos_weight, reduction: _reduced(
+             _bcel_y(t, x, weight, pos_weight, "none"), reduction),
+         None, None),
 )  # fmt: skip
 
 
@@ -1304,10 +1406,16 @@ def _nll_x(g: Any, x: Any, target: Any, weight: Any, reduction: str, ignore_inde
     return mul(g, dense)
 
 
+# The loss is linear in x (the 'mean' divides by weights that x does not change): the tangent is
+# the loss of the tangent.
 _nll = defop("nll_loss", grad_fn="NllLossBackward0", n_inputs=3, forward=_nll_fwd,
-             vjp=(_nll_x, None, None))  # fmt: skip
+             vjp=(_nll_x, None, None),
+             jvp=(lambda t, target, weight, reduction, ignore_index: _nll(
+                 t, target, weight, reduction, ignore_index), None, None))  # fmt: skip
 _nll2d = defop("nll_loss2d", grad_fn="NllLoss2DBackward0", n_inputs=3, forward=_nll_fwd,
-               vjp=(_nll_x, None, None))  # fmt: skip
+               vjp=(_nll_x, None, None),
+               jvp=(lambda t, target, weight, reduction, ignore_index: _nll2d(
+                   t, target, weight, reduction, ignore_index), None, None))  # fmt: skip
 
 
 def _nll_check(x: Any, target: Any, weight: Any, ignore_index: int) -> None:
@@ -1386,7 +1494,7 @@ def nll_loss(
 _div_scalar = defop(
     # at::div(Tensor, Scalar): the node PyTorch records for composite losses' final division.
     "div_scalar", grad_fn="DivBackward1", forward=lambda x, y: np.asarray(x / y),
-    vjp=(lambda g, y: g / y,), shape=_same,
+    vjp=(lambda g, y: g / y,), jvp=(lambda t, y: t / y,), shape=_same,
 )  # fmt: skip
 
 

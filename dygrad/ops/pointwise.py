@@ -92,12 +92,15 @@ sub = defop(
     inplace=lambda x, y: np.subtract(x, y, out=x),
     vjp=(lambda g: g,
          lambda g: -g),
+    jvp=(lambda t: t,
+         lambda t: -t),
     check=broadcast_check,
 )  # fmt: skip
 rsub = defop(
     "rsub", grad_fn="RsubBackward1", broadcasting=True, dtype=promote, shape=_bcast_shape,
     forward=lambda x, y: y - x,
     vjp=(lambda g: -g, None),
+    jvp=(lambda t: -t, None),
 )  # fmt: skip
 mul = defop(
     "mul", grad_fn="MulBackward0", broadcasting=True, dtype=promote, shape=_bcast_shape,
@@ -115,10 +118,12 @@ div = defop(
     inplace=lambda x, y: np.true_divide(x, y, out=x),
     vjp=(lambda g, y: g / y,
          lambda g, x, y: -g * x / (y * y)),
+    jvp=(lambda t, y: t / y,
+         lambda t, x, y: -t * x / (y * y)),
     check=broadcast_check,
 )  # fmt: skip
 neg = defop("neg", grad_fn="NegBackward0", forward=lambda x: -x, vjp=(lambda g: -g,),
-            shape=_same_shape)  # fmt: skip
+            jvp=(lambda t: -t,), shape=_same_shape)  # fmt: skip
 
 
 def _pow_x(g: Any, x: Any, y: Any) -> Any:
@@ -153,12 +158,14 @@ pow_tensor = defop(
     "pow_tensor", grad_fn="PowBackward1", broadcasting=True, dtype=promote, shape=_bcast_shape,
     forward=lambda x, y: x**y,
     vjp=(_pow_base, _pow_exp),
+    jvp=(_pow_base, _pow_exp),  # elementwise: the same products with the tangent for g
     check=broadcast_check,
 )  # fmt: skip
 rpow = defop(
     "rpow", grad_fn="PowBackward2", dtype=promote_float, shape=_same_shape,
     forward=lambda x, y: np.power(y, x),
     vjp=(lambda g, y, out: g * out * float(np.log(y)), None),
+    jvp=(lambda t, y, out: t * out * float(np.log(y)), None),
 )  # fmt: skip
 
 
@@ -172,6 +179,8 @@ remainder = defop(
     forward=lambda x, y: np.remainder(x, y),
     vjp=(lambda g: g,
          lambda g, x, y: -g * floor_divide(x, y)),
+    jvp=(lambda t: t,
+         lambda t, x, y: -t * floor_divide(x, y)),
     check=broadcast_check,
 )  # fmt: skip
 # With a number as divisor PyTorch records RemainderBackward0; same forward, one rule.
@@ -179,6 +188,7 @@ remainder_scalar = defop(
     "remainder_scalar", grad_fn="RemainderBackward0", dtype=promote, shape=_same_shape,
     forward=lambda x, y: np.remainder(x, y),
     vjp=(lambda g: g, None),
+    jvp=(lambda t: t, None),
 )  # fmt: skip
 floor_divide = defop(
     "floor_divide", grad_fn="NotImplemented", n_inputs=2, dtype=promote, shape=_bcast_shape,
@@ -190,19 +200,25 @@ exp = defop("exp", grad_fn="ExpBackward0", dtype=promote_float, shape=_same_shap
             forward=lambda x: np.exp(x), vjp=(lambda g, out: g * out,),
             jvp=(lambda t, out: t * out,))  # fmt: skip
 log = defop("log", grad_fn="LogBackward0", dtype=promote_float, shape=_same_shape,
-            forward=lambda x: np.log(x), vjp=(lambda g, x: g / x,))  # fmt: skip
+            forward=lambda x: np.log(x), vjp=(lambda g, x: g / x,),
+            jvp=(lambda t, x: t / x,))  # fmt: skip
 log1p = defop("log1p", grad_fn="Log1PBackward0", dtype=promote_float, shape=_same_shape,
-              forward=lambda x: np.log1p(x), vjp=(lambda g, x: g / (x + 1),))  # fmt: skip
+              forward=lambda x: np.log1p(x), vjp=(lambda g, x: g / (x + 1),),
+              jvp=(lambda t, x: t / (x + 1),))  # fmt: skip
 expm1 = defop("expm1", grad_fn="Expm1Backward0", dtype=promote_float, shape=_same_shape,
-              forward=lambda x: np.expm1(x), vjp=(lambda g, out: g * (out + 1),))  # fmt: skip
+              forward=lambda x: np.expm1(x), vjp=(lambda g, out: g * (out + 1),),
+              jvp=(lambda t, out: t * (out + 1),))  # fmt: skip
 sqrt = defop("sqrt", grad_fn="SqrtBackward0", dtype=promote_float, shape=_same_shape,
-             forward=lambda x: np.sqrt(x), vjp=(lambda g, out: g / (2 * out),))  # fmt: skip
+             forward=lambda x: np.sqrt(x), vjp=(lambda g, out: g / (2 * out),),
+             jvp=(lambda t, out: t / (2 * out),))  # fmt: skip
 rsqrt = defop("rsqrt", grad_fn="RsqrtBackward0", dtype=promote_float, shape=_same_shape,
               forward=lambda x: 1 / np.sqrt(x),
-              vjp=(lambda g, out: -0.5 * g * out * out * out,))  # fmt: skip
+              vjp=(lambda g, out: -0.5 * g * out * out * out,),
+              jvp=(lambda t, out: -0.5 * t * out * out * out,))  # fmt: skip
 reciprocal = defop("reciprocal", grad_fn="ReciprocalBackward0", dtype=promote_float,
                    shape=_same_shape, forward=lambda x: 1 / x,
-                   vjp=(lambda g, out: -g * out * out,))  # fmt: skip
+                   vjp=(lambda g, out: -g * out * out,),
+                   jvp=(lambda t, out: -t * out * out,))  # fmt: skip
 sin = defop("sin", grad_fn="SinBackward0", dtype=promote_float, shape=_same_shape,
             forward=lambda x: np.sin(x), vjp=(lambda g, x: g * cos(x),),
             jvp=(lambda t, x: t * cos(x),))  # fmt: skip
@@ -210,9 +226,11 @@ cos = defop("cos", grad_fn="CosBackward0", dtype=promote_float, shape=_same_shap
             forward=lambda x: np.cos(x), vjp=(lambda g, x: -g * sin(x),),
             jvp=(lambda t, x: -t * sin(x),))  # fmt: skip
 tan = defop("tan", grad_fn="TanBackward0", dtype=promote_float, shape=_same_shape,
-            forward=lambda x: np.tan(x), vjp=(lambda g, out: g * (out * out + 1),))  # fmt: skip
+            forward=lambda x: np.tan(x), vjp=(lambda g, out: g * (out * out + 1),),
+            jvp=(lambda t, out: t * (out * out + 1),))  # fmt: skip
 tanh = defop("tanh", grad_fn="TanhBackward0", dtype=promote_float, shape=_same_shape,
-             forward=lambda x: np.tanh(x), vjp=(lambda g, out: g * (1 - out * out),))  # fmt: skip
+             forward=lambda x: np.tanh(x), vjp=(lambda g, out: g * (1 - out * out),),
+             jvp=(lambda t, out: t * (1 - out * out),))  # fmt: skip
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -227,13 +245,16 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 sigmoid = defop("sigmoid", grad_fn="SigmoidBackward0", dtype=promote_float, shape=_same_shape,
-                forward=_sigmoid, vjp=(lambda g, out: g * out * (1 - out),))  # fmt: skip
+                forward=_sigmoid, vjp=(lambda g, out: g * out * (1 - out),),
+                jvp=(lambda t, out: t * out * (1 - out),))  # fmt: skip
 relu = defop("relu", grad_fn="ReluBackward0", shape=_same_shape,
              forward=lambda x: np.maximum(x, 0, dtype=x.dtype),
              # g * bool multiplies in one pass on arrays; on tensors the mask is promoted.
-             vjp=(lambda g, out: g * (out > 0),))  # fmt: skip
+             vjp=(lambda g, out: g * (out > 0),),
+             jvp=(lambda t, out: t * (out > 0),))  # fmt: skip
 abs = defop("abs", grad_fn="AbsBackward0", shape=_same_shape,  # noqa: A001
-            forward=lambda x: np.abs(x), vjp=(lambda g, x: g * sign(x),))  # fmt: skip
+            forward=lambda x: np.abs(x), vjp=(lambda g, x: g * sign(x),),
+            jvp=(lambda t, x: t * sign(x),))  # fmt: skip
 
 
 def _sign_fwd(x: np.ndarray) -> np.ndarray:
@@ -244,7 +265,7 @@ def _sign_fwd(x: np.ndarray) -> np.ndarray:
 
 
 sign = defop("sign", grad_fn="SignBackward0", shape=_same_shape, forward=_sign_fwd,
-             vjp=(lambda g: zeros_like(g),))  # fmt: skip
+             vjp=(lambda g: zeros_like(g),), jvp=(lambda t: zeros_like(t),))  # fmt: skip
 
 
 def _clamp_fwd(x: np.ndarray, lo: Any, hi: Any) -> np.ndarray:
@@ -269,12 +290,14 @@ def _clamp_check(x: Any, lo: Any, hi: Any) -> None:
 
 
 clamp = defop("clamp", grad_fn="ClampBackward1", shape=_same_shape, forward=_clamp_fwd,
-              vjp=(_clamp_vjp,), check=_clamp_check)  # fmt: skip
+              vjp=(_clamp_vjp,), jvp=(_clamp_vjp,), check=_clamp_check)  # fmt: skip
 maximum = defop(
     "maximum", grad_fn="MaximumBackward0", broadcasting=True, dtype=promote, shape=_bcast_shape,
     forward=lambda x, y: np.maximum(x, y),
     vjp=(lambda g, x, y: g * tie_mask(x, y),
          lambda g, x, y: g * tie_mask(y, x)),
+    jvp=(lambda t, x, y: t * tie_mask(x, y),
+         lambda t, x, y: t * tie_mask(y, x)),
     check=broadcast_check,
 )  # fmt: skip
 minimum = defop(
@@ -282,6 +305,8 @@ minimum = defop(
     forward=lambda x, y: np.minimum(x, y),
     vjp=(lambda g, x, y: g * tie_mask(y, x),
          lambda g, x, y: g * tie_mask(x, y)),
+    jvp=(lambda t, x, y: t * tie_mask(y, x),
+         lambda t, x, y: t * tie_mask(x, y)),
     check=broadcast_check,
 )  # fmt: skip
 
@@ -313,6 +338,9 @@ where = defop(
     vjp=(None,
          lambda g, condition: where(condition, g, 0.0),
          lambda g, condition: where(condition, 0.0, g)),
+    jvp=(None,
+         lambda t, condition: where(condition, t, 0.0),
+         lambda t, condition: where(condition, 0.0, t)),
     check=_where_check,
 )  # fmt: skip
 

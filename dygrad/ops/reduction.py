@@ -30,6 +30,17 @@ def _unreduce(g: Any, dims: tuple[int, ...], keepdim: bool, shape: tuple[int, ..
     return expand(g, shape, g.shape)
 
 
+def _reduce(t: Any, dims: tuple[int, ...] | None, keepdim: bool) -> Any:
+    # Sum a (weighted) tangent over the dims the forward reduced (None: all of them), keeping
+    # them as the forward did. Over a 0-d tensor nothing is reduced.
+    shape = tuple(t.shape)
+    if not shape:
+        return t
+    if dims is None and not keepdim:
+        return sum_all(t, shape)
+    return sum_dim(t, tuple(range(len(shape))) if dims is None else dims, keepdim, shape)
+
+
 def _count(shape: tuple[int, ...], dims: tuple[int, ...]) -> int:
     n = 1
     for d in dims:
@@ -47,6 +58,7 @@ sum_all = defop(
     "sum_all", grad_fn="SumBackward0",
     forward=lambda x, shape: np.asarray(x.sum(dtype=_sum_dtype(x))),
     vjp=(lambda g, shape: expand(g, shape, g.shape),),
+    jvp=(lambda t, shape: sum_all(t, shape),),
     shape=lambda x, shape: (),
 )  # fmt: skip
 sum_dim = defop(
@@ -54,11 +66,13 @@ sum_dim = defop(
     forward=lambda x, dims, keepdim, shape: x.sum(axis=dims, keepdims=keepdim,
                                                   dtype=_sum_dtype(x)),
     vjp=(lambda g, dims, keepdim, shape: _unreduce(g, dims, keepdim, shape),),
+    jvp=(lambda t, dims, keepdim, shape: sum_dim(t, dims, keepdim, shape),),
 )  # fmt: skip
 mean_all = defop(
     "mean_all", grad_fn="MeanBackward0",
     forward=lambda x, shape: np.asarray(x.mean(dtype=x.dtype)),
     vjp=(lambda g, shape: expand(g / max(int(np.prod(shape)), 1), shape, g.shape),),
+    jvp=(lambda t, shape: mean_all(t, shape),),
     shape=lambda x, shape: (),
 )  # fmt: skip
 mean_dim = defop(
@@ -66,6 +80,7 @@ mean_dim = defop(
     forward=lambda x, dims, keepdim, shape: x.mean(axis=dims, keepdims=keepdim, dtype=x.dtype),
     vjp=(lambda g, dims, keepdim, shape: _unreduce(g / max(_count(shape, dims), 1), dims,
                                                    keepdim, shape),),
+    jvp=(lambda t, dims, keepdim, shape: mean_dim(t, dims, keepdim, shape),),
 )  # fmt: skip
 
 
@@ -73,6 +88,7 @@ sum_to_size = defop(
     "sum_to_size", grad_fn="SumBackward1",
     forward=lambda x, shape, x_shape: _sum_to_shape(x, shape),
     vjp=(lambda g, x_shape: expand(g, x_shape, g.shape),),
+    jvp=(lambda t, shape, x_shape: sum_to_size(t, shape, x_shape),),
     shape=lambda x, shape, x_shape: shape,
 )  # fmt: skip
 
@@ -120,12 +136,15 @@ def _prod_pairs(g: Any, x: Any, dim: int | None) -> Any:
     return reshape(r, shape, tuple(r.shape)) if dim is None else transpose(r, dim, last)
 
 
+# The Jacobian of prod_others is symmetric (entry (i, k) is the product of all but x_i and x_k),
+# so its vjp rule is also its jvp rule.
 prod_others = defop("prod_others", grad_fn="ProdBackward", forward=_prod_others_fwd,
-                    vjp=(_prod_others_vjp,))  # fmt: skip
+                    vjp=(_prod_others_vjp,), jvp=(_prod_others_vjp,))  # fmt: skip
 prod_all = defop(
     "prod_all", grad_fn="ProdBackward0",
     forward=lambda x: np.asarray(x.prod(dtype=_sum_dtype(x))),
     vjp=(lambda g, x: g * prod_others(x, None),),
+    jvp=(lambda t, x: _reduce(t * prod_others(x, None), None, False),),
     shape=lambda x: (),
 )  # fmt: skip
 prod_dim = defop(
@@ -133,6 +152,7 @@ prod_dim = defop(
     forward=lambda x, dim, keepdim: x.prod(axis=dim if x.ndim else None, keepdims=keepdim,
                                            dtype=_sum_dtype(x)),
     vjp=(lambda g, x, dim, keepdim: _unreduce(g, (dim,), keepdim, x.shape) * prod_others(x, dim),),
+    jvp=(lambda t, x, dim, keepdim: _reduce(t * prod_others(x, dim), (dim,), keepdim),),
 )  # fmt: skip
 
 
@@ -150,10 +170,14 @@ def _ext_all_vjp(g: Any, x: Any, out: Any) -> Any:
     return g * even_mask(x, out, None)
 
 
+def _ext_all_jvp(t: Any, x: Any, out: Any) -> Any:
+    return _reduce(t * even_mask(x, out, None), None, False)
+
+
 max_all = defop("max_all", grad_fn="MaxBackward1", forward=lambda x: np.asarray(x.max()),
-                vjp=(_ext_all_vjp,), shape=lambda x: ())  # fmt: skip
+                vjp=(_ext_all_vjp,), jvp=(_ext_all_jvp,), shape=lambda x: ())  # fmt: skip
 min_all = defop("min_all", grad_fn="MinBackward1", forward=lambda x: np.asarray(x.min()),
-                vjp=(_ext_all_vjp,), shape=lambda x: ())  # fmt: skip
+                vjp=(_ext_all_vjp,), jvp=(_ext_all_jvp,), shape=lambda x: ())  # fmt: skip
 
 
 def _amax_vjp(g: Any, x: Any, dims: tuple[int, ...], keepdim: bool, out: Any) -> Any:
@@ -163,12 +187,18 @@ def _amax_vjp(g: Any, x: Any, dims: tuple[int, ...], keepdim: bool, out: Any) ->
     )
 
 
+def _amax_jvp(t: Any, x: Any, dims: tuple[int, ...], keepdim: bool, out: Any) -> Any:
+    # The mean of the tangents over the positions that attain the extreme (ties share evenly).
+    w = even_mask(x, _unreduce(out, dims, keepdim, x.shape), dims)
+    return _reduce(t * w, dims, keepdim)
+
+
 amax = defop("amax", grad_fn="AmaxBackward0",
              forward=lambda x, dims, keepdim: x.max(axis=dims, keepdims=keepdim),
-             vjp=(_amax_vjp,))  # fmt: skip
+             vjp=(_amax_vjp,), jvp=(_amax_jvp,))  # fmt: skip
 amin = defop("amin", grad_fn="AminBackward0",
              forward=lambda x, dims, keepdim: x.min(axis=dims, keepdims=keepdim),
-             vjp=(_amax_vjp,))  # fmt: skip
+             vjp=(_amax_vjp,), jvp=(_amax_jvp,))  # fmt: skip
 
 
 def _ext_dim_fwd(x: np.ndarray, dim: int, keepdim: bool, arg: Any) -> tuple[np.ndarray, ...]:
@@ -195,14 +225,29 @@ def _ext_dim_vjp(g: Any, x: Any, dim: int, keepdim: bool, out: Any) -> Any:
     return scatter_zeros(g0, dim, idx, x.shape)
 
 
+def _ext_dim_jvp(t: Any, dim: int, keepdim: bool, out: Any) -> tuple[Any, None]:
+    from .indexing import gather
+
+    if len(t.shape) == 0:
+        return t, None
+    # The tangent at the index the forward picked (the indices themselves have none).
+    idx = getattr(out[1], "_data", out[1])
+    if not keepdim:
+        idx = np.expand_dims(idx, dim)
+    r = gather(t, dim, idx)
+    if not keepdim:
+        r = reshape(r, tuple(out[0].shape), tuple(r.shape))
+    return r, None
+
+
 max_dim = defop("max_dim", grad_fn="MaxBackward0", n_outputs=2,
                 differentiable_outputs=(True, False),
                 forward=lambda x, dim, keepdim: _ext_dim_fwd(x, dim, keepdim, np.argmax),
-                vjp=(_ext_dim_vjp,))  # fmt: skip
+                vjp=(_ext_dim_vjp,), jvp=(_ext_dim_jvp,))  # fmt: skip
 min_dim = defop("min_dim", grad_fn="MinBackward0", n_outputs=2,
                 differentiable_outputs=(True, False),
                 forward=lambda x, dim, keepdim: _ext_dim_fwd(x, dim, keepdim, np.argmin),
-                vjp=(_ext_dim_vjp,))  # fmt: skip
+                vjp=(_ext_dim_vjp,), jvp=(_ext_dim_jvp,))  # fmt: skip
 argmax = defop("argmax", grad_fn="ArgmaxBackward", n_inputs=1,
                forward=lambda x, dim, keepdim: np.asarray(
                    np.argmax(x, axis=dim, keepdims=keepdim)).astype(np.int64))  # fmt: skip
@@ -242,9 +287,9 @@ def _centered(x: Any, dims: Any) -> tuple[Any, int]:
 
 def _dof_scale(k: float, n: int, correction: float) -> float:
     # k / (n - correction), infinite with no degrees of freedom left (times c = 0 gives NaN, as
-    # PyTorch's gradient of the variance of one element is).
+    # PyTorch's gradient of the variance of one element is); negative past that, as PyTorch's.
     d = n - correction
-    return k / d if d > 0 else float("inf")
+    return k / d if d != 0 else float("inf")
 
 
 def _var_vjp(g: Any, x: Any, dims: Any, correction: float, keepdim: bool) -> Any:
@@ -265,11 +310,25 @@ def _std_vjp(g: Any, x: Any, dims: Any, correction: float, keepdim: bool, out: A
     return _unreduce(gs, full, k, x.shape) * c * _dof_scale(1, n, correction)
 
 
-var = defop("var", grad_fn="VarBackward0", forward=_var_fwd, vjp=(_var_vjp,))
+def _var_jvp(t: Any, x: Any, dims: Any, correction: float, keepdim: bool) -> Any:
+    c, n = _centered(x, dims)
+    return _reduce(c * t, dims, keepdim) * _dof_scale(2, n, correction)
+
+
+def _std_jvp(t: Any, x: Any, dims: Any, correction: float, keepdim: bool, out: Any) -> Any:
+    from .pointwise import where
+
+    # d std = d var / (2 std), taken as 0 where std is 0 (as the vjp rule does).
+    zero = out == 0
+    dv = _var_jvp(t, x, dims, correction, keepdim)
+    return where(zero, 0.0, dv / where(zero, out + 1, 2 * out))
+
+
+var = defop("var", grad_fn="VarBackward0", forward=_var_fwd, vjp=(_var_vjp,), jvp=(_var_jvp,))
 std = defop("std", grad_fn="StdBackward0",
             forward=lambda x, dims, correction, keepdim: np.sqrt(
                 _var_fwd(x, dims, correction, keepdim)),
-            vjp=(_std_vjp,))  # fmt: skip
+            vjp=(_std_vjp,), jvp=(_std_jvp,))  # fmt: skip
 
 
 def _lse_fwd(x: np.ndarray, dims: tuple[int, ...], keepdim: bool) -> np.ndarray:
@@ -286,7 +345,17 @@ def _lse_vjp(g: Any, x: Any, dims: tuple[int, ...], keepdim: bool, out: Any) -> 
     return _unreduce(g, dims, keepdim, shape) * exp(x - _unreduce(out, dims, keepdim, shape))
 
 
-logsumexp = defop("logsumexp", grad_fn="LogsumexpBackward0", forward=_lse_fwd, vjp=(_lse_vjp,))
+def _lse_jvp(t: Any, x: Any, dims: tuple[int, ...], keepdim: bool, out: Any) -> Any:
+    from .pointwise import exp
+
+    # sum(t * e) / sum(e) rather than sum(t * e) (sum(e) is 1): over no elements it is 0/0, NaN,
+    # as the output's -inf minus itself is to finite differences, and as PyTorch's tangent is.
+    e = exp(x - _unreduce(out, dims, keepdim, x.shape))
+    return _reduce(t * e, dims, keepdim) / _reduce(e, dims, keepdim)
+
+
+logsumexp = defop("logsumexp", grad_fn="LogsumexpBackward0", forward=_lse_fwd, vjp=(_lse_vjp,),
+                  jvp=(_lse_jvp,))  # fmt: skip
 
 
 def _norm_fwd(x: np.ndarray, p: float, dims: Any, keepdim: bool) -> np.ndarray:
@@ -304,24 +373,38 @@ def _norm_fwd(x: np.ndarray, p: float, dims: Any, keepdim: bool) -> np.ndarray:
     return np.asarray(r).astype(x.dtype, copy=False)
 
 
-def _norm_vjp(g: Any, x: Any, p: float, dims: Any, keepdim: bool, out: Any) -> Any:
+def _norm_weights(x: Any, p: float, dims: Any, keepdim: bool, out: Any) -> Any:
+    # d norm / d x, shaped like x: the gradient for g = 1, and the tangent's weights.
     from .pointwise import abs as abs_
     from .pointwise import mask_like, sign, where
 
     full = tuple(range(len(x.shape))) if dims is None else dims
-    k = keepdim or dims is None
-    gx = _unreduce(g, full, k, x.shape)
-    ox = _unreduce(out, full, k, x.shape)
+    ox = _unreduce(out, full, keepdim or dims is None, x.shape)
     if p == 2:
-        return gx * where(ox == 0, x * 0, x / where(ox == 0, ox + 1, ox))
+        return where(ox == 0, x * 0, x / where(ox == 0, ox + 1, ox))
     if p == 1:
-        return gx * sign(x)
+        return sign(x)
+    if p == float("inf"):
+        return sign(x) * even_mask(abs_(x), ox, full) * mask_like(ox != 0, x)
+    safe = where(ox == 0, ox + 1, ox)
+    return sign(x) * abs_(x) ** (p - 1) / safe ** (p - 1) * mask_like(ox != 0, x)
+
+
+def _norm_vjp(g: Any, x: Any, p: float, dims: Any, keepdim: bool, out: Any) -> Any:
+    full = tuple(range(len(x.shape))) if dims is None else dims
+    gx = _unreduce(g, full, keepdim or dims is None, x.shape)
     if p == 0:
         return gx * 0
-    if p == float("inf"):
-        return gx * sign(x) * even_mask(abs_(x), ox, full) * mask_like(ox != 0, x)
-    safe = where(ox == 0, ox + 1, ox)
-    return gx * sign(x) * abs_(x) ** (p - 1) / safe ** (p - 1) * mask_like(ox != 0, x)
+    return gx * _norm_weights(x, p, dims, keepdim, out)
 
 
-norm = defop("norm", grad_fn="LinalgVectorNormBackward0", forward=_norm_fwd, vjp=(_norm_vjp,))
+def _norm_jvp(t: Any, x: Any, p: float, dims: Any, keepdim: bool, out: Any) -> Any:
+    from .pointwise import zeros_like
+
+    if p == 0:
+        return zeros_like(out)
+    return _reduce(t * _norm_weights(x, p, dims, keepdim, out), dims, keepdim)
+
+
+norm = defop("norm", grad_fn="LinalgVectorNormBackward0", forward=_norm_fwd, vjp=(_norm_vjp,),
+             jvp=(_norm_jvp,))  # fmt: skip

@@ -40,6 +40,7 @@ reshape = defop(
     "reshape", grad_fn="ViewBackward0", view=True,
     forward=lambda x, shape, x_shape: np.reshape(x, shape),
     vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
+    jvp=(lambda t, shape, x_shape: reshape(t, shape, x_shape),),
     shape=lambda x, shape, x_shape: shape, check=_shape_check,
 )  # fmt: skip
 # Tensor.reshape records what PyTorch does: `reshape` (ViewBackward0) for a contiguous input,
@@ -49,18 +50,21 @@ reshape_alias = defop(
     "reshape_alias", grad_fn="ReshapeAliasBackward0", view=True,
     forward=_view_fwd,
     vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
+    jvp=(lambda t, shape, x_shape: reshape(t, shape, x_shape),),
     shape=lambda x, shape, x_shape: shape, check=_shape_check,
 )  # fmt: skip
 unsafe_view = defop(
     "unsafe_view", grad_fn="UnsafeViewBackward0",
     forward=lambda x, shape, x_shape: np.reshape(x, shape),
     vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
+    jvp=(lambda t, shape, x_shape: unsafe_view(t, shape, x_shape),),
     shape=lambda x, shape, x_shape: shape, check=_shape_check,
 )  # fmt: skip
 view = defop(
     "view", grad_fn="ViewBackward0", view=True,
     forward=_view_fwd,
     vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
+    jvp=(lambda t, shape, x_shape: reshape(t, shape, x_shape),),
     shape=lambda x, shape, x_shape: shape, check=_shape_check,
 )  # fmt: skip
 
@@ -92,6 +96,7 @@ expand = defop(
     "expand", grad_fn="ExpandBackward0", view=True,
     forward=lambda x, shape, x_shape: np.broadcast_to(x, shape),
     vjp=(lambda g, x_shape: _sum_back(g, x_shape),),
+    jvp=(lambda t, shape, x_shape: expand(t, shape, x_shape),),
     shape=lambda x, shape, x_shape: shape, check=_expand_check,
 )  # fmt: skip
 
@@ -100,22 +105,26 @@ squeeze = defop(
     "squeeze", grad_fn="SqueezeBackward0", view=True,
     forward=lambda x, x_shape: np.squeeze(x) if x.ndim else x,
     vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
+    jvp=(lambda t, x_shape: squeeze(t, x_shape),),
 )  # fmt: skip
 squeeze_dim = defop(
     "squeeze_dim", grad_fn="SqueezeBackward1", view=True,
     forward=lambda x, dim, x_shape: np.squeeze(x, dim) if x.ndim and x.shape[dim] == 1 else x,
     vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
+    jvp=(lambda t, dim, x_shape: squeeze_dim(t, dim, x_shape),),
 )  # fmt: skip
 squeeze_dims = defop(
     "squeeze_dims", grad_fn="SqueezeBackward2", view=True,
     forward=lambda x, dims, x_shape: np.squeeze(x, tuple(d for d in dims if x.shape[d] == 1))
     if x.ndim else x,
     vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
+    jvp=(lambda t, dims, x_shape: squeeze_dims(t, dims, x_shape),),
 )  # fmt: skip
 unsqueeze = defop(
     "unsqueeze", grad_fn="UnsqueezeBackward0", view=True,
     forward=lambda x, dim: np.expand_dims(x, dim),
     vjp=(lambda g, dim: squeeze_dim(g, dim, g.shape),),
+    jvp=(lambda t, dim: unsqueeze(t, dim),),
 )  # fmt: skip
 
 
@@ -127,14 +136,16 @@ transpose = defop(
     "transpose", grad_fn="TransposeBackward0", view=True,
     forward=_swap,
     vjp=(lambda g, a, b: transpose(g, a, b),),
+    jvp=(lambda t, a, b: transpose(t, a, b),),
 )  # fmt: skip
 permute = defop(
     "permute", grad_fn="PermuteBackward0", view=True,
     forward=lambda x, dims: np.transpose(x, dims),
     vjp=(lambda g, dims: permute(g, tuple(np.argsort(dims).tolist())),),
+    jvp=(lambda t, dims: permute(t, dims),),
 )  # fmt: skip
 t = defop("t", grad_fn="TBackward0", view=True,
-          forward=lambda x: x.T, vjp=(lambda g: t(g),))  # fmt: skip
+          forward=lambda x: x.T, vjp=(lambda g: t(g),), jvp=(lambda tx: t(tx),))  # fmt: skip
 alias = defop("alias", grad_fn="AliasBackward0", view=True,
               forward=lambda x: x.view(), vjp=(lambda g: g,), jvp=(lambda t: t,))  # fmt: skip
 
@@ -157,6 +168,7 @@ repeat = defop(
     "repeat", grad_fn="RepeatBackward0",
     forward=lambda x, reps, x_shape: np.tile(x, reps),
     vjp=(_repeat_vjp,),
+    jvp=(lambda t, reps, x_shape: repeat(t, reps, x_shape),),
 )  # fmt: skip
 
 # --- joining and splitting --------------------------------------------------------------------
@@ -191,7 +203,7 @@ def _cat_vjp(g: Any, dim: int, sizes: tuple[int | None, ...]) -> Any:
 
 
 cat = defop("cat", grad_fn="CatBackward0", variadic=True, forward=_cat_fwd, vjp=_cat_vjp,
-            check=_cat_check)  # fmt: skip
+            jvp=lambda ts, dim, sizes: cat(ts, dim, sizes), check=_cat_check)  # fmt: skip
 
 
 def _stack_check(xs: Any, dim: int) -> None:
@@ -206,7 +218,8 @@ def _stack_check(xs: Any, dim: int) -> None:
 
 stack = defop("stack", grad_fn="StackBackward0", variadic=True,
               forward=lambda xs, dim: np.stack(xs, axis=dim),
-              vjp=lambda g, dim: unbind(g, dim), check=_stack_check)  # fmt: skip
+              vjp=lambda g, dim: unbind(g, dim), jvp=lambda ts, dim: stack(ts, dim),
+              check=_stack_check)  # fmt: skip
 
 
 def _split_fwd(x: np.ndarray, sizes: tuple[int, ...], dim: int) -> tuple[np.ndarray, ...]:
@@ -225,9 +238,11 @@ def _split_vjp(g: Any, sizes: tuple[int, ...], dim: int) -> Any:
 
 
 split_with_sizes = defop("split_with_sizes", grad_fn="SplitWithSizesBackward0", view=True,
-                         n_outputs=-1, forward=_split_fwd, vjp=(_split_vjp,))  # fmt: skip
+                         n_outputs=-1, forward=_split_fwd, vjp=(_split_vjp,),
+                         jvp=(lambda t, sizes, dim: split_with_sizes(t, sizes, dim),))  # fmt: skip
 split = defop("split", grad_fn="SplitBackward0", view=True, n_outputs=-1,
-              forward=_split_fwd, vjp=(_split_vjp,))  # fmt: skip
+              forward=_split_fwd, vjp=(_split_vjp,),
+              jvp=(lambda t, sizes, dim: split(t, sizes, dim),))  # fmt: skip
 
 
 def _unbind_fwd(x: np.ndarray, dim: int) -> tuple[np.ndarray, ...]:
@@ -235,22 +250,27 @@ def _unbind_fwd(x: np.ndarray, dim: int) -> tuple[np.ndarray, ...]:
 
 
 unbind = defop("unbind", grad_fn="UnbindBackward0", view=True, n_outputs=-1,
-               forward=_unbind_fwd, vjp=(lambda g, dim: stack(list(g), dim),))  # fmt: skip
+               forward=_unbind_fwd, vjp=(lambda g, dim: stack(list(g), dim),),
+               jvp=(lambda t, dim: unbind(t, dim),))  # fmt: skip
 
 flip = defop("flip", grad_fn="FlipBackward0", forward=lambda x, dims: np.flip(x, dims).copy(),
-             vjp=(lambda g, dims: flip(g, dims),))  # fmt: skip
+             vjp=(lambda g, dims: flip(g, dims),),
+             jvp=(lambda t, dims: flip(t, dims),))  # fmt: skip
 roll = defop(
     "roll", grad_fn="RollBackward0",
     forward=lambda x, shifts, dims: np.roll(x, shifts, dims),
     vjp=(lambda g, shifts, dims: roll(g, tuple(-s for s in shifts) if isinstance(shifts, tuple)
                                       else -shifts, dims),),
+    jvp=(lambda t, shifts, dims: roll(t, shifts, dims),),
 )  # fmt: skip
 
 # --- copies and conversions -----------------------------------------------------------------------
+# The tangent is copied too, so the copy's tangent is never the same tensor as the input's.
 clone = defop("clone", grad_fn="CloneBackward0", forward=lambda x: x.copy(),
-              vjp=(lambda g: g,))  # fmt: skip
+              vjp=(lambda g: g,), jvp=(lambda t: clone(t),))  # fmt: skip
 contiguous = defop("contiguous", grad_fn="CloneBackward0",
-                   forward=lambda x: np.ascontiguousarray(x), vjp=(lambda g: g,))  # fmt: skip
+                   forward=lambda x: np.ascontiguousarray(x), vjp=(lambda g: g,),
+                   jvp=(lambda t: contiguous(t),))  # fmt: skip
 
 
 def _to_vjp(g: Any, x_dtype: Any) -> Any:
@@ -261,6 +281,7 @@ to_dtype = defop(
     "to_dtype", grad_fn="ToCopyBackward0",
     forward=lambda x, dtype, x_dtype: x.astype(dtype, copy=True),
     vjp=(_to_vjp,),
+    jvp=(lambda t, dtype, x_dtype: to_dtype(t, dtype, x_dtype),),
 )  # fmt: skip
 
 
@@ -275,10 +296,12 @@ copy = defop(
     forward=lambda x, src: np.broadcast_to(np.asarray(src), x.shape).astype(x.dtype),
     vjp=(lambda g: zeros_like(g),
          lambda g: g),
+    jvp=(lambda t: zeros_like(t),
+         lambda t: t),
     check=_copy_check,
 )  # fmt: skip
 # In-place fill_ and zero_ record these (PyTorch's names); the old values get no gradient.
 fill = defop("fill", grad_fn="FillBackward2", forward=lambda x, value: np.full_like(x, value),
-             vjp=(lambda g: zeros_like(g),))  # fmt: skip
+             vjp=(lambda g: zeros_like(g),), jvp=(lambda t: zeros_like(t),))  # fmt: skip
 zero = defop("zero", grad_fn="ZeroBackward0", forward=lambda x: np.zeros_like(x),
-             vjp=(lambda g: zeros_like(g),))  # fmt: skip
+             vjp=(lambda g: zeros_like(g),), jvp=(lambda t: zeros_like(t),))  # fmt: skip
