@@ -21,6 +21,7 @@ from ._printing import get_printoptions, set_printoptions
 from .autograd import api as _api  # noqa: E402, I001
 from .autograd import function as _function
 from .autograd import gradcheck as _gradcheck
+from .autograd.anomaly import is_anomaly_check_nan_enabled, is_anomaly_enabled
 from .autograd.grad_mode import (
     enable_grad,
     inference_mode,
@@ -119,6 +120,7 @@ def is_floating_point(t: Tensor) -> object:
 
 # The library layer: nn, optim, utils, serialization (they use only the public API above).
 from . import (  # noqa: E402
+    func,
     nn,
     optim,
     utils,

@@ -48,10 +48,8 @@ def root_grads(outputs: list[Tensor], grad_outputs: list[Any], create_graph: boo
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} "
                                f"and output[{i}] has a shape of {out.shape}.")  # fmt: skip
         if g._data.dtype.kind != "f":
-            raise RuntimeError(f"For complex Tensors, both grad_output and output are required to "
-                               f"have the same dtype. Mismatch in dtype: grad_output[{i}] has a "
-                               f"dtype of {g.dtype} and output[{i}] has a dtype of "
-                               f"{out.dtype}.")  # fmt: skip
+            raise RuntimeError(f"grad_output[{i}] must be a floating point tensor, got {g.dtype} "
+                               f"(output[{i}] is {out.dtype})")  # fmt: skip
         if g._data.dtype != out._data.dtype:
             g = g.to(out.dtype)
         # A private copy: the engine may hand the root gradient on to a leaf's .grad.

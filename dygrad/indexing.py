@@ -10,7 +10,7 @@ import numpy as np
 from .autograd.grad_mode import state
 from .ops import indexing as I  # noqa: E741
 from .ops import shape as S
-from .ops.registry import apply, apply_inplace
+from .ops.registry import apply, apply_inplace, note_inplace
 from .tensor import Tensor, tensor
 
 __all__ = ["getitem", "setitem"]
@@ -129,12 +129,14 @@ def setitem(t: Tensor, key: Any, value: Any) -> None:
     else:
         op = I.index_put if any(isinstance(k, np.ndarray) for k in key) else I.copy_slices
         key_args = (key,)
+    # A dual target or value goes through apply_inplace too, or the target's tangent goes stale.
+    dual = bool(state.fw_levels) and (t._fw is not None or getattr(value, "_fw", None) is not None)
     if isinstance(value, Tensor):
-        if state.enabled and (value._requires_grad or t._requires_grad):
+        if dual or state.enabled and (value._requires_grad or t._requires_grad):
             apply_inplace(op, t, value, *key_args)
             return
         value = value._data
-    elif state.enabled and t._requires_grad:
+    elif dual or state.enabled and t._requires_grad:
         apply_inplace(op, t, tensor(value, dtype=t.dtype), *key_args)
         return
     try:
@@ -145,3 +147,4 @@ def setitem(t: Tensor, key: Any, value: Any) -> None:
                            f"be broadcast to indexing result of shape "
                            f"{list(t._data[key].shape)}") from e  # fmt: skip
     t._vc[0] += 1
+    note_inplace(t._vc, "__setitem__")

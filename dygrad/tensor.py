@@ -21,7 +21,7 @@ from .ops import linalg as L
 from .ops import pointwise as P
 from .ops import reduction as R
 from .ops import shape as S
-from .ops.registry import apply, apply_inplace, set_tensor_class
+from .ops.registry import apply, apply_inplace, note_cut, note_inplace, set_tensor_class
 
 __all__ = ["Tensor", "Size", "device"]
 
@@ -142,6 +142,12 @@ class Tensor:
     # Forward-mode tangents by dual-level id; an instance attribute only on dual tensors, so the
     # hot path (`_wrap`) never pays for it.
     _fw: dict[int, Tensor] | None = None
+    # Where a leaf's graph was last cut (no_grad, a non-differentiable op, detach), for
+    # dygrad.autograd.why_no_grad; set in the instance __dict__ only when it happens.
+    _cut: tuple[str, str, Any] | None = None
+    # True for a view made of a dual tensor: in-place ops on it are refused (its base's tangent
+    # would not follow).
+    _fw_view = False
     # NumPy must hand tensors to us (`array * tensor`, `np.exp(tensor)`) rather than treat them
     # as scalars or sequences.
     __array_priority__ = 1000
@@ -429,6 +435,14 @@ class Tensor:
             res = hook(Tensor._wrap(g, False, None, 0) if raw else g)
             if res is None:
                 return None
+            name = getattr(hook, "__name__", type(hook).__name__)
+            if not isinstance(res, Tensor):
+                raise TypeError(f"expected Tensor or None, but hook '{name}' returned "
+                                f"{type(res).__name__}")  # fmt: skip
+            if res.shape != g.shape:
+                raise RuntimeError(f"hook '{name}' has changed the size of value: it returned "
+                                   f"shape {list(res.shape)} for a gradient of shape "
+                                   f"{list(g.shape)}")  # fmt: skip
             new = res._data if raw else res
             if multi:
                 gs = list(gs)
@@ -467,6 +481,8 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A tensor sharing this one's data, cut from the graph (`Tensor.detach`)."""
+        if self._requires_grad:
+            note_cut((self,), "detach", "detach")
         t = Tensor._wrap(self._data, False, None, 0)
         t._vc = self._vc
         t._base = self if self._base is None else self._base
@@ -488,6 +504,8 @@ class Tensor:
             t._accum = weakref.ref(self._accumulator())
         if not copy:
             t._vc = self._vc
+        if self._fw is not None:  # the old value's tangents, for forward-over-reverse
+            t._fw = dict(self._fw)
         return t
 
     # --- conversion ---------------------------------------------------------------------------
@@ -1280,10 +1298,11 @@ class Tensor:
         if isinstance(v, _nd) and v.ndim:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
                                f"with {v.ndim} dimensions.")  # fmt: skip
-        if state.enabled and self._requires_grad:
-            return apply_inplace(S.fill, self, v)
+        if state.enabled and self._requires_grad or state.fw_levels and self._fw is not None:
+            return apply_inplace(S.fill, self, v)  # records the node, or zeroes the tangent
         self._data[...] = v
         self._vc[0] += 1
+        note_inplace(self._vc, "fill_")
         return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
@@ -1302,6 +1321,8 @@ class Tensor:
                                "operation.")  # fmt: skip
         self._data[...] = values
         self._vc[0] += 1
+        self._fw = None  # random values carry no tangent (PyTorch's is zero)
+        note_inplace(self._vc, "random fill")
         return self
 
     def __setstate__(self, state_: Any) -> None:  # pragma: no cover - pickling goes via _rebuild

@@ -96,6 +96,8 @@ def run_backward(
     buffers: dict[Node, Any] = {}
     for (node, nr), g in zip(roots, grads):
         _add(buffers, node, nr, g)
+        if not retain_graph and accumulate:
+            node._consumed = True
     deps = _count_dependencies(list(buffers))
     ready = [n for n in buffers if deps[n] == 0]
     want = {}
@@ -105,6 +107,7 @@ def run_backward(
     needed = _needed(list(buffers), set(want)) if not accumulate else None
     owned_grads: set[Node] = set()
 
+    check = state.backward_check
     prev_mode = state.enabled
     state.enabled = create_graph
     try:
@@ -141,7 +144,7 @@ def run_backward(
                         if d == 0:
                             ready.append(nxt)
                 continue
-            out = node._apply(g, create_graph)
+            out = node._apply(g, create_graph) if check is None else check(node, g, create_graph)
             fresh = node._fresh_grads
             if node._post_hooks:
                 fresh = False

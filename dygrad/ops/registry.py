@@ -6,7 +6,9 @@ is how backward rules run without building graph when `create_graph=False`."""
 from __future__ import annotations
 
 import inspect
+import os
 import re
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -14,7 +16,16 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.grad_mode import state
-from ..autograd.graph import FREED_MSG, Node
+from ..autograd.graph import (
+    FREED_MSG,
+    Node,
+    SavedRecord,
+    current_saved_hooks,
+    hooks_open,
+    pack_saved,
+    saved_grad_fn,
+    unpack_saved,
+)
 from ..backend import sum_to_shape
 
 __all__ = ["Op", "OpNode", "defop", "apply", "apply_inplace", "REGISTRY", "set_tensor_class"]
@@ -96,7 +107,7 @@ def promote_float(vals: Sequence[Any]) -> np.dtype | None:
 class OpNode(Node):
     """The node an op records: its saved inputs and attributes, and the op's rules to run."""
 
-    __slots__ = ("_saved", "_vers", "_out", "_meta")
+    __slots__ = ("_saved", "_vers", "_out", "_meta", "_src")
     op: Op
     _fresh_grads = True
     # Created on the hot path and filled in by _record: skip Node.__init__.
@@ -108,6 +119,8 @@ class OpNode(Node):
         saved = self._saved
         if saved is None:
             raise RuntimeError(FREED_MSG)
+        if type(saved) is not tuple:  # stored through saved-tensor hooks
+            return _unpack_hooked(self, saved, create_graph)
         env: list[Any] = [None, *saved]
         if op.saves_inputs:
             vers = self._vers
@@ -116,7 +129,7 @@ class OpNode(Node):
                 v = saved[i]
                 if isinstance(v, _T):
                     if v._vc[0] != vers[k]:
-                        raise RuntimeError(_stale_message(v, op, vers[k]))
+                        raise RuntimeError(_stale_message(v, op, vers[k], node=self))
                     k += 1
                     if not create_graph:
                         env[i + 1] = v._data
@@ -126,7 +139,7 @@ class OpNode(Node):
             saved_out = self._out
             out, box, ver = saved_out[0], saved_out[1], saved_out[2]
             if box[0] != ver:
-                raise RuntimeError(_stale_message(None, op, ver, box[0]))
+                raise RuntimeError(_stale_message(None, op, ver, box[0], node=self, vc=box))
             if create_graph:
                 if op.n_outputs == 1:
                     out = _T._wrap(out, True, self, 0)
@@ -170,7 +183,6 @@ class OpNode(Node):
 
     def _materialize(self, gs: list[Any], create_graph: bool) -> tuple[Any, ...]:
         # Outputs that received no gradient contribute zeros to a multi-output rule.
-        out = self._out[0] if self.op.saves_out else None
         res = []
         for j, gj in enumerate(gs):
             if gj is None:
@@ -178,7 +190,6 @@ class OpNode(Node):
                 z = np.zeros(shape, dt)
                 gj = _T._wrap(z, False, None, 0) if create_graph else z
             res.append(gj)
-        del out
         return tuple(res)
 
     def _release(self) -> None:
@@ -199,16 +210,120 @@ class OpNode(Node):
             if key == "result" and op.saves_out:
                 if self._saved is None:
                     raise RuntimeError(FREED_MSG)
+                if type(self._saved) is not tuple:
+                    return _hooked_attr(self, self._saved, -1)
                 return self._out[0]
             if key in op.params:
                 if self._saved is None:
                     raise RuntimeError(FREED_MSG)
+                if type(self._saved) is not tuple:
+                    return _hooked_attr(self, self._saved, op.params.index(key))
                 return self._saved[op.params.index(key)]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
 
 class _MultiOutNode(OpNode):
     __slots__ = ("_meta_out", "n_outputs")
+
+
+# ---------------------------------------------------------------------------------------------
+# Saved values stored through saved-tensor hooks (`dygrad.autograd.graph.saved_tensors_hooks`)
+
+
+class _HookedSaved(tuple):  # type: ignore[type-arg]
+    """A node's `_saved` when hooks stored it: a `SavedRecord` (a list of them for a variadic
+    op) where a tensor or array operand was, None where no rule that will run needs the value,
+    attributes as they were; the output's records, version counter and version beside them."""
+
+    out: tuple[SavedRecord, ...] | None = None
+    out_box: list[int] | None = None
+    out_ver = 0
+
+
+def _pack_node(op: Op, node: OpNode) -> None:
+    # Hooks are open in some thread; in this one, store what the node saved through them. Like
+    # PyTorch, only values named by the rules of inputs that need a gradient are kept.
+    hooks = current_saved_hooks()
+    if hooks is None or not op.saves_tensors:
+        return
+    edges = node.next_functions
+    needed: set[int] = set()
+    for i, (nxt, _) in enumerate(edges):
+        if nxt is not None:
+            needed.update(op.vjp_args[0 if op.variadic else i])
+    T = _T
+    saved = list(node._saved)
+    for i in op.kept:
+        v = saved[i]
+        if i + 1 not in needed:
+            saved[i] = None
+        elif isinstance(v, T):
+            saved[i] = pack_saved(hooks, v, v._vc, *edges[i])
+        elif type(v) is list:  # a variadic op's tensors, one edge each
+            saved[i] = [pack_saved(hooks, t, t._vc, *edges[j]) for j, t in enumerate(v)]
+        elif type(v) is _ndarray:  # an array operand (dropout's mask): a tensor to the hooks
+            saved[i] = pack_saved(hooks, T._wrap(v, False, None, 0), None, raw=True)
+    hs = _HookedSaved(saved)
+    if op.saves_out and 0 in needed:
+        out, box, ver = node._out[0], node._out[1], node._out[2]
+        outs = (out,) if op.n_outputs == 1 else out
+        dif = op.differentiable_outputs or (True,) * len(outs)
+        recs = []
+        for j, o in enumerate(outs):
+            # A detached tensor over the output's data: the node must not hold its own output.
+            t = T._wrap(o, False, None, 0)
+            t._vc = box
+            recs.append(pack_saved(hooks, t, None, None, j, own=True, req=dif[j]))
+        hs.out, hs.out_box, hs.out_ver = tuple(recs), box, ver
+    node._saved = hs
+    node._out = None
+
+
+def _load(rec: SavedRecord, node: OpNode, create_graph: bool) -> Any:
+    box = rec.box
+    if box is not None and box[0] != rec.version:
+        # The same message as without hooks: from the saved tensor, or a stand-in once it died.
+        t = rec.ref()
+        if t is None:
+            t = _T._wrap(np.broadcast_to(np.zeros((), rec.dtype), rec.shape), False,
+                         saved_grad_fn(rec), rec.nr)  # fmt: skip
+            t._vc = box
+        raise RuntimeError(_stale_message(t, node.op, rec.version, node=node))
+    return unpack_saved(rec, _T, create_graph and not rec.raw)
+
+
+def _unpack_hooked(node: OpNode, hs: _HookedSaved, create_graph: bool) -> list[Any]:
+    """`OpNode._unpack` for values stored through hooks: every unpack_hook runs again."""
+    op = node.op
+    env: list[Any] = [None, *hs]
+    for i in op.kept:
+        v = hs[i]
+        if type(v) is SavedRecord:
+            env[i + 1] = _load(v, node, create_graph)
+        elif type(v) is list:
+            env[i + 1] = [_load(r, node, create_graph) for r in v]
+    if hs.out is not None:
+        box = hs.out_box
+        if box is not None and box[0] != hs.out_ver:
+            raise RuntimeError(_stale_message(None, op, hs.out_ver, box[0], node=node, vc=box))
+        outs = [unpack_saved(r, _T, create_graph, node) for r in hs.out]
+        env[0] = outs[0] if op.n_outputs == 1 else tuple(outs)
+    return env
+
+
+def _hooked_attr(node: OpNode, hs: _HookedSaved, i: int) -> Any:
+    # `_saved_<name>` of a node stored through hooks: unpacked again, as in PyTorch.
+    if i < 0:
+        if hs.out is None:
+            return None
+        outs = [unpack_saved(r, _T, False) for r in hs.out]
+        return outs[0] if node.op.n_outputs == 1 else tuple(outs)
+    v = hs[i]
+    if type(v) is SavedRecord:
+        return unpack_saved(v, _T, not v.raw)
+    if type(v) is list:
+        return [unpack_saved(r, _T, True) for r in v]
+    return v
 
 
 def _fit(gi: Any, m: tuple[tuple[int, ...], np.dtype], op: Op, i: int) -> Any:
@@ -251,11 +366,156 @@ def stale_message(desc: str, node: Node | None, nr: int, now: int, expected: int
     )
 
 
-def _stale_message(t: Any, op: Op, expected: int, now: int | None = None) -> str:
+def _stale_message(
+    t: Any,
+    op: Op,
+    expected: int,
+    now: int | None = None,
+    node: OpNode | None = None,
+    vc: list[Any] | None = None,
+) -> str:
     if t is None:
-        return stale_message("[the output of " + op.name + "]", None, 0, now or 0, expected)
-    desc = f"[{t._type_name()} {list(t.shape)}]"
-    return stale_message(desc, t.grad_fn, t._out_nr, t._vc[0], expected)
+        msg = stale_message("[the output of " + op.name + "]", None, 0, now or 0, expected)
+    else:
+        desc = f"[{t._type_name()} {list(t.shape)}]"
+        msg = stale_message(desc, t.grad_fn, t._out_nr, t._vc[0], expected)
+        vc = t._vc
+    return msg + culprits(op, node, vc)
+
+
+def culprits(op: Any, node: Any, vc: list[Any] | None) -> str:
+    """The user's lines behind a stale saved value: where it was saved, where it was changed."""
+    parts = []
+    src = getattr(node, "_src", None)
+    if src is not None:
+        parts.append(f"It was saved for backward by {op.name} ({op.grad_fn}) at {_where(src)}")
+    if vc is not None and len(vc) > 1 and vc[1][1] is not None:
+        name, src = vc[1]
+        parts.append(f"modified in place by {name} at {_where(src)}")
+    if not parts:
+        return ""
+    return "\n" + ", then ".join(parts) + "."
+
+
+def _where(src: Site) -> str:
+    return str(src)
+
+
+# The user's file:line for each node (and each in-place change), found by walking out of the
+# dygrad package; whether a code object is dygrad's own is cached, so the walk costs a few
+# dictionary lookups per op. `dygrad.autograd.set_source_tracking(False)` turns it off.
+_PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_inside: dict[int, bool] = {}
+_sites: dict[int, Site] = {}
+
+
+class Site:
+    """A place in the user's code: `file`, `line`, printed as `file:line`."""
+
+    __slots__ = ("code", "lasti", "_line")
+
+    def __init__(self, code: Any, lasti: int) -> None:
+        self.code = code
+        self.lasti = lasti
+        self._line: int | None = None
+
+    @property
+    def file(self) -> str:
+        return str(self.code.co_filename)
+
+    @property
+    def line(self) -> int:
+        if self._line is None:
+            self._line = next(
+                (ln for a, b, ln in self.code.co_lines() if a <= self.lasti < b and ln), 0
+            )
+        return self._line
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    def __repr__(self) -> str:
+        return f"Site({self})"
+
+
+def user_line(depth: int = 1) -> Site | None:
+    """The call site (file, line) of the innermost caller outside dygrad, or None when tracking
+    is off.
+
+    `depth` is how many frames above the caller the user's frame can be at the nearest (the
+    callers inside dygrad that are always there). Frames are probed one `sys._getframe(k)` at a
+    time: walking `f_back` would build a frame object for every dygrad frame on the way."""
+    if not state.track_source:
+        return None
+    inside = _inside
+    k = depth
+    while True:
+        try:
+            f = sys._getframe(k)
+        except ValueError:
+            return None
+        code = f.f_code
+        # Keyed by id: hashing a code object hashes its bytecode, every time.
+        flag = inside.get(id(code))
+        if flag is None:
+            flag = inside[id(code)] = code.co_filename.startswith(_PKG)
+        if not flag:
+            # One shared Site per call site (a new object per node would feed the cyclic GC);
+            # its line number is worked out only when a message needs it (f_lineno is slow).
+            lasti = f.f_lasti
+            key = (id(code) << 24) | lasti
+            site = _sites.get(key)
+            if site is None:
+                site = _sites[key] = Site(code, lasti)
+            return site
+        k += 1
+
+
+def forward_traceback() -> list[str]:
+    """The user's part of the current stack, formatted: anomaly mode keeps it on each node."""
+    import traceback
+
+    frames = [f for f in traceback.extract_stack()[:-1] if not f.filename.startswith(_PKG)]
+    return traceback.format_list(frames)
+
+
+def note_cut(tensors: Sequence[Any], what: str, kind: str) -> None:
+    """Mark the leaves behind `tensors` (those requiring grad) with where the graph was cut:
+    `kind` is "no_grad", "nondiff" or "detach"; `what` the op. Walks at most a few thousand
+    nodes, and only when a cut tensor has a history."""
+    T = _T
+    mark = (kind, what, user_line())
+    todo = []
+    for a in tensors:
+        if isinstance(a, T) and a._requires_grad:
+            if a.grad_fn is None:
+                a._cut = mark
+            else:
+                todo.append(a.grad_fn)
+    seen: set[int] = set()
+    budget = 5000
+    while todo and budget:
+        node = todo.pop()
+        budget -= 1
+        for nxt, _ in node.next_functions:
+            if nxt is None or id(nxt) in seen:
+                continue
+            seen.add(id(nxt))
+            var = getattr(nxt, "variable", None)
+            if var is not None:
+                var._cut = mark
+            else:
+                todo.append(nxt)
+
+
+def note_inplace(vc: list[Any], name: str) -> None:
+    """Remember which in-place op last changed a version counter's tensor, and where."""
+    if state.track_source:
+        entry = (name, user_line())
+        if len(vc) == 1:
+            vc.append(entry)
+        else:
+            vc[1] = entry
 
 
 class Op:
@@ -474,7 +734,8 @@ def _push_tangents(op: Op, args: Sequence[Any], res: Any, levels: tuple[int, ...
         if all(t is None for t in ts) or not op.differentiable:
             continue
         for i, t in enumerate(ts):
-            if t is not None and op.jvps[i] is None and op.vjps[i] is not None:
+            k = 0 if op.variadic else i  # a variadic op has one rule for all its inputs
+            if t is not None and op.jvps[k] is None and op.vjps[k] is not None:
                 raise NotImplementedError(
                     f"Trying to use forward AD with {op.name} ({op.grad_fn}) that does not "
                     "support it because it has not been implemented yet."
@@ -489,6 +750,8 @@ def _push_tangents(op: Op, args: Sequence[Any], res: Any, levels: tuple[int, ...
             if t is None or o._data.dtype.kind != "f":
                 continue
             t = _fit_tangent(t, o)
+            if op.view:
+                o._fw_view = True
             if o._fw is None:
                 o._fw = {lvl: t}
             else:
@@ -627,6 +890,11 @@ def apply(op: Op, *args: Any) -> Any:
     except (ValueError, IndexError, TypeError, np.exceptions.AxisError) as err:
         _fail(op, args, err)
     record = req and state.enabled and op.differentiable
+    if req and not record:
+        # A value that needs grad enters an op that records nothing: remember where, so that
+        # dygrad.autograd.why_no_grad can explain the missing gradient later.
+        note_cut(args[0] if op.variadic else args[:n], op.name,
+                 "nondiff" if state.enabled else "no_grad")  # fmt: skip
     if op.n_outputs == 1:
         if type(out) is not _ndarray:
             out = np.asarray(out)
@@ -670,6 +938,9 @@ def _share(src: Any, res: Any) -> None:
 
 def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> None:
     n = op.n_in
+    node._src = user_line(4)
+    if state.anomaly:
+        node.metadata["traceback_"] = forward_traceback()
     if op.variadic:
         tensors = args[0]
         node.next_functions = tuple(_edge(t) for t in tensors)
@@ -697,6 +968,8 @@ def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> N
             if isinstance(a, T) and a._requires_grad:
                 fn = a.grad_fn
                 if fn is not None:
+                    if fn._consumed:
+                        _warn_retention(op)
                     edges.append((fn, a._out_nr))
                 else:
                     ref = a._accum
@@ -725,6 +998,41 @@ def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> N
         node._out = (out, r._vc, r._vc[0])
     else:
         node._out = None
+    if hooks_open[0]:
+        _pack_node(op, node)
+
+
+_retention_warned = False
+
+
+def _warn_retention(op: Op) -> None:
+    # Once per process: the pattern is usually in a training loop and would repeat every step.
+    global _retention_warned
+    if _retention_warned:
+        return
+    _retention_warned = True
+    import warnings
+
+    warnings.warn(
+        f"{op.name}() was given a tensor whose graph a backward() call has already used "
+        "(for example `total += loss` after `loss.backward()`): the result keeps that graph, "
+        "and accumulating it across iterations keeps every iteration's graph alive. Accumulate "
+        "`loss.item()` or `loss.detach()` instead.",
+        UserWarning,
+        stacklevel=_user_stacklevel(),
+    )
+
+
+def _user_stacklevel() -> int:
+    # The first frame outside the dygrad package: the warning points at the user's line.
+    import os
+    import sys
+
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    f, level = sys._getframe(1), 1
+    while f is not None and f.f_code.co_filename.startswith(pkg):
+        f, level = f.f_back, level + 1
+    return level
 
 
 def _cast_error(src: Any, dst: Any) -> None:
@@ -745,11 +1053,18 @@ def apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
     levels = state.fw_levels
     if not levels or not _has_tangent((target, *rest[: op.n_in - 1]), levels):
         return _apply_inplace(op, target, *rest)
+    if target._fw_view:
+        # The base (and its other views) would keep their old tangents: refuse, never be wrong.
+        raise RuntimeError(
+            f"{op.name}_(): in-place modification of a view of a dual tensor is not supported "
+            "by dygrad's forward-mode AD; use out-of-place ops or .clone() the view first."
+        )
     old = target._snapshot(copy=True)
     old._fw = target._fw
     _apply_inplace(op, target, *rest)
     target._fw = None
-    _push_tangents(op, (old, *rest), target, levels)
+    # `z.mul_(z)`: the tangent rules must see z's old value wherever z is an operand.
+    _push_tangents(op, (old, *[old if a is target else a for a in rest]), target, levels)
     return target
 
 
@@ -807,6 +1122,8 @@ def _apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
                 f"{list(shape)}"
             ) from None
         target._vc[0] += 1
+        if state.track_source:
+            note_inplace(target._vc, op.name + "_")
         return target
     d = op.dtype_rule(vals[: op.n_in]) if op.dtype_rule is not None else None
     if d is not None:
@@ -828,12 +1145,18 @@ def _apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
         _record(op, node, args, vals, out, res)
     np.copyto(td, out, casting="unsafe")
     target._vc[0] += 1
+    if state.track_source:
+        note_inplace(target._vc, op.name + "_")
     if record:
         target.grad_fn = node
         target._out_nr = 0
         target._requires_grad = True
         if op.saves_out:
-            node._out = (td, target._vc, target._vc[0])
+            saved = node._saved
+            if type(saved) is not tuple:  # stored through saved-tensor hooks
+                saved.out_box, saved.out_ver = target._vc, target._vc[0]
+            else:
+                node._out = (td, target._vc, target._vc[0])
     return target
 
 

@@ -4,11 +4,12 @@ in the same (chained or closed) form as PyTorch, with the same `state_dict` cont
 from __future__ import annotations
 
 import math
+import numbers
 import types
 import warnings
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import wraps
 from typing import Any, Literal
 from weakref import ref
@@ -53,6 +54,18 @@ def _format_param(name: str, optimizer: Optimizer, param: Any) -> list[Any]:
     else:
         param = [param] * len(optimizer.param_groups)
     return [p.clone() if isinstance(p, Tensor) else p for p in param]
+
+
+def _check_state_dict(state_dict: Any) -> None:
+    """Refuse, before any attribute changes, what cannot be a scheduler's state dict."""
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}")
+    if "param_groups" in state_dict:
+        # Would otherwise be merged into the scheduler's attributes without complaint.
+        raise ValueError(
+            "this looks like an optimizer's state_dict (it has 'param_groups'); load it with "
+            "optimizer.load_state_dict and give the scheduler its own scheduler.state_dict()"
+        )
 
 
 def _group_values(optimizer: Optimizer, key: str) -> list[Any]:
@@ -144,6 +157,7 @@ class LRScheduler:
         >>> sched.load_state_dict({"last_epoch": 7}); sched.last_epoch
         7
         """
+        _check_state_dict(state_dict)
         self.__dict__.update(state_dict)
 
     def get_last_lr(self) -> list[Any]:
@@ -272,6 +286,7 @@ class _LambdaStateMixin:
         >>> sched.load_state_dict({"last_epoch": 3, "lr_lambdas": [None]}); sched.last_epoch
         3
         """
+        _check_state_dict(state_dict)
         state_dict = dict(state_dict)
         lr_lambdas = state_dict.pop("lr_lambdas")
         self.__dict__.update(state_dict)
@@ -369,6 +384,13 @@ class StepLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
     ) -> None:
+        if (
+            isinstance(step_size, bool)
+            or not isinstance(step_size, numbers.Integral)
+            or step_size <= 0
+        ):
+            # PyTorch accepts 0 and then divides by it at the first step.
+            raise ValueError(f"step_size must be a positive integer, got {step_size!r}")
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -594,6 +616,9 @@ class CosineAnnealingLR(LRScheduler):
         eta_min: float = 0.0,
         last_epoch: int = -1,
     ) -> None:
+        if not isinstance(T_max, numbers.Real) or not T_max > 0:
+            # PyTorch accepts 0 and then divides by it at the first step.
+            raise ValueError(f"T_max must be positive, got {T_max!r}")
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
@@ -761,6 +786,10 @@ class ReduceLROnPlateau(LRScheduler):
         >>> b.load_state_dict(a.state_dict()); b.mode, b.best
         ('max', 3.0)
         """
+        _check_state_dict(state_dict)
+        merged = {**self.__dict__, **state_dict}
+        # Checked on the merged values first, so that a bad mode changes nothing.
+        self._init_is_better(merged["mode"], merged["threshold"], merged["threshold_mode"])
         self.__dict__.update(state_dict)
         self._init_is_better(
             mode=self.mode, threshold=self.threshold, threshold_mode=self.threshold_mode

@@ -3,9 +3,10 @@ per-parameter state, `zero_grad`, `state_dict` and `load_state_dict`."""
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from copy import deepcopy
 from itertools import chain
 from typing import Any
@@ -23,6 +24,12 @@ StateDict = dict[str, Any]
 # so a mismatch fails at load time, with the optimizer untouched, rather than at the next step.
 _PARAM_SHAPED = frozenset(
     {"momentum_buffer", "exp_avg", "exp_avg_sq", "max_exp_avg_sq", "square_avg", "grad_avg", "sum"}
+)
+
+
+_SET_ERROR = (
+    "optimizer parameters need to be organized in ordered collections, but the ordering of "
+    "tensors in sets will change between runs. Please use a list instead."
 )
 
 
@@ -88,6 +95,8 @@ class Optimizer:
                 "params argument given to the optimizer should be an iterable of Tensors or "
                 "dicts, but got " + _typename(params)
             )
+        if isinstance(params, set | frozenset):
+            raise TypeError(_SET_ERROR)
         self.state: defaultdict[Any, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         param_groups = list(params)
@@ -173,6 +182,13 @@ class Optimizer:
         ...
         ValueError: loaded state dict has a different number of parameter groups
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}")
+        for key in ("state", "param_groups"):
+            if key not in state_dict:
+                raise KeyError(
+                    f"optimizer state_dict has no '{key}' entry (it has {sorted(state_dict)[:5]})"
+                )
         state_dict = dict(state_dict)
         groups = self.param_groups
         saved_groups = deepcopy(state_dict["param_groups"])
@@ -258,14 +274,16 @@ class Optimizer:
         """
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
+        if "params" not in param_group:
+            raise KeyError(
+                "parameter group must have a 'params' entry (the tensors to optimize), got keys "
+                f"{sorted(param_group)}"
+            )
         params = param_group["params"]
         if isinstance(params, Tensor):
             params = [params]
-        elif isinstance(params, set):
-            raise TypeError(
-                "optimizer parameters need to be organized in ordered collections, but the "
-                "ordering of tensors in sets will change between runs. Please use a list instead."
-            )
+        elif isinstance(params, set | frozenset):
+            raise TypeError(_SET_ERROR)
         tensors, names = [], []
         for p in params:
             if isinstance(p, tuple):
@@ -287,6 +305,8 @@ class Optimizer:
             if not self.defaults.get("differentiable", None) and not (p.is_leaf or p.retains_grad):
                 raise ValueError("can't optimize a non-leaf Tensor")
 
+        if "lr" in param_group:
+            check_lr(param_group["lr"])
         for name, default in self.defaults.items():
             if default is required and name not in param_group:
                 raise ValueError(
@@ -366,7 +386,10 @@ def _lerp_(t: Tensor, end: Tensor, weight: float) -> Tensor:
 
 def check_lr(lr: Any) -> None:
     """PyTorch's checks on a learning rate, shared by every optimizer's constructor."""
-    if isinstance(lr, Tensor) and lr.numel() != 1:
-        raise ValueError("Tensor lr must be 1-element")
+    if isinstance(lr, Tensor):
+        if lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+    elif not isinstance(lr, numbers.Real):  # NumPy scalars included
+        raise TypeError(f"lr must be a number or a 1-element Tensor, got {type(lr).__name__}")
     if not 0.0 <= lr:
         raise ValueError(f"Invalid learning rate: {lr}")

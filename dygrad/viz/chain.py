@@ -15,6 +15,7 @@ from ..autograd.engine import _needed
 from ..autograd.graph import AccumulateGrad, Node
 from ..ops.registry import OpNode
 from ..tensor import Tensor
+from ._check import check_file, named_tensors
 
 __all__ = ["explain", "Explanation", "Step", "Chain"]
 
@@ -382,6 +383,8 @@ def explain(
     """
     if not isinstance(output, Tensor) or not isinstance(input, Tensor):
         raise TypeError("explain(output, input) expects two tensors")
+    names = named_tensors("names", names) or None
+    check_file(file)
     if output.grad_fn is None:
         raise RuntimeError("output has no grad_fn: it was not computed from tensors that require "
                            "grad (nothing to explain)")  # fmt: skip

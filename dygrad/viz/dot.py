@@ -13,6 +13,7 @@ from ..autograd.function import BackwardCFunction
 from ..autograd.graph import AccumulateGrad, Node
 from ..ops.registry import OpNode
 from ..tensor import Tensor
+from ._check import check_depth, check_file, named_tensors
 
 __all__ = ["make_dot", "print_graph", "render_dot"]
 
@@ -196,12 +197,9 @@ def _roots(var: Any) -> list[tuple[Tensor, Node | None]]:
     return [(v, v.grad_fn) for v in vs]
 
 
-def _param_names(params: dict[str, Any] | None) -> dict[int, str]:
-    if params is None:
-        return {}
-    if not isinstance(params, dict):
-        params = dict(params)
-    return {id(p): name for name, p in params.items()}
+def _param_names(params: Any) -> dict[int, str]:
+    named = named_tensors("params", params, " (e.g. dict(model.named_parameters()))")
+    return {id(p): name for name, p in named.items()}
 
 
 def _leaf_label(t: Tensor, names: dict[int, str]) -> str:
@@ -335,6 +333,18 @@ def make_dot(
     >>> "AddBackward0" in src and "darkolivegreen1" in src and "x\\n (1)" in src
     True
     """
+    roots = _roots(var)
+    names = _param_names(params)
+    if module is not None and not (
+        callable(getattr(module, "named_parameters", None))
+        and callable(getattr(module, "named_modules", None))
+    ):
+        raise TypeError(f"module must be an nn.Module, got {type(module).__name__}")
+    check_depth("collapse_depth", collapse_depth)
+    if collapse_depth is not None and module is None:
+        raise ValueError("collapse_depth needs module=: it collapses the modules of that model")
+    if isinstance(max_attr_chars, bool) or not isinstance(max_attr_chars, int):
+        raise TypeError(f"max_attr_chars must be an int, got {type(max_attr_chars).__name__}")
     try:
         import graphviz
     except ImportError as e:
@@ -343,8 +353,6 @@ def make_dot(
             "the dot program: apt-get install graphviz). print_graph(var) needs neither."
         ) from e
 
-    roots = _roots(var)
-    names = _param_names(params)
     g = _Graph(roots)
     max_attr_chars = max(max_attr_chars, 3)
 
@@ -569,6 +577,10 @@ def render_dot(dot: Any, path: str, format: str = "png") -> str:  # noqa: A002 (
     >>> render_dot  # doctest: +ELLIPSIS
     <function render_dot at ...>
     """
+    if not callable(getattr(dot, "pipe", None)):
+        raise TypeError(
+            f"render_dot expects a graphviz graph from make_dot, got {type(dot).__name__}"
+        )
     import graphviz
 
     try:
@@ -608,6 +620,8 @@ def print_graph(
     #2 MulBackward0 -> (3) float32  [saved 12 B]
     └─ #3 AccumulateGrad <- w (3) float32
     """
+    check_file(file)
+    check_depth("max_depth", max_depth)
     out = sys.stdout if file is None else file
     roots = _roots(var)
     names = _param_names(params)

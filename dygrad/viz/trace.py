@@ -14,6 +14,7 @@ from ..autograd.engine import run_backward
 from ..autograd.graph import AccumulateGrad, Node
 from ..backward import root_grads
 from ..tensor import Tensor
+from ._check import named_tensors
 
 __all__ = ["trace_backward", "Trace", "TraceStep"]
 
@@ -117,6 +118,7 @@ def trace_backward(
     """
     if not isinstance(output, Tensor):
         raise TypeError(f"trace_backward expects a tensor, got {type(output).__name__}")
+    names = named_tensors("names", names) or None
     if output.grad_fn is None:
         raise RuntimeError("output has no grad_fn: it was not computed from tensors that require "
                            "grad (there is no backward pass to trace)")  # fmt: skip

@@ -350,6 +350,11 @@ def multi_head_attention_forward(
             )
     elif tuple(key.shape) != tuple(value.shape):
         raise AssertionError(f"key shape {key.shape} does not match value shape {value.shape}")
+    if key.shape[1] != bsz:
+        # Caught here: the head split below would only report a failed reshape.
+        raise AssertionError(
+            f"key's batch size ({key.shape[1]}) does not match query's batch size ({bsz})"
+        )
 
     q, k, v = _in_projection(
         query, key, value, in_proj_weight, in_proj_bias, use_separate_proj_weight,

@@ -21,6 +21,11 @@ _PADDING_STRINGS = {"same", "valid"}
 _PADDING_MODES = {"zeros", "reflect", "replicate", "circular"}
 
 
+def _choices(options: set[str]) -> str:
+    # Sorted, so that the message is the same in every run (a set's order is not).
+    return "{" + ", ".join(repr(o) for o in sorted(options)) + "}"
+
+
 def _ntuple(v: Any, n: int) -> tuple[Any, ...]:
     if isinstance(v, Sequence) and not isinstance(v, str):
         return tuple(v)
@@ -50,13 +55,13 @@ class _ConvNd(Module):
         if isinstance(padding, str):
             if padding not in _PADDING_STRINGS:
                 raise ValueError(f"Invalid padding string {padding!r}, should be one of "
-                                 f"{_PADDING_STRINGS}")  # fmt: skip
+                                 f"{_choices(_PADDING_STRINGS)}")  # fmt: skip
             if padding == "same" and any(s != 1 for s in stride):
                 raise ValueError("padding='same' is not supported for strided convolutions")
         else:
             padding = _ntuple(padding, n)
         if padding_mode not in _PADDING_MODES:
-            raise ValueError(f"padding_mode must be one of {_PADDING_MODES}, but got "
+            raise ValueError(f"padding_mode must be one of {_choices(_PADDING_MODES)}, but got "
                              f"padding_mode='{padding_mode}'")  # fmt: skip
         self.in_channels = in_channels
         self.out_channels = out_channels

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any
 
 from ...creation import empty
@@ -32,6 +33,17 @@ class Identity(Module):
         return input
 
 
+def _check_features(owner: str, **sizes: Any) -> None:
+    # Before any parameter is made: the error names the argument, not an internal `empty` call.
+    for name, n in sizes.items():
+        try:
+            n = operator.index(n)  # ints, NumPy ints
+        except TypeError:
+            raise TypeError(f"{owner}: {name} must be a non-negative integer, got {n!r}") from None
+        if n < 0:
+            raise ValueError(f"{owner}: {name} must be a non-negative integer, got {n}")
+
+
 class Linear(Module):
     """y = x @ weight.T + bias (`torch.nn.Linear`). weight has shape (out_features,
     in_features); both are initialized from U(-1/sqrt(in_features), 1/sqrt(in_features)), as
@@ -57,6 +69,7 @@ class Linear(Module):
         device: Any = None,
         dtype: Any = None,
     ) -> None:
+        _check_features("Linear", in_features=in_features, out_features=out_features)
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
@@ -81,7 +94,17 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        if input.ndim == 0 or input.shape[-1] != self.in_features:
+        if not isinstance(input, Tensor):
+            raise TypeError(
+                f"linear(): argument 'input' (position 1) must be Tensor, not "
+                f"{type(input).__name__}"
+            )
+        if input.ndim == 0:
+            raise RuntimeError(
+                f"{self._get_name()}({self.extra_repr()}) got a 0-d input: both arguments to "
+                "linear need to be at least 1D, but they are 0D and 2D"
+            )
+        if input.shape[-1] != self.in_features:
             shape = list(input.shape)
             raise RuntimeError(
                 f"{self._get_name()}({self.extra_repr()}) expects an input whose last dimension "
@@ -118,6 +141,8 @@ class Bilinear(Module):
         device: Any = None,
         dtype: Any = None,
     ) -> None:
+        _check_features("Bilinear", in1_features=in1_features, in2_features=in2_features,
+                        out_features=out_features)  # fmt: skip
         super().__init__()
         self.in1_features = in1_features
         self.in2_features = in2_features

@@ -313,6 +313,11 @@ class RNNBase(Module):
         lstm = self.mode == "LSTM"
         h_size = self.proj_size if self.proj_size > 0 else self.hidden_size
         if hx is not None:
+            if lstm and not (isinstance(hx, tuple | list) and len(hx) == 2):
+                got = f"{len(hx)} items" if isinstance(hx, tuple | list) else type(hx).__name__
+                raise TypeError(
+                    f"LSTM: expected hx to be a tuple (h_0, c_0) of two Tensors, got {got}"
+                )
             hs = tuple(hx) if lstm else (hx,)
             if any(not isinstance(h, Tensor) for h in hs):
                 raise TypeError(f"{kind}: expected hx to be a Tensor or a tuple of Tensors")

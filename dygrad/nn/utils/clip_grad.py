@@ -30,10 +30,10 @@ def get_total_norm(
     >>> torch.nn.utils.get_total_norm([torch.tensor([3.0]), torch.tensor([4.0])])
     tensor(5.)
     """
+    norm_type = float(norm_type)  # first, so that a bad norm_type fails even without grads
     ts = [t for t in _as_list(tensors) if t is not None]
     if not ts:
         return tensor(0.0)
-    norm_type = float(norm_type)
     with no_grad():
         if math.isinf(norm_type) and norm_type > 0:
             norms = [t.detach().abs().max() for t in ts]

@@ -33,8 +33,16 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     """
     if not isinstance(vec, Tensor):
         raise TypeError(f"expected torch.Tensor, but got: {type(vec).__name__}")
+    params = list(parameters)
+    total = sum(p.numel() for p in params)
+    # Checked first: a short vector would otherwise fail part-way, with some parameters changed.
+    if vec.numel() != total:
+        raise ValueError(
+            f"vector_to_parameters: vec has {vec.numel()} elements but the parameters have "
+            f"{total} in all"
+        )
     pointer = 0
-    for param in parameters:
+    for param in params:
         n = param.numel()
         param.data = vec[pointer : pointer + n].view_as(param).data
         pointer += n

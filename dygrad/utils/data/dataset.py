@@ -6,6 +6,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import numbers
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
@@ -243,6 +244,12 @@ def random_split(
     (7, 3, True)
     """
     n = len(dataset)
+    for i, x in enumerate(lengths):
+        if isinstance(x, bool) or not isinstance(x, numbers.Real):
+            raise TypeError(
+                f"random_split: lengths must be a sequence of ints or of fractions, got {x!r} at "
+                f"index {i}"
+            )
     total = sum(lengths)
     if math.isclose(total, 1) and total <= 1:
         sizes = []
