@@ -14,7 +14,7 @@ from .grad_mode import state
 
 __all__ = [
     "Node", "AccumulateGrad", "RemovableHandle", "FREED_MSG", "saved_tensors_hooks",
-    "disable_saved_tensors_hooks", "save_on_cpu",
+    "disable_saved_tensors_hooks", "save_on_cpu", "leaf_tensors",
 ]  # fmt: skip
 
 FREED_MSG = (
@@ -426,3 +426,27 @@ def saved_grad_fn(rec: SavedRecord) -> Node | None:
     """The saved tensor's `grad_fn` (None for a leaf), for error messages."""
     node = rec.node
     return None if node is None or type(node) is AccumulateGrad else node
+
+
+def leaf_tensors(nodes: Any, limit: int | None = None) -> list[Any]:
+    """The leaf tensors (AccumulateGrad variables) that the graphs below `nodes` reach, each
+    once, in the order found; a loop, visiting at most `limit` nodes when given."""
+    seen: set[int] = set()
+    found: set[int] = set()
+    leaves = []
+    todo = [n for n in nodes if n is not None]
+    budget = limit if limit is not None else -1
+    while todo and budget:
+        node = todo.pop()
+        budget -= 1
+        for nxt, _ in node.next_functions:
+            if nxt is None or id(nxt) in seen:
+                continue
+            seen.add(id(nxt))
+            var = getattr(nxt, "variable", None)
+            if var is None:
+                todo.append(nxt)
+            elif id(var) not in found:
+                found.add(id(var))
+                leaves.append(var)
+    return leaves

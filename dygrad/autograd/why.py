@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..tensor import Tensor
+from .graph import leaf_tensors
 
 __all__ = ["why_no_grad", "NoGradReport", "NoGradEntry"]
 
@@ -72,28 +73,9 @@ def _named(model_or_tensors: Any) -> tuple[list[tuple[str, Tensor]], Any]:
 
 def _reached(outputs: list[Tensor]) -> tuple[set[int], list[Tensor]]:
     """ids of the leaves the outputs' graphs reach, and those leaves in order."""
-    seen: set[int] = set()
-    ids: set[int] = set()
-    leaves: list[Tensor] = []
-    todo = [o.grad_fn for o in outputs if o.grad_fn is not None]
-    for o in outputs:
-        if o.grad_fn is None and o._requires_grad and id(o) not in ids:
-            ids.add(id(o))
-            leaves.append(o)
-    while todo:
-        node = todo.pop()
-        for nxt, _ in node.next_functions:
-            if nxt is None or id(nxt) in seen:
-                continue
-            seen.add(id(nxt))
-            var = getattr(nxt, "variable", None)
-            if var is not None:
-                if id(var) not in ids:
-                    ids.add(id(var))
-                    leaves.append(var)
-            else:
-                todo.append(nxt)
-    return ids, leaves
+    leaves = [o for o in outputs if o.grad_fn is None and o._requires_grad]
+    leaves += leaf_tensors([o.grad_fn for o in outputs])
+    return {id(t) for t in leaves}, leaves
 
 
 def why_no_grad(model_or_tensors: Any, output: Any = None) -> NoGradReport:

@@ -208,6 +208,26 @@ class _Level:
         return [_zeros(tuple(x.shape), x) if g is None else g for x, g in zip(self.inputs, got)]
 
 
+def _run_tracked(
+    level: Any,
+    func: Any,
+    args: tuple[Any, ...],
+    nums: Any,
+    kwargs: dict[str, Any],
+    has_aux: bool,
+    api: str,
+) -> tuple[list[Any], Any, Any, Any]:
+    """Call func with the differentiated arguments (those at `nums`) replaced by tensors the
+    level tracks: (tracked inputs, their tree spec, output, aux)."""
+    leaves, spec = tree_flatten(_slice(args, nums))
+    inputs = [level.track(x) for x in leaves]
+    out = func(*_replace(args, nums, tree_unflatten(inputs, spec)), **kwargs)
+    aux = None
+    if has_aux:
+        out, aux = _split_aux(out, api)
+    return inputs, spec, out, aux
+
+
 def grad_and_value(
     func: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False
 ) -> Callable[..., Any]:
@@ -231,12 +251,7 @@ def grad_and_value(
         nums = _wrap_argnums(argnums, len(args))
         level = _Level()
         with enable_grad():
-            leaves, spec = tree_flatten(_slice(args, nums))
-            inputs = [level.track(x) for x in leaves]
-            out = func(*_replace(args, nums, tree_unflatten(inputs, spec)), **kwargs)
-            aux = None
-            if has_aux:
-                out, aux = _split_aux(out, api)
+            inputs, spec, out, aux = _run_tracked(level, func, args, nums, kwargs, has_aux, api)
             if not isinstance(out, Tensor):
                 raise RuntimeError(f"{api}: Expected f(*args) to return a Tensor, got {type(out)}")
             if out.dim() != 0:
@@ -299,12 +314,9 @@ def vjp(func: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple
     api = "vjp(f, *primals)"
     level = _Level()
     with enable_grad():
-        leaves, spec = tree_flatten(primals)
-        inputs = [level.track(x) for x in leaves]
-        out = func(*tree_unflatten(inputs, spec))
-        aux = None
-        if has_aux:
-            out, aux = _split_aux(out, api)
+        inputs, spec, out, aux = _run_tracked(
+            level, func, primals, tuple(range(len(primals))), {}, has_aux, api
+        )
         outs, out_spec = tree_flatten(out)
         _check_outputs(outs, api)
         for o in outs:
@@ -375,12 +387,7 @@ def jacrev(
         nums = _wrap_argnums(argnums, len(args))
         level = _Level()
         with enable_grad():
-            leaves, spec = tree_flatten(_slice(args, nums))
-            inputs = [level.track(x) for x in leaves]
-            out = func(*_replace(args, nums, tree_unflatten(inputs, spec)), **kwargs)
-            aux = None
-            if has_aux:
-                out, aux = _split_aux(out, api)
+            inputs, spec, out, aux = _run_tracked(level, func, args, nums, kwargs, has_aux, api)
             outs, out_spec = tree_flatten(out)
             _check_outputs(outs, api)
         outer = level.outer

@@ -10,6 +10,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
+from sys import _getframe
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from ..autograd.graph import (
     SavedRecord,
     current_saved_hooks,
     hooks_open,
+    leaf_tensors,
     pack_saved,
     saved_grad_fn,
     unpack_saved,
@@ -485,27 +487,16 @@ def note_cut(tensors: Sequence[Any], what: str, kind: str) -> None:
     nodes, and only when a cut tensor has a history."""
     T = _T
     mark = (kind, what, user_line())
-    todo = []
+    nodes = []
     for a in tensors:
         if isinstance(a, T) and a._requires_grad:
             if a.grad_fn is None:
                 a._cut = mark
             else:
-                todo.append(a.grad_fn)
-    seen: set[int] = set()
-    budget = 5000
-    while todo and budget:
-        node = todo.pop()
-        budget -= 1
-        for nxt, _ in node.next_functions:
-            if nxt is None or id(nxt) in seen:
-                continue
-            seen.add(id(nxt))
-            var = getattr(nxt, "variable", None)
-            if var is not None:
-                var._cut = mark
-            else:
-                todo.append(nxt)
+                nodes.append(a.grad_fn)
+    if nodes:
+        for leaf in leaf_tensors(nodes, limit=5000):
+            leaf._cut = mark
 
 
 def note_inplace(vc: list[Any], name: str) -> None:
@@ -938,7 +929,18 @@ def _share(src: Any, res: Any) -> None:
 
 def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> None:
     n = op.n_in
-    node._src = user_line(4)
+    if state.track_source:
+        # user_line(4), inlined for the common case of a user frame right above the op's
+        # method: _record <- apply <- Tensor method / op call <- user.
+        f = _getframe(3)
+        code = f.f_code
+        if _inside.get(id(code)) is False:
+            site = _sites.get((id(code) << 24) | f.f_lasti)
+            node._src = site if site is not None else user_line(4)
+        else:
+            node._src = user_line(4)
+    else:
+        node._src = None
     if state.anomaly:
         node.metadata["traceback_"] = forward_traceback()
     if op.variadic:
