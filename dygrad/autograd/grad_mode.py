@@ -7,7 +7,7 @@ import functools
 import inspect
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 __all__ = [
     "is_grad_enabled",
@@ -20,7 +20,8 @@ __all__ = [
     "is_source_tracking_enabled",
 ]
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class _State(threading.local):
@@ -38,6 +39,14 @@ class _State(threading.local):
     anomaly_nan = True
     nonfinite = False
     backward_check: Any = None
+    # What each new node records beyond the graph, read once per op: bit 1 its call site
+    # (track_source), bit 2 its forward traceback (anomaly). Kept in step by sync_node_extra.
+    node_extra = 1
+
+
+def sync_node_extra() -> None:
+    """Recompute `state.node_extra` after `track_source` or `anomaly` changed."""
+    state.node_extra = (1 if state.track_source else 0) | (2 if state.anomaly else 0)
 
 
 state = _State()
@@ -75,16 +84,16 @@ class _Mode:
     def __exit__(self, *exc: object) -> None:
         state.enabled, state.inference = self._prev.pop()
 
-    def __call__(self, fn: F) -> F:
+    def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
         if inspect.isgeneratorfunction(fn):
             raise TypeError("grad-mode decorators on generator functions are not supported")
 
         @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             with self.__class__(*self._args()):
                 return fn(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
     def _args(self) -> tuple[Any, ...]:
         return ()
@@ -145,7 +154,7 @@ class set_grad_enabled(_Mode):  # noqa: N801
     def _args(self) -> tuple[Any, ...]:
         return (self._target,)
 
-    def __call__(self, fn: F) -> F:
+    def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
         # Used as a decorator, construction must not have changed the mode for good.
         state.enabled, state.inference = self._prev[-1]
         return super().__call__(fn)
@@ -192,12 +201,14 @@ class set_source_tracking:  # noqa: N801 - reads like set_grad_enabled
             raise TypeError(f"set_source_tracking() expected a bool, got {type(mode).__name__}")
         self._prev = state.track_source
         state.track_source = mode
+        sync_node_extra()
 
     def __enter__(self) -> None:
         pass
 
     def __exit__(self, *exc: object) -> None:
         state.track_source = self._prev
+        sync_node_extra()
 
 
 def is_source_tracking_enabled() -> bool:

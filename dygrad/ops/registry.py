@@ -11,7 +11,8 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from sys import _getframe
-from typing import Any
+from types import FrameType
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -111,6 +112,14 @@ class OpNode(Node):
 
     __slots__ = ("_saved", "_vers", "_out", "_meta", "_src")
     op: Op
+    # Saved operands and attributes by forward parameter (a `_HookedSaved` once saved-tensor
+    # hooks stored them); None once freed.
+    _saved: tuple[Any, ...] | None
+    _vers: tuple[int, ...]  # the saved tensors' versions when they were saved
+    # (output array(s), its version counter, that version[, its forward-mode tangents]).
+    _out: tuple[Any, ...] | None
+    _meta: list[tuple[tuple[int, ...], np.dtype] | None] | None  # input (shape, dtype) to fit
+    _src: Site | None
     _fresh_grads = True
     # Created on the hot path and filled in by _record: skip Node.__init__.
     __init__ = object.__init__
@@ -121,7 +130,7 @@ class OpNode(Node):
         saved = self._saved
         if saved is None:
             raise RuntimeError(FREED_MSG)
-        if type(saved) is not tuple:  # stored through saved-tensor hooks
+        if type(saved) is _HookedSaved:  # stored through saved-tensor hooks
             return _unpack_hooked(self, saved, create_graph)
         env: list[Any] = [None, *saved]
         if op.saves_inputs:
@@ -139,6 +148,7 @@ class OpNode(Node):
                     env[i + 1] = [t._data for t in v]
         if op.saves_out:
             saved_out = self._out
+            assert saved_out is not None  # freed (or moved to hooks) with _saved, checked above
             out, box, ver = saved_out[0], saved_out[1], saved_out[2]
             if box[0] != ver:
                 raise RuntimeError(_stale_message(None, op, ver, box[0], node=self, vc=box))
@@ -157,15 +167,17 @@ class OpNode(Node):
             env[0] = out
         return env
 
-    def _apply(self, g: Any, create_graph: bool) -> tuple[Any, ...]:
+    def _apply(self, g: Any, create_graph: bool) -> Sequence[Any]:
         op = self.op
-        env = self._unpack(create_graph) if op.saves_anything or op.has_attrs else None
+        env: Sequence[Any] = self._unpack(create_graph) if op.saves_anything or op.has_attrs else ()
         if op.n_outputs != 1:
             # A split into one piece has one output: the engine then hands over a bare gradient.
             g = self._materialize([g] if self.n_outputs == 1 else g, create_graph)
         if op.variadic:
-            return tuple(op.vjp_all(g, *[env[j] for j in op.vjp_args[0]]))
-        grads = []
+            rule = op.vjp_all
+            assert rule is not None  # a variadic op records a node only when it has its rule
+            return tuple(rule(g, *[env[j] for j in op.vjp_args[0]]))
+        grads: list[Any] = []
         vjps = op.vjps
         vjp_args = op.vjp_args
         i = 0
@@ -174,7 +186,13 @@ class OpNode(Node):
                 grads.append(None)
             else:
                 idx = vjp_args[i]
-                grads.append(vjps[i](g, *[env[j] for j in idx]) if idx else vjps[i](g))
+                rule = vjps[i]
+                if rule is None:  # a tensor requiring grad was passed where the op has no rule
+                    raise RuntimeError(
+                        f"The function '{op.name}' is not differentiable with respect to argument "
+                        f"'{op.params[i]}'. This input cannot have requires_grad True."
+                    )
+                grads.append(rule(g, *[env[j] for j in idx]) if idx else rule(g))
             i += 1
         meta = self._meta
         if meta is not None:
@@ -210,29 +228,34 @@ class OpNode(Node):
             key = name[len("_saved_") :]
             op = type(self).op
             if key == "result" and op.saves_out:
-                if self._saved is None:
+                saved = self._saved
+                if saved is None:
                     raise RuntimeError(FREED_MSG)
-                if type(self._saved) is not tuple:
-                    return _hooked_attr(self, self._saved, -1)
+                if type(saved) is _HookedSaved:
+                    return _hooked_attr(self, saved, -1)
+                assert self._out is not None  # freed (or moved to hooks) with _saved
                 return self._out[0]
             if key in op.params:
-                if self._saved is None:
+                saved = self._saved
+                if saved is None:
                     raise RuntimeError(FREED_MSG)
-                if type(self._saved) is not tuple:
-                    return _hooked_attr(self, self._saved, op.params.index(key))
-                return self._saved[op.params.index(key)]
+                if type(saved) is _HookedSaved:
+                    return _hooked_attr(self, saved, op.params.index(key))
+                return saved[op.params.index(key)]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
 
 class _MultiOutNode(OpNode):
     __slots__ = ("_meta_out", "n_outputs")
+    _meta_out: tuple[tuple[tuple[int, ...], np.dtype], ...]  # outputs' (shape, dtype)
+    n_outputs: int
 
 
 # ---------------------------------------------------------------------------------------------
 # Saved values stored through saved-tensor hooks (`dygrad.autograd.graph.saved_tensors_hooks`)
 
 
-class _HookedSaved(tuple):  # type: ignore[type-arg]
+class _HookedSaved(tuple[Any, ...]):
     """A node's `_saved` when hooks stored it: a `SavedRecord` (a list of them for a variadic
     op) where a tensor or array operand was, None where no rule that will run needs the value,
     attributes as they were; the output's records, version counter and version beside them."""
@@ -254,6 +277,7 @@ def _pack_node(op: Op, node: OpNode) -> None:
         if nxt is not None:
             needed.update(op.vjp_args[0 if op.variadic else i])
     T = _T
+    assert node._saved is not None and node._out is not None  # recorded just now
     saved = list(node._saved)
     for i in op.kept:
         v = saved[i]
@@ -546,6 +570,37 @@ class Op:
         "node_cls",
         "doc",
     )
+    name: str
+    grad_fn: str  # the name of its node class, as PyTorch shows it
+    forward: Callable[..., Any]
+    vjps: tuple[Callable[..., Any] | None, ...]  # one rule per tensor input; None: no gradient
+    vjp_all: Callable[..., Any] | None  # a variadic op's one rule
+    vjp_args: tuple[tuple[int, ...], ...]  # what each rule names, as positions in [out, *params]
+    jvps: tuple[Callable[..., Any] | None, ...]
+    jvp_args: tuple[tuple[int, ...], ...]
+    params: list[str]  # the forward's parameter names
+    n_in: int  # the number of tensor inputs (leading parameters)
+    keep: tuple[bool, ...]  # per parameter: saved for backward
+    saves_out: bool
+    saves_inputs: bool
+    kept: tuple[int, ...]  # the tensor inputs that are saved
+    saves_anything: bool
+    saves_tensors: bool
+    has_attrs: bool
+    no_inputs: tuple[None, ...]
+    differentiable: bool
+    broadcasting: bool
+    dtype_rule: Callable[[Sequence[Any]], np.dtype | None] | None
+    std_promote: bool
+    shape: Callable[..., Any] | None
+    n_outputs: int  # -1: depends on the arguments
+    differentiable_outputs: tuple[bool, ...] | None
+    variadic: bool
+    check: Callable[..., None] | None
+    view: bool
+    inplace: Callable[..., Any] | None
+    node_cls: type[OpNode]
+    doc: str
 
     def __init__(self, **kw: Any) -> None:
         for k, v in kw.items():
@@ -620,7 +675,7 @@ def defop(
         n_in = n_inputs if n_inputs is not None else max(len(vjps), 1)
         vjps = vjps + (None,) * (n_in - len(vjps))
     env_names = ["out", *params]
-    vjp_args = []
+    vjp_args: list[tuple[int, ...]] = []
     needed: set[str] = set()
     for rule in vjps:
         if rule is None:
@@ -762,7 +817,9 @@ def _jvp(op: Op, args: Sequence[Any], ts: list[Any], res: Any) -> Any:
             t if t is not None else T._wrap(np.zeros_like(a._data), False, None, 0)
             for a, t in zip(args[0], ts)
         ]
-        return op.jvps[0](full, *[env[j] for j in op.jvp_args[0]])
+        rule = op.jvps[0]
+        assert rule is not None  # _push_tangents raises for a differentiable op without one
+        return rule(full, *[env[j] for j in op.jvp_args[0]])
     total: Any = None
     for i, t in enumerate(ts):
         rule = op.jvps[i]
@@ -807,7 +864,7 @@ def _edge(t: Any) -> tuple[Node | None, int]:
     return (t._accumulator(), 0)
 
 
-def _fail(op: Op, args: tuple[Any, ...], err: Exception) -> None:
+def _fail(op: Op, args: Sequence[Any], err: Exception) -> NoReturn:
     if op.check is not None:
         op.check(*args)  # raises a message in the user's terms
     raise type(err)(f"{op.name}(): {err}") from err
@@ -838,12 +895,12 @@ def apply(op: Op, *args: Any) -> Any:
             d = op.dtype_rule(arrs)
             if d is not None:
                 arrs = [a if a.dtype == d else a.astype(d) for a in arrs]
-        vals = (arrs, *args[1:])
+        vals: list[Any] = [arrs, *args[1:]]
         args = (tensors, *args[1:])
     else:
         vals = list(args)
         has_t = req = other = False
-        dt = None
+        dt: np.dtype | None = None
         for i in range(n):
             a = args[i]
             if isinstance(a, T):
@@ -866,7 +923,7 @@ def apply(op: Op, *args: Any) -> Any:
             return op.forward(*args)
         rule = op.dtype_rule
         # Same-dtype floating tensors with Python numbers need no promotion: skip the rule.
-        if rule is not None and (other or dt.kind != "f" or not op.std_promote):
+        if rule is not None and (other or dt is None or dt.kind != "f" or not op.std_promote):
             try:
                 d = rule(vals[:n])
             except TypeError as err:
@@ -929,7 +986,8 @@ def _share(src: Any, res: Any) -> None:
 
 def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> None:
     n = op.n_in
-    if state.track_source:
+    extra = state.node_extra
+    if extra & 1:
         # user_line(4), inlined for the common case of a user frame right above the op's
         # method: _record <- apply <- Tensor method / op call <- user.
         f = _getframe(3)
@@ -941,7 +999,7 @@ def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> N
             node._src = user_line(4)
     else:
         node._src = None
-    if state.anomaly:
+    if extra & 2:
         node.metadata["traceback_"] = forward_traceback()
     if op.variadic:
         tensors = args[0]
@@ -1031,7 +1089,8 @@ def _user_stacklevel() -> int:
     import sys
 
     pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    f, level = sys._getframe(1), 1
+    f: FrameType | None = sys._getframe(1)
+    level = 1
     while f is not None and f.f_code.co_filename.startswith(pkg):
         f, level = f.f_back, level + 1
     return level
