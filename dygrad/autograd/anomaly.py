@@ -7,11 +7,11 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
-from .grad_mode import state
+from .grad_mode import state, sync_node_extra
 from .graph import Node
 
 __all__ = [
@@ -19,7 +19,8 @@ __all__ = [
     "detect_nonfinite", "set_detect_nonfinite", "is_nonfinite_check_enabled",
 ]  # fmt: skip
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _arrays(out: Any) -> list[tuple[int, np.ndarray]]:
@@ -100,6 +101,7 @@ def _check_finite(node: Node, g: Any, out: Any) -> None:
 
 def _install() -> None:
     state.backward_check = _run if (state.anomaly or state.nonfinite) else None
+    sync_node_extra()
 
 
 class set_detect_anomaly:  # noqa: N801 - PyTorch's name
@@ -155,13 +157,13 @@ class detect_anomaly:  # noqa: N801 - PyTorch's name
         assert self._mode is not None
         self._mode.__exit__()
 
-    def __call__(self, fn: F) -> F:
+    def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             with self.__class__(self.check_nan):
                 return fn(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
 
 def is_anomaly_enabled() -> bool:
