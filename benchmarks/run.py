@@ -167,10 +167,11 @@ def child_main(spec_json: str, out_path: str) -> int:
     # The checkout's dygrad, not an installed one; workloads.py sits beside this file.
     sys.path[:0] = [str(HERE), str(REPO)]
     res: dict[str, Any] = {"workload": workload, "system": system}
+    pinned = pin_cpu(cfg.get("cpu"))
     try:
         import numpy as np
 
-        info: dict[str, Any] = {"numpy": np.__version__}
+        info: dict[str, Any] = {"numpy": np.__version__, "cpus": pinned}
         if system == "torch":
             try:
                 import torch
@@ -211,6 +212,26 @@ def child_main(spec_json: str, out_path: str) -> int:
         res.update(status="error", error=f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
     Path(out_path).write_text(json.dumps(res))
     return 0
+
+
+def pin_cpu(cpu: int | None) -> list[int] | None:
+    """Pin this process to one CPU (before any thread pool starts), where the OS allows it;
+    the CPUs it may run on afterwards, or None where the OS cannot tell."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    if cpu is not None:
+        try:
+            os.sched_setaffinity(0, {cpu})
+        except OSError:
+            pass  # a CPU outside this process's set: run where the OS puts us, and say so
+    return sorted(os.sched_getaffinity(0))
+
+
+def default_cpu() -> int | None:
+    """The last CPU this process may use (CPU 0 takes most interrupts), or None."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    return max(os.sched_getaffinity(0))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -495,8 +516,15 @@ def header(results: dict[str, dict[str, Outcome]], cfg: dict[str, Any]) -> str:
                 if k in o.info:
                     versions[k] = o.info[k]
     vs = "".join(f", {k} {v}" for k, v in sorted(versions.items()))
+    cpus = {tuple(o.info["cpus"]) for outs in results.values() for o in outs.values()
+            if o.info.get("cpus") is not None}  # fmt: skip
+    pin = (
+        f"pinned to CPU {next(iter(cpus))[0]}"
+        if len(cpus) == 1 and len(next(iter(cpus))) == 1
+        else "not pinned"
+    )
     return (
-        f"{cfg['threads']} thread(s) per process, one process per (workload, system); "
+        f"{cfg['threads']} thread(s) per process, {pin}, one process per (workload, system); "
         f"{cfg['samples']} samples after {cfg['warmup']} warm-up; median (IQR q1-q3); "
         f"python {platform.python_version()}{vs}; BLAS: {blas}"
     )
@@ -534,6 +562,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--w6-segments", type=int, default=4, help="W6-ckpt checkpoint_sequential segments"
     )
     p.add_argument("--w7-n", type=int, default=1024, help="W7 matrix size n (n x n @ n x n)")
+    p.add_argument(
+        "--cpu",
+        type=int,
+        default=default_cpu(),
+        help="CPU each child process is pinned to (default: the last one; -1: no pinning)",
+    )
     p.add_argument("--timeout", type=float, default=900.0, help="seconds allowed per child")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--child-out", help=argparse.SUPPRESS)
@@ -595,6 +629,7 @@ def main(argv: list[str] | None = None) -> int:
         "w6_batch": args.w6_batch,
         "w6_segments": args.w6_segments,
         "w7_n": args.w7_n,
+        "cpu": None if args.cpu is None or args.cpu < 0 else args.cpu,
     }
     t0 = time.perf_counter()
     results: dict[str, dict[str, Outcome]] = {}
