@@ -148,6 +148,8 @@ class Tensor:
     # True for a view made of a dual tensor: in-place ops on it are refused (its base's tangent
     # would not follow).
     _fw_view = False
+    _dual_root = False  # made by make_dual: in-place ops on it are fine though it is a view
+    _view_fn: Node | None = None  # a view's base's grad_fn when the view was taken
     # NumPy must hand tensors to us (`array * tensor`, `np.exp(tensor)`) rather than treat them
     # as scalars or sequences.
     __array_priority__ = 1000
@@ -675,9 +677,13 @@ class Tensor:
         return apply(P.add, self, other)
 
     def __sub__(self, other: Any) -> Tensor:
+        if self._data.dtype.kind == "b" or _is_bool(other):
+            _sub_bool_error(self, other)
         return apply(P.sub, self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
+        if self._data.dtype.kind == "b" or _is_bool(other):
+            _sub_bool_error(self, other)
         return apply(P.rsub, self, other)
 
     def __mul__(self, other: Any) -> Tensor:
@@ -774,6 +780,8 @@ class Tensor:
         return apply_inplace(P.add, self, other)
 
     def __isub__(self, other: Any) -> Tensor:
+        if self._data.dtype.kind == "b" or _is_bool(other):
+            _sub_bool_error(self, other)
         return apply_inplace(P.sub, self, other)
 
     def __imul__(self, other: Any) -> Tensor:
@@ -784,10 +792,12 @@ class Tensor:
 
     # --- named arithmetic -----------------------------------------------------------------------
     def add(self, other: Any, *, alpha: Any = 1) -> Tensor:
-        return apply(P.add, self, other if alpha == 1 else other * alpha)
+        return apply(P.add, self, _times_alpha(self, other, alpha))
 
     def sub(self, other: Any, *, alpha: Any = 1) -> Tensor:
-        return apply(P.sub, self, other if alpha == 1 else other * alpha)
+        if self._data.dtype.kind == "b" or _is_bool(other):
+            _sub_bool_error(self, other)
+        return apply(P.sub, self, _times_alpha(self, other, alpha))
 
     def mul(self, other: Any) -> Tensor:
         return apply(P.mul, self, other)
@@ -798,6 +808,9 @@ class Tensor:
         if rounding_mode == "floor":
             return apply(P.floor_divide, self, other)
         if rounding_mode == "trunc":
+            rd = dtypes.result_type(self, other).np
+            if rd.kind in "biu":
+                P.check_int_division(self._data, _raw(other), "div_trunc_cpu")
             q = apply(P.div, self, other).detach()
             return Tensor._wrap(np.trunc(q._data).astype(
                 dtypes.result_type(self, other).np), False, None, 0)  # fmt: skip
@@ -1022,10 +1035,14 @@ class Tensor:
         return apply(R.amin, self, dims, keepdim)
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        if self._data.dtype.kind == "b":
+            raise RuntimeError("argmax(): does not support bool input")
         d = None if dim is None else _dim(dim, self.ndim)
         return apply(R.argmax, self, d, keepdim if d is not None else False)
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        if self._data.dtype.kind == "b":
+            raise RuntimeError("argmin(): does not support bool input")
         d = None if dim is None else _dim(dim, self.ndim)
         return apply(R.argmin, self, d, keepdim if d is not None else False)
 
@@ -1056,6 +1073,10 @@ class Tensor:
 
     def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False,
              dtype: Any = None) -> Tensor:  # fmt: skip
+        if p == "fro" and isinstance(dim, tuple | list) and len(dim) > 2:
+            # PyTorch takes 'fro' over more than one dim as a matrix norm: two dims at most.
+            got = " ".join(str(d) for d in dim)
+            raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {got}")
         if p in ("fro", None):
             p = 2
         if p == "nuc" or isinstance(p, str):
@@ -1113,12 +1134,15 @@ class Tensor:
         if a == b:
             return self
         s = self._data.shape
-        return self.reshape(*s[:a], -1, *s[b + 1 :])
+        # The flattened size spelled out: -1 cannot be inferred when a kept dim is 0.
+        return self.reshape(*s[:a], int(np.prod(s[a : b + 1])), *s[b + 1 :])
 
     def unflatten(self, dim: int, sizes: Sequence[int]) -> Tensor:
         d = _dim(dim, self.ndim)
         s = self._data.shape
         sizes = tuple(sizes)
+        if not sizes:
+            raise RuntimeError("unflatten: sizes must be non-empty")
         if -1 not in sizes and int(np.prod(sizes)) != s[d]:
             raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the"
                                f" size of dim {dim} ({s[d]}) in the input tensor")  # fmt: skip
@@ -1195,7 +1219,9 @@ class Tensor:
         if chunks <= 0:
             raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
         n = self._data.shape[_dim(dim, self.ndim)]
-        return self.split(max(-(-n // chunks), 1), dim)
+        if n == 0:  # PyTorch: `chunks` empty pieces
+            return self.split([0] * chunks, dim)
+        return self.split(-(-n // chunks), dim)
 
     def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
         return apply(S.unbind, self, _dim(dim, self.ndim))
@@ -1242,10 +1268,12 @@ class Tensor:
 
     # --- in-place methods ---------------------------------------------------------------------
     def add_(self, other: Any, *, alpha: Any = 1) -> Tensor:
-        return apply_inplace(P.add, self, other if alpha == 1 else other * alpha)
+        return apply_inplace(P.add, self, _times_alpha(self, other, alpha))
 
     def sub_(self, other: Any, *, alpha: Any = 1) -> Tensor:
-        return apply_inplace(P.sub, self, other if alpha == 1 else other * alpha)
+        if self._data.dtype.kind == "b" or _is_bool(other):
+            _sub_bool_error(self, other)
+        return apply_inplace(P.sub, self, _times_alpha(self, other, alpha))
 
     def mul_(self, other: Any) -> Tensor:
         return apply_inplace(P.mul, self, other)
@@ -1335,6 +1363,49 @@ def _rebuild(data: np.ndarray, requires_grad: bool) -> Tensor:
 
 def _raw(v: Any) -> Any:
     return v._data if isinstance(v, Tensor) else v
+
+
+def _is_bool(v: Any) -> bool:
+    return type(v) is bool or isinstance(v, np.bool_) or (
+        isinstance(v, Tensor) and v._data.dtype.kind == "b")  # fmt: skip
+
+
+def _sub_bool_error(x: Any, y: Any) -> None:
+    # PyTorch refuses bools in subtraction (tensors and Python bools alike), with two messages.
+    if _is_bool(x) and _is_bool(y):
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` "
+            "or `logical_xor()` operator instead."
+        )
+    if _is_bool(x) or _is_bool(y):
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+            "trying to invert a mask, use the `~` or `logical_not()` operator instead."
+        )
+
+
+def _times_alpha(x: Tensor, y: Any, alpha: Any) -> Any:
+    # alpha * y for add/sub(..., alpha=): alpha takes no part in type promotion, so y is scaled
+    # in the dtype of the result, and PyTorch checks alpha against that dtype.
+    if isinstance(alpha, Tensor):
+        alpha = alpha.item()
+    if alpha == 1 and type(alpha) is int:
+        return y
+    rd = dtypes.result_type(x, y)
+    kind = rd.np.kind
+    if isinstance(alpha, bool | np.bool_) and kind != "b":
+        raise RuntimeError("Boolean alpha only supported for Boolean results.")
+    if kind in "biu" and isinstance(alpha, float | np.floating):
+        raise RuntimeError(
+            "For integral input tensors, argument alpha must not be a floating point number."
+        )
+    if not isinstance(y, Tensor):
+        return bool(y * alpha) if kind == "b" else y * alpha
+    if y.dtype != rd:
+        y = y.to(rd)
+    if kind == "b":  # y AND alpha; add then ORs it in, as PyTorch's bool arithmetic does
+        return y if alpha else y & False
+    return y * alpha
 
 
 def _raw_scalar(v: Any) -> Any:

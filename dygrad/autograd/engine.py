@@ -100,7 +100,7 @@ def run_backward(
             node._consumed = True
     deps = _count_dependencies(list(buffers))
     ready = [n for n in buffers if deps[n] == 0]
-    want = {}
+    want: dict[Node, list[tuple[int, int]]] = {}
     for i, key in enumerate(capture):
         want.setdefault(key[0], []).append((i, key[1]))
     captured: list[Any] = [None] * len(capture)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
 
+from ..ops.registry import stale_view_tangent
 from ..ops.shape import alias
 from ..tensor import Tensor
 from .grad_mode import state
@@ -102,6 +103,7 @@ def make_dual(tensor: Tensor, tangent: Tensor, *, level: int | None = None) -> T
         )
     out = _without(tensor, lvl)
     out._fw = {**(out._fw or {}), lvl: tangent}
+    out._dual_root = True
     return out
 
 
@@ -126,6 +128,11 @@ def unpack_dual(tensor: Tensor, *, level: int | None = None) -> UnpackedDualTens
         raise TypeError(f"unpack_dual(): expected a Tensor, got {type(tensor).__name__}")
     fw = tensor._fw
     tangent = fw.get(lvl) if fw is not None else None
+    if tangent is not None and tensor._fw_view and stale_view_tangent(tensor):
+        raise RuntimeError(
+            "unpack_dual(): this view was taken before an in-place operation changed its base, so "
+            "its tangent is stale (dygrad does not rebase views); take the view again."
+        )
     if tangent is None:
         return UnpackedDualTensor(tensor, None)
     return UnpackedDualTensor(_without(tensor, lvl), tangent)

@@ -8,7 +8,7 @@ import functools
 import inspect
 import warnings
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +29,6 @@ from .graph import (
 
 __all__ = ["Function", "FunctionCtx", "BackwardCFunction", "once_differentiable"]
 
-F = TypeVar("F", bound=Callable[..., Any])
 _nd = np.ndarray
 
 
@@ -487,6 +486,7 @@ def _alias(t: Tensor, req: bool, node: Node | None, nr: int) -> Tensor:
     a: Any = Tensor._wrap(t._data, req, node, nr)  # Tensor's private slots are untyped
     a._vc = t._vc
     a._base = t if t._base is None else t._base
+    a._view_fn = a._base.grad_fn  # the base's history when the view was taken
     return a
 
 
@@ -614,7 +614,7 @@ class Error(Node):
         raise RuntimeError(self.msg)
 
 
-def once_differentiable(fn: F) -> F:
+def once_differentiable(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Decorate a `backward` that is not itself differentiable (`once_differentiable`): it runs
     in no-grad mode, and if a graph was being built (`create_graph=True`) the gradients it
     returns raise an error when differentiated again.
@@ -659,4 +659,4 @@ def once_differentiable(fn: F) -> F:
         )
         return res[0] if single else res
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper

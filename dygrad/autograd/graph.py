@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .grad_mode import state
@@ -104,7 +104,7 @@ class Node:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} object at {hex(id(self))}>"
 
-    def _apply(self, grads: Any, create_graph: bool) -> tuple[Any, ...]:
+    def _apply(self, grads: Any, create_graph: bool) -> Sequence[Any]:
         raise NotImplementedError
 
     def _release(self) -> None:
@@ -161,11 +161,16 @@ class AccumulateGrad(Node):
         Node.__init__(self)
         self.variable = variable
 
-    @property  # type: ignore[override]
+    @property
     def _pre_hooks(self) -> dict[int, Callable[..., Any]] | None:
         # A leaf's hooks live on the tensor (this node may be recreated); they run here, before
         # the gradient is accumulated, as in PyTorch.
         return self.variable._hooks
+
+    @_pre_hooks.setter
+    def _pre_hooks(self, hooks: dict[int, Callable[..., Any]] | None) -> None:
+        # `register_prehook` on this node adds to the same tensor-owned dict.
+        self.variable._hooks = hooks
 
     def _apply(self, grads: Any, create_graph: bool) -> tuple[Any, ...]:
         self.variable._accumulate_grad(grads, create_graph, False)

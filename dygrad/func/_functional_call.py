@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..nn import Module
+from ..nn.modules.module import Module
 from ..tensor import Tensor
 
 __all__ = ["functional_call"]
@@ -40,7 +40,7 @@ def _merge(dicts: Any) -> dict[str, Any]:
 
 
 def _named_tensors(module: Module) -> dict[str, Tensor]:
-    named = dict(module.named_parameters(remove_duplicate=False))
+    named: dict[str, Tensor] = dict(module.named_parameters(remove_duplicate=False))
     named.update(module.named_buffers(remove_duplicate=False))
     return named
 

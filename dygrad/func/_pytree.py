@@ -4,7 +4,7 @@ namedtuples are nodes, None is an empty node, anything else is a leaf."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 __all__ = ["TreeSpec", "LEAF", "tree_flatten", "tree_unflatten", "broadcast_prefix", "tree_map"]
@@ -20,7 +20,7 @@ class TreeSpec:
         self.kind = kind
         self.context = context
         self.children = children
-        self.num_leaves = 1 if kind is None else sum(c.num_leaves for c in children)
+        self.num_leaves: int = 1 if kind is None else sum(c.num_leaves for c in children)
 
     def is_leaf(self) -> bool:
         return self.kind is None
@@ -74,16 +74,19 @@ def tree_flatten(tree: Any) -> tuple[list[Any], TreeSpec]:
     ([4], TreeSpec(dict, ['a', 'b'], [*, TreeSpec(NoneType, None, [])]))
     """
     leaves: list[Any] = []
+    return leaves, _flatten(tree, leaves)
 
-    def go(node: Any) -> TreeSpec:
-        parts = _children(node)
-        if parts is None:
-            leaves.append(node)
-            return LEAF
-        kind, ctx, kids = parts
-        return TreeSpec(kind, ctx, [go(k) for k in kids])
 
-    return leaves, go(tree)
+# The recursions are module-level functions, not closures: a nested function that calls itself
+# is a reference cycle, which would keep the leaves (tensors, and their graphs) alive until the
+# cyclic collector runs.
+def _flatten(node: Any, leaves: list[Any]) -> TreeSpec:
+    parts = _children(node)
+    if parts is None:
+        leaves.append(node)
+        return LEAF
+    kind, ctx, kids = parts
+    return TreeSpec(kind, ctx, [_flatten(k, leaves) for k in kids])
 
 
 def tree_unflatten(leaves: list[Any], spec: TreeSpec) -> Any:
@@ -93,21 +96,20 @@ def tree_unflatten(leaves: list[Any], spec: TreeSpec) -> Any:
     >>> tree_unflatten([x * 10 for x in leaves], spec)
     {'a': (10, 20)}
     """
-    it = iter(leaves)
+    return _unflatten(spec, iter(leaves))
 
-    def go(s: TreeSpec) -> Any:
-        if s.kind is None:
-            return next(it)
-        kids = [go(c) for c in s.children]
-        if s.kind is type(None):
-            return None
-        if s.kind == "namedtuple":
-            return s.context(*kids)
-        if s.kind is tuple or s.kind is list:
-            return s.kind(kids)
-        return s.kind(zip(s.context, kids))
 
-    return go(spec)
+def _unflatten(s: TreeSpec, it: Iterator[Any]) -> Any:
+    if s.kind is None:
+        return next(it)
+    kids = [_unflatten(c, it) for c in s.children]
+    if s.kind is type(None):
+        return None
+    if s.kind == "namedtuple":
+        return s.context(*kids)
+    if s.kind is tuple or s.kind is list:
+        return s.kind(kids)
+    return s.kind(zip(s.context, kids))
 
 
 def tree_map(fn: Callable[[Any], Any], tree: Any) -> Any:
@@ -131,10 +133,11 @@ def broadcast_prefix(prefix: Any, spec: TreeSpec) -> list[Any] | None:
     out: list[Any] = []
 
     def go(p: Any, s: TreeSpec) -> bool:
-        if p is None or _children(p) is None:
+        parts = None if p is None else _children(p)
+        if parts is None:
             out.extend([p] * s.num_leaves)
             return True
-        kind, ctx, kids = _children(p)  # type: ignore[misc]
+        kind, ctx, kids = parts
         if s.kind is None or kind != s.kind or ctx != s.context or len(kids) != len(s.children):
             return False
         return all(go(k, c) for k, c in zip(kids, s.children))

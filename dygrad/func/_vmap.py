@@ -6,9 +6,11 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import threading
 import warnings
 from collections.abc import Callable
-from typing import Any
+from types import FrameType
+from typing import Any, cast
 
 import numpy as np
 
@@ -34,10 +36,23 @@ _RANDOM_MSG = (
 )
 
 
+# randomness='error' is a property of the calling thread (as PyTorch's vmap levels are): the
+# generator is shared by all threads, so while any thread is in that mode a guard stands in for
+# it that raises in those threads only and hands every other thread the real generator.
+_local = threading.local()
+_guard_lock = threading.Lock()
+_guard_users = 0
+
+
 class _NoRandom:
-    # Stands in for the random generator while randomness='error': any draw raises.
+    # The stand-in: draws raise in a thread in randomness='error' mode, reach `real` elsewhere.
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
     def __getattr__(self, name: str) -> Any:
-        raise RuntimeError(_RANDOM_MSG)
+        if getattr(_local, "no_random", 0):
+            raise RuntimeError(_RANDOM_MSG)
+        return getattr(self.real, name)
 
 
 def _check_randomness(randomness: Any) -> None:
@@ -55,16 +70,18 @@ class _Randomness:
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
-        self.saved: Any = None
         self.state: Any = None
 
     def __enter__(self) -> _Randomness:
-        gen = backend._rng[0]
+        global _guard_users
         if self.mode == "error":
-            self.saved = gen
-            backend._rng[0] = _NoRandom()
-        elif self.mode == "same" and not isinstance(gen, _NoRandom):
-            self.state = gen.bit_generator.state
+            with _guard_lock:
+                if not isinstance(backend._rng[0], _NoRandom):
+                    backend._rng[0] = cast(np.random.Generator, _NoRandom(backend._rng[0]))
+                _guard_users += 1
+            _local.no_random = getattr(_local, "no_random", 0) + 1
+        elif self.mode == "same" and not getattr(_local, "no_random", 0):
+            self.state = backend._rng[0].bit_generator.state
         return self
 
     def each(self) -> None:
@@ -72,8 +89,15 @@ class _Randomness:
             backend._rng[0].bit_generator.state = self.state
 
     def __exit__(self, *exc: object) -> None:
+        global _guard_users
         if self.mode == "error":
-            backend._rng[0] = self.saved
+            _local.no_random -= 1
+            with _guard_lock:
+                _guard_users -= 1
+                gen = backend._rng[0]
+                # manual_seed meanwhile replaced the guard: keep the new generator.
+                if _guard_users == 0 and isinstance(gen, _NoRandom):
+                    backend._rng[0] = gen.real
 
 
 def _name(func: Any) -> str:
@@ -181,13 +205,14 @@ def vmap(
             flat_out = [out_dims if not isinstance(out_dims, tuple) else out_dims[0]]
             flat_out = flat_out * out_spec.num_leaves
         else:
-            flat_out = broadcast_prefix(out_dims, out_spec)
-            if flat_out is None:
+            prefix = broadcast_prefix(out_dims, out_spec)
+            if prefix is None:
                 raise ValueError(
                     f"vmap({name}, ..., out_dims={out_dims})(<inputs>): out_dims is not "
                     "compatible with the structure of `outputs`. out_dims has structure "
                     f"{tree_flatten(out_dims)[1]} but outputs has structure {out_spec}."
                 )
+            flat_out = prefix
         outs = [_combine([r[j] for r in results], d, size, name) for j, d in enumerate(flat_out)]
         return tree_unflatten(outs, out_spec)
 
@@ -197,7 +222,8 @@ def vmap(
 def _user_stacklevel() -> int:
     # The warning points at the first caller outside dygrad.func (vmap may run inside jacrev).
     here = os.path.dirname(__file__)
-    level, frame = 1, sys._getframe(1)
+    level = 1
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and os.path.dirname(frame.f_code.co_filename) == here:
         level += 1
         frame = frame.f_back

@@ -329,24 +329,57 @@ def _max_pool_fwd(x: np.ndarray, kernel: Ints, stride: Ints, padding: Ints, dila
         np.arange(o[1]) * stride[1] - padding[1])  # fmt: skip
     idx = np.take(offsets, arg)
     idx += corner
-    if any(padding):  # a window of -inf only may report a padding tap: stay inside the input
-        np.clip(idx, 0, h * w - 1, out=idx)
+    if any(padding):
+        # A padding tap wins only when every input tap is the lowest value (or there is none):
+        # PyTorch then reports its starting point, the first tap inside the input in each dim.
+        (sh, fh, _), (sw, fw, _) = (
+            _taps(*a) for a in zip(o, kernel, stride, padding, dilation, (h, w)))  # fmt: skip
+        ti, tj = np.divmod(arg.astype(np.intp), kw)
+        row = sh[:, None] + ti * dilation[0]
+        col = sw + tj * dilation[1]
+        off = (row < 0) | (row >= h) | (col < 0) | (col >= w)
+        if off.any():
+            idx = np.where(off, fh[:, None] * w + fw, idx)
     return out, idx
+
+
+def _taps(m: int, k: int, s: int, p: int, d: int, n: int) -> tuple[np.ndarray, ...]:
+    # Along one dim, per output position: where its window starts, its first tap inside the
+    # input (PyTorch's starting point), and whether any tap is inside (with dilation, a window
+    # can hold padding only).
+    start = np.arange(m) * s - p
+    first = np.where(start < 0, start + (-start + d - 1) // d * d, start)
+    return start, first, (first < n) & (first <= start + d * (k - 1))
+
+
+def _live_index(idx: Any, kernel: Ints, stride: Ints, padding: Ints, dilation: Ints,
+                x_shape: Ints) -> np.ndarray:  # fmt: skip
+    # The indices with -1 at windows of padding only: their -inf output is a constant, so they
+    # take no gradient and pass no tangent (PyTorch's index there points outside the input).
+    idx = getattr(idx, "_data", idx)
+    if not any(padding):
+        return idx
+    _, _, in_h = _taps(idx.shape[-2], kernel[0], stride[0], padding[0], dilation[0], x_shape[-2])
+    _, _, in_w = _taps(idx.shape[-1], kernel[1], stride[1], padding[1], dilation[1], x_shape[-1])
+    dead = ~(in_h[:, None] & in_w)
+    return np.where(dead, -1, idx) if dead.any() else idx
 
 
 def _overlap(kernel: Ints, stride: Ints, dilation: Ints) -> bool:
     return any(s < d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
 
 
-def _max_pool_vjp(g: Any, kernel: Ints, stride: Ints, dilation: Ints, x_shape: Ints,
-                  out: Any) -> Any:  # fmt: skip
-    idx = getattr(out[1], "_data", out[1])  # an attribute of the scatter, not an input
+def _max_pool_vjp(g: Any, kernel: Ints, stride: Ints, padding: Ints, dilation: Ints,
+                  x_shape: Ints, out: Any) -> Any:  # fmt: skip
+    # The indices are an attribute of the scatter, not an input.
+    idx = _live_index(out[1], kernel, stride, padding, dilation, x_shape)
     return max_pool2d_scatter_op(g[0], idx, x_shape, _overlap(kernel, stride, dilation))
 
 
-def _max_pool_jvp(t: Any, x_shape: Ints, out: Any) -> tuple[Any, None]:
+def _max_pool_jvp(t: Any, kernel: Ints, stride: Ints, padding: Ints, dilation: Ints,
+                  x_shape: Ints, out: Any) -> tuple[Any, None]:  # fmt: skip
     # Each maximum moves with the tangent of the element it came from: gather it at the indices.
-    idx = out[1]._data
+    idx = _live_index(out[1], kernel, stride, padding, dilation, x_shape)
     return max_pool2d_gather_op(t, idx, x_shape, False), None
 
 
@@ -370,16 +403,24 @@ def _flat_index(idx: np.ndarray, x_shape: Ints) -> np.ndarray:
 
 def _scatter_fwd(g: np.ndarray, idx: np.ndarray, x_shape: Ints, overlap: bool) -> np.ndarray:
     flat = _flat_index(idx, x_shape).ravel()
+    gv = g.ravel()
+    if idx.size and idx.min() < 0:  # windows of padding only (-1) send nothing
+        live = idx.ravel() >= 0
+        flat, gv = flat[live], gv[live]
     n = math.prod(x_shape)
     if overlap:  # windows share elements: sum the repeats
-        out = np.bincount(flat, weights=g.ravel(), minlength=n).astype(g.dtype, copy=False)
+        out = np.bincount(flat, weights=gv, minlength=n).astype(g.dtype, copy=False)
         return out.reshape(x_shape)
     out = np.zeros(n, g.dtype)
-    out[flat] = g.ravel()
+    out[flat] = gv
     return out.reshape(x_shape)
 
 
 def _gather_fwd(g: np.ndarray, idx: np.ndarray, x_shape: Ints, overlap: bool) -> np.ndarray:
+    if idx.size and idx.min() < 0:  # windows of padding only (-1) take nothing
+        live = idx >= 0
+        r = g.reshape(-1)[_flat_index(np.where(live, idx, 0), x_shape)].reshape(idx.shape)
+        return np.where(live, r, 0).astype(g.dtype, copy=False)
     return g.reshape(-1)[_flat_index(idx, x_shape)].reshape(idx.shape)
 
 
@@ -1255,6 +1296,8 @@ def constant_pad_nd(input: Any, pad: Sequence[int], value: float = 0) -> Any:
                 f"resulted in a negative output size, which is invalid. Check dimension "
                 f"{input.ndim - 1 - i} of your input."
             )
+        if n + min(pad[2 * i], 0) + min(pad[2 * i + 1], 0) < 0:  # PyTorch crops before it pads
+            raise RuntimeError("narrow(): length must be non-negative.")
     return constant_pad_nd_op(input, pad, value)
 
 

@@ -51,7 +51,7 @@ index = defop("index", grad_fn="IndexBackward0",
 
 
 def _zero_at_fwd(x: np.ndarray, key: Any) -> np.ndarray:
-    r = x.copy()
+    r = np.array(x)  # a writable copy; x.copy() of a 0-d gradient can be a NumPy scalar
     r[key] = 0
     return r
 
@@ -62,7 +62,7 @@ zero_at = defop("zero_at", grad_fn="IndexPutBackward0", forward=_zero_at_fwd,
 
 
 def _index_put_fwd(x: np.ndarray, v: Any, key: Any) -> np.ndarray:
-    r = x.copy()
+    r = np.array(x)  # as in zero_at: a writable copy even of a NumPy scalar
     r[key] = v
     return r
 
@@ -243,10 +243,33 @@ def _scatter_x(g: Any, dim: int, idx: Any) -> Any:
     return scatter_value(g, dim, idx, 0)
 
 
+def _src_grad(g: Any, dim: int, idx: Any, src: Any, grad_fn: str) -> Any:
+    # PyTorch's src gradient is g gathered at the index: the index's shape. Its engine then
+    # sums it down to src's shape when src broadcasts to it (an empty index: zeros) and
+    # rejects it otherwise (a src larger than the index); do the same.
+    gs = gather(g, dim, idx)
+    have, want = tuple(gs.shape), tuple(src.shape)
+    if have == want:
+        return gs
+    try:
+        fits = np.broadcast_shapes(want, have) == have
+    except ValueError:
+        fits = False
+    if not fits:
+        raise RuntimeError(
+            f"Function {grad_fn} returned an invalid gradient at index 1 - got {list(have)} but "
+            f"expected shape compatible with {list(want)}"
+        )
+    from .reduction import sum_to_size
+
+    return sum_to_size(gs, want, have)
+
+
 scatter = defop(
     "scatter", grad_fn="ScatterBackward0", n_inputs=4,
     forward=_scatter_fwd,
-    vjp=(_scatter_x, None, None, lambda g, dim, idx: gather(g, dim, idx)),
+    vjp=(_scatter_x, None, None,
+         lambda g, dim, idx, src: _src_grad(g, dim, idx, src, "ScatterBackward0")),
     jvp=(_scatter_x, None, None, lambda t, x, dim, idx: scatter(zeros_like(x), dim, idx, t)),
     check=lambda x, dim, idx, src: _gather_check(x, dim, idx),
 )  # fmt: skip
@@ -270,7 +293,8 @@ def _scatter_add_fwd(x: np.ndarray, dim: int, idx: np.ndarray, src: np.ndarray) 
 scatter_add = defop(
     "scatter_add", grad_fn="ScatterAddBackward0", n_inputs=4,
     forward=_scatter_add_fwd,
-    vjp=(lambda g: g, None, None, lambda g, dim, idx: gather(g, dim, idx)),
+    vjp=(lambda g: g, None, None,
+         lambda g, dim, idx, src: _src_grad(g, dim, idx, src, "ScatterAddBackward0")),
     jvp=(lambda t: t, None, None,
          lambda t, dim, idx, x: scatter_zeros(t, dim, idx, tuple(x.shape))),
     check=lambda x, dim, idx, src: _gather_check(x, dim, idx),

@@ -15,7 +15,7 @@ __all__ = [
     "tan", "tanh", "sigmoid", "relu", "abs", "sign", "clamp", "maximum", "minimum", "where",
     "remainder_scalar",
     "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "isnan", "isinf", "isfinite",
-    "broadcast_check", "mask_like", "tie_mask", "zeros_like",
+    "broadcast_check", "mask_like", "tie_mask", "zeros_like", "check_int_division",
 ]  # fmt: skip
 
 
@@ -68,7 +68,8 @@ zeros_like = defop(
 
 def _tie_mask_fwd(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     # 1 where x wins, 1/2 on ties (PyTorch splits the gradient of maximum/minimum at ties).
-    m = (x > y).astype(np.result_type(x, y))
+    # np.array, not astype: 0-d inputs arrive as NumPy scalars, which take no item assignment.
+    m = np.array(x > y, dtype=np.result_type(x, y))
     m[np.broadcast_to(x == y, m.shape)] = 0.5
     return m
 
@@ -161,22 +162,64 @@ pow_tensor = defop(
     jvp=(_pow_base, _pow_exp),  # elementwise: the same products with the tangent for g
     check=broadcast_check,
 )  # fmt: skip
+
+
+def _rpow_fwd(x: np.ndarray, y: Any) -> np.ndarray:
+    x = np.asarray(x)
+    if x.dtype.kind in "biu" and isinstance(y, int | np.integer):
+        # An integer base to integer powers stays integer, as in PyTorch; a negative power
+        # truncates toward zero (NumPy refuses it): 1 for base 1, +-1 for base -1, else 0.
+        d = x.dtype if x.dtype.kind != "b" else np.dtype(np.int64)
+        e = x.astype(d)
+        neg = e < 0
+        r = np.power(np.asarray(y, d), np.where(neg, 0, e))
+        if neg.any():
+            tiny = 1 - 2 * (e % 2) if y == -1 else np.asarray(int(y == 1))
+            r = np.where(neg, tiny, r).astype(d)
+        return r
+    d = promote_float([x, y])
+    return np.power(y, x if d is None else x.astype(d))
+
+
+# The dtype comes from both x and the base y, so the forward promotes (a dtype rule sees only x).
 rpow = defop(
-    "rpow", grad_fn="PowBackward2", dtype=promote_float, shape=_same_shape,
-    forward=lambda x, y: np.power(y, x),
+    "rpow", grad_fn="PowBackward2",
+    forward=_rpow_fwd,
     vjp=(lambda g, y, out: g * out * float(np.log(y)), None),
     jvp=(lambda t, y, out: t * out * float(np.log(y)), None),
 )  # fmt: skip
 
 
+def check_int_division(x: Any, y: Any, kernel: str) -> None:
+    """Raise as PyTorch does for integer division by zero (NumPy gives 0) and for bool operands
+    (which PyTorch's `kernel` does not implement)."""
+    kx, ky = np.asarray(x).dtype.kind, np.asarray(y).dtype.kind
+    if kx == "b" and ky == "b":
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+    if kx in "biu" and ky in "biu" and not np.all(y):
+        raise RuntimeError("ZeroDivisionError")
+
+
+def _remainder_fwd(x: Any, y: Any) -> Any:
+    check_int_division(x, y, "remainder_cpu")
+    return np.remainder(x, y)
+
+
 def _floor_div(x: Any, y: Any) -> Any:
+    # Raw arrays from a backward rule skip the dtype rule: promote as PyTorch does, so that
+    # remainder's rule floors x / y in the dtype its forward used (a 0-d float64 x with a float32
+    # y divides in float32).
+    d = promote([x, y])
+    if d is not None:
+        x, y = np.asarray(x, d), np.asarray(y, d)
+    check_int_division(x, y, "div_floor_cpu")
     return np.floor_divide(x, y)
 
 
 remainder = defop(
     "remainder", grad_fn="RemainderBackward1", broadcasting=True, dtype=promote,
     shape=_bcast_shape,
-    forward=lambda x, y: np.remainder(x, y),
+    forward=_remainder_fwd,
     vjp=(lambda g: g,
          lambda g, x, y: -g * floor_divide(x, y)),
     jvp=(lambda t: t,
@@ -186,7 +229,7 @@ remainder = defop(
 # With a number as divisor PyTorch records RemainderBackward0; same forward, one rule.
 remainder_scalar = defop(
     "remainder_scalar", grad_fn="RemainderBackward0", dtype=promote, shape=_same_shape,
-    forward=lambda x, y: np.remainder(x, y),
+    forward=_remainder_fwd,
     vjp=(lambda g: g, None),
     jvp=(lambda t: t, None),
 )  # fmt: skip
@@ -271,6 +314,13 @@ sign = defop("sign", grad_fn="SignBackward0", shape=_same_shape, forward=_sign_f
 def _clamp_fwd(x: np.ndarray, lo: Any, hi: Any) -> np.ndarray:
     if lo is None and hi is None:
         raise ValueError("clamp(): at least one of 'min' or 'max' must not be None")
+    # The bounds take part in type promotion as numbers do (int tensor, float bound: float).
+    bounds = [b for b in (lo, hi) if b is not None]
+    d = promote([np.asarray(x)] + bounds)
+    if d is None and x.dtype == np.bool_ and any(type(b) is not bool for b in bounds):
+        d = np.dtype(np.int64)  # a bool tensor with integer bounds: int64, as for bool + 1
+    if d is not None:
+        x = np.asarray(x, d)
     return np.clip(x, lo, hi).astype(x.dtype, copy=False)
 
 
@@ -289,7 +339,8 @@ def _clamp_check(x: Any, lo: Any, hi: Any) -> None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
 
 
-clamp = defop("clamp", grad_fn="ClampBackward1", shape=_same_shape, forward=_clamp_fwd,
+# No shape rule: shape inference runs the forward, whose dtype depends on the bounds too.
+clamp = defop("clamp", grad_fn="ClampBackward1", forward=_clamp_fwd,
               vjp=(_clamp_vjp,), jvp=(_clamp_vjp,), check=_clamp_check)  # fmt: skip
 maximum = defop(
     "maximum", grad_fn="MaximumBackward0", broadcasting=True, dtype=promote, shape=_bcast_shape,

@@ -271,10 +271,11 @@ any_ = defop(
 # --- statistics -------------------------------------------------------------------------------
 def _var_fwd(x: np.ndarray, dims: Any, correction: float, keepdim: bool) -> np.ndarray:
     n = x.size if dims is None else _count(x.shape, dims)
-    return np.asarray(np.var(x, axis=dims, ddof=0, keepdims=keepdim) * (n / max(n - correction, 0))
-                      if n - correction > 0 else
-                      np.full(np.var(x, axis=dims, keepdims=keepdim).shape, np.nan, x.dtype)
-                      ).astype(x.dtype, copy=False)  # fmt: skip
+    # PyTorch divides the sum of squares by max(0, n - correction): inf past the degrees of
+    # freedom (nan where every deviation is 0).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.var(x, axis=dims, ddof=0, keepdims=keepdim) * n / max(n - correction, 0)
+    return np.asarray(r).astype(x.dtype, copy=False)
 
 
 def _centered(x: Any, dims: Any) -> tuple[Any, int]:
@@ -292,10 +293,22 @@ def _dof_scale(k: float, n: int, correction: float) -> float:
     return k / d if d != 0 else float("inf")
 
 
+def _var_weights(x: Any, c: Any, n: int, dims: Any, correction: float, k: float) -> Any:
+    # d var / d x up to the factor k / 2 (k = 2 for var, 1 for std's chain rule): k c / dof.
+    # Reducing over everything with no degrees of freedom left, PyTorch takes inf, or nan where
+    # x equals the mean, instead of k c / dof's signs; over given dims, k c / dof as it is.
+    if (dims is None or len(x.shape) == 0) and n - correction <= 0:
+        from .pointwise import where
+
+        return where(c == 0, c + float("nan"), c + float("inf"))
+    return c * _dof_scale(k, n, correction)
+
+
 def _var_vjp(g: Any, x: Any, dims: Any, correction: float, keepdim: bool) -> Any:
     c, n = _centered(x, dims)
     full = tuple(range(len(x.shape))) if dims is None else dims
-    return _unreduce(g, full, keepdim or dims is None, x.shape) * c * _dof_scale(2, n, correction)
+    gx = _unreduce(g, full, keepdim or dims is None, x.shape)
+    return gx * _var_weights(x, c, n, dims, correction, 2)
 
 
 def _std_vjp(g: Any, x: Any, dims: Any, correction: float, keepdim: bool, out: Any) -> Any:
@@ -307,11 +320,13 @@ def _std_vjp(g: Any, x: Any, dims: Any, correction: float, keepdim: bool, out: A
     # Where the deviation is 0 its gradient is taken as 0, as PyTorch does (not 0/0).
     zero = out == 0
     gs = where(zero, g * 0, g / where(zero, out + 1, out))
-    return _unreduce(gs, full, k, x.shape) * c * _dof_scale(1, n, correction)
+    return _unreduce(gs, full, k, x.shape) * _var_weights(x, c, n, dims, correction, 1)
 
 
 def _var_jvp(t: Any, x: Any, dims: Any, correction: float, keepdim: bool) -> Any:
     c, n = _centered(x, dims)
+    if (dims is None or len(x.shape) == 0) and n - correction <= 0:
+        return _reduce(t * _var_weights(x, c, n, dims, correction, 2), dims, keepdim)
     return _reduce(c * t, dims, keepdim) * _dof_scale(2, n, correction)
 
 
@@ -364,6 +379,8 @@ def _norm_fwd(x: np.ndarray, p: float, dims: Any, keepdim: bool) -> np.ndarray:
         r = np.sqrt(np.sum(a * a, axis=dims, keepdims=keepdim))
     elif p == float("inf"):
         r = np.max(a, axis=dims, keepdims=keepdim)
+    elif p == float("-inf"):  # the general formula gives 1 here: (count of |x| < 1) ** -0
+        r = np.min(a, axis=dims, keepdims=keepdim)
     elif p == 1:
         r = np.sum(a, axis=dims, keepdims=keepdim)
     elif p == 0:
@@ -384,7 +401,7 @@ def _norm_weights(x: Any, p: float, dims: Any, keepdim: bool, out: Any) -> Any:
         return where(ox == 0, x * 0, x / where(ox == 0, ox + 1, ox))
     if p == 1:
         return sign(x)
-    if p == float("inf"):
+    if p == float("inf") or p == float("-inf"):  # ties at the max (min) share the gradient
         return sign(x) * even_mask(abs_(x), ox, full) * mask_like(ox != 0, x)
     safe = where(ox == 0, ox + 1, ox)
     return sign(x) * abs_(x) ** (p - 1) / safe ** (p - 1) * mask_like(ox != 0, x)

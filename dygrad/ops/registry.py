@@ -277,7 +277,7 @@ def _pack_node(op: Op, node: OpNode) -> None:
         if nxt is not None:
             needed.update(op.vjp_args[0 if op.variadic else i])
     T = _T
-    assert node._saved is not None and node._out is not None  # recorded just now
+    assert node._saved is not None  # recorded just now
     saved = list(node._saved)
     for i in op.kept:
         v = saved[i]
@@ -291,6 +291,7 @@ def _pack_node(op: Op, node: OpNode) -> None:
             saved[i] = pack_saved(hooks, T._wrap(v, False, None, 0), None, raw=True)
     hs = _HookedSaved(saved)
     if op.saves_out and 0 in needed:
+        assert node._out is not None  # recorded just now
         out, box, ver = node._out[0], node._out[1], node._out[2]
         outs = (out,) if op.n_outputs == 1 else out
         dif = op.differentiable_outputs or (True,) * len(outs)
@@ -779,6 +780,9 @@ def _push_tangents(op: Op, args: Sequence[Any], res: Any, levels: tuple[int, ...
         ts = [a._fw.get(lvl) if isinstance(a, T) and a._fw is not None else None for a in ins]
         if all(t is None for t in ts) or not op.differentiable:
             continue
+        for a, t in zip(ins, ts):
+            if t is not None and a._fw_view and stale_view_tangent(a):
+                raise RuntimeError(_STALE_VIEW.format(op=op.name).replace("history", "tangent"))
         for i, t in enumerate(ts):
             k = 0 if op.variadic else i  # a variadic op has one rule for all its inputs
             if t is not None and op.jvps[k] is None and op.vjps[k] is not None:
@@ -797,7 +801,11 @@ def _push_tangents(op: Op, args: Sequence[Any], res: Any, levels: tuple[int, ...
                 continue
             t = _fit_tangent(t, o)
             if op.view:
+                # Remember whose tangents this view's came from, to notice when an in-place op
+                # replaces them (stale_view_tangent).
                 o._fw_view = True
+                o._fw_src = ins[0]
+                o._fw_src_dict = ins[0]._fw
             if o._fw is None:
                 o._fw = {lvl: t}
             else:
@@ -807,6 +815,17 @@ def _push_tangents(op: Op, args: Sequence[Any], res: Any, levels: tuple[int, ...
         # Rules that name `out` see its tangents when they run in create_graph mode.
         fws = outs[0]._fw if op.n_outputs == 1 else tuple(o._fw for o in outs)
         node._out = (*node._out[:3], fws)
+
+
+def stale_view_tangent(t: Any) -> bool:
+    """True when a view's tangent came from a tensor whose tangent an in-place op has since
+    replaced (directly, or through a chain of views)."""
+    while t._fw_view:
+        src = t._fw_src
+        if src._fw is not t._fw_src_dict:
+            return True
+        t = src
+    return False
 
 
 def _jvp(op: Op, args: Sequence[Any], ts: list[Any], res: Any) -> Any:
@@ -980,8 +999,12 @@ def _share(src: Any, res: Any) -> None:
     # A view shares its base's memory and version counter, so in-place changes through either
     # are seen by nodes that saved the other.
     if np.may_share_memory(res._data, src._data):
-        res._base = src if src._base is None else src._base
+        base = src if src._base is None else src._base
+        res._base = base
         res._vc = src._vc
+        # The base's history when the view was taken: if an in-place op gives the base a new
+        # grad_fn, this view's own history is stale (dygrad does not rebase views).
+        res._view_fn = base.grad_fn
 
 
 def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> None:
@@ -1028,6 +1051,8 @@ def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> N
             if isinstance(a, T) and a._requires_grad:
                 fn = a.grad_fn
                 if fn is not None:
+                    if a._base is not None and a._base.grad_fn is not a._view_fn:
+                        raise RuntimeError(_STALE_VIEW.format(op=op.name))
                     if fn._consumed:
                         _warn_retention(op)
                     edges.append((fn, a._out_nr))
@@ -1062,6 +1087,11 @@ def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> N
         _pack_node(op, node)
 
 
+_STALE_VIEW = (
+    "{op}(): this tensor is a view taken before an in-place operation changed its base; its "
+    "recorded history is stale (dygrad does not rebase the history of existing views, as "
+    "PyTorch does). Take the view again after the in-place operation."
+)
 _retention_warned = False
 
 
@@ -1114,7 +1144,7 @@ def apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
     levels = state.fw_levels
     if not levels or not _has_tangent((target, *rest[: op.n_in - 1]), levels):
         return _apply_inplace(op, target, *rest)
-    if target._fw_view:
+    if target._fw_view or (target._base is not None and not target._dual_root):
         # The base (and its other views) would keep their old tangents: refuse, never be wrong.
         raise RuntimeError(
             f"{op.name}_(): in-place modification of a view of a dual tensor is not supported "
@@ -1139,11 +1169,13 @@ def _apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
             raise RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation."
             )
-        base = target._base
-        if base is not None and (base._requires_grad or target._requires_grad):
+        if target._base is not None:
+            # Its base's history would not see the change (PyTorch records CopySlices).
             raise RuntimeError(
-                f"{op.name}_(): in-place modification of a view of a tensor that requires grad "
-                "is not supported by dygrad; use out-of-place ops or .clone() the view first."
+                f"{op.name}_(): in-place modification of a view while recording the graph is not "
+                "supported by dygrad (its base's history would not see the change); assign "
+                "through the base instead (base[index] = value), use out-of-place ops, or "
+                ".clone() the view first."
             )
         # If a rule needs the target's old value, keep a copy: the target's memory is overwritten.
         args = (target._snapshot(copy=op.keep[0]), *rest)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .pointwise import zeros_like
-from .registry import defop
+from .registry import defop, promote
 
 __all__ = [
     "reshape", "reshape_alias", "unsafe_view", "view", "expand", "squeeze", "squeeze_dim",
@@ -192,8 +192,10 @@ def _cat_check(xs: Any, dim: int, sizes: Any) -> None:
                 )
 
 
-def _cat_fwd(xs: list[np.ndarray], dim: int, sizes: tuple[int, ...]) -> np.ndarray:
-    return np.concatenate([a for a in xs if a.shape != (0,) or len(xs) == 1], axis=dim)
+def _cat_fwd(xs: list[np.ndarray], dim: int, sizes: tuple[int | None, ...]) -> np.ndarray:
+    # Legacy empty (0,) inputs (size None) are skipped, but the reference input always stays,
+    # even when every input is (0,).
+    return np.concatenate([a for a, s in zip(xs, sizes) if s is not None], axis=dim)
 
 
 def _cat_vjp(g: Any, dim: int, sizes: tuple[int | None, ...]) -> Any:
@@ -202,7 +204,9 @@ def _cat_vjp(g: Any, dim: int, sizes: tuple[int | None, ...]) -> Any:
     return [reshape(p, (0,), tuple(p.shape)) if s is None else p for p, s in zip(parts, sizes)]
 
 
-cat = defop("cat", grad_fn="CatBackward0", variadic=True, forward=_cat_fwd, vjp=_cat_vjp,
+# dtype: PyTorch's promotion over all inputs, legacy empty ones included.
+cat = defop("cat", grad_fn="CatBackward0", variadic=True, dtype=promote, forward=_cat_fwd,
+            vjp=_cat_vjp,
             jvp=lambda ts, dim, sizes: cat(ts, dim, sizes), check=_cat_check)  # fmt: skip
 
 

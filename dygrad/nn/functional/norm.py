@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ...autograd.grad_mode import no_grad
 from ...ops import nnops
-from ...ops.nnops import group_norm, layer_norm
+from ...ops.nnops import layer_norm
 from ...tensor import Tensor
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "dropout", "embedding"]
@@ -35,6 +35,34 @@ def batch_norm(
     """
     return nnops.batch_norm(input, weight, bias, running_mean, running_var, training,
                             momentum, eps)  # fmt: skip
+
+
+def group_norm(
+    input: Tensor,  # noqa: A002
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalize each group of channels of each sample, then scale and shift per channel
+    (`torch.nn.functional.group_norm`). Unlike `torch.group_norm`, it refuses groups of a single
+    value, as PyTorch's does.
+
+    >>> import dygrad as torch
+    >>> torch.nn.functional.group_norm(torch.tensor([[1.0, 3.0, 5.0, 5.0]]), 2)
+    tensor([[-1.0000,  1.0000,  0.0000,  0.0000]])
+    """
+    shape = tuple(input.shape)
+    if len(shape) >= 2 and num_groups > 0:
+        size = [shape[0] * shape[1] // num_groups, num_groups, *shape[2:]]
+        per_group = size[0]
+        for n in shape[2:]:
+            per_group *= n
+        if per_group == 1:
+            raise ValueError(
+                f"Expected more than 1 value per channel when training, got input size {size}"
+            )
+    return nnops.group_norm(input, num_groups, weight, bias, eps)
 
 
 def dropout(
