@@ -21,7 +21,14 @@ from .ops import linalg as L
 from .ops import pointwise as P
 from .ops import reduction as R
 from .ops import shape as S
-from .ops.registry import apply, apply_inplace, note_cut, note_inplace, set_tensor_class
+from .ops.registry import (
+    apply,
+    apply_inplace,
+    check_retention,
+    note_cut,
+    note_inplace,
+    set_tensor_class,
+)
 
 __all__ = ["Tensor", "Size", "device"]
 
@@ -671,9 +678,11 @@ class Tensor:
 
     # --- arithmetic operators -----------------------------------------------------------------
     def __add__(self, other: Any) -> Tensor:
+        check_retention(P.add, self, other)
         return apply(P.add, self, other)
 
     def __radd__(self, other: Any) -> Tensor:
+        check_retention(P.add, self, other)
         return apply(P.add, self, other)
 
     def __sub__(self, other: Any) -> Tensor:
@@ -777,6 +786,7 @@ class Tensor:
 
     # in-place operators
     def __iadd__(self, other: Any) -> Tensor:
+        check_retention(P.add, self, other)
         return apply_inplace(P.add, self, other)
 
     def __isub__(self, other: Any) -> Tensor:
@@ -792,6 +802,7 @@ class Tensor:
 
     # --- named arithmetic -----------------------------------------------------------------------
     def add(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        check_retention(P.add, self, other)
         return apply(P.add, self, _times_alpha(self, other, alpha))
 
     def sub(self, other: Any, *, alpha: Any = 1) -> Tensor:
@@ -1268,6 +1279,7 @@ class Tensor:
 
     # --- in-place methods ---------------------------------------------------------------------
     def add_(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        check_retention(P.add, self, other)
         return apply_inplace(P.add, self, _times_alpha(self, other, alpha))
 
     def sub_(self, other: Any, *, alpha: Any = 1) -> Tensor:

@@ -11,7 +11,7 @@ from typing import NamedTuple
 from ..ops.registry import stale_view_tangent
 from ..ops.shape import alias
 from ..tensor import Tensor
-from .grad_mode import state
+from .grad_mode import fw_open, state
 
 __all__ = ["dual_level", "enter_dual_level", "exit_dual_level", "make_dual", "unpack_dual",
            "UnpackedDualTensor"]  # fmt: skip
@@ -30,6 +30,7 @@ class UnpackedDualTensor(NamedTuple):
 def enter_dual_level() -> int:
     """Open a new (nested) dual level and return its index (`forward_ad.enter_dual_level`)."""
     state.fw_levels = (*state.fw_levels, next(_ids))
+    fw_open[0] += 1
     return len(state.fw_levels) - 1
 
 
@@ -44,6 +45,7 @@ def exit_dual_level(*, level: int | None = None) -> None:
             f"{len(levels) - 1}; levels close innermost first"
         )
     state.fw_levels = levels[:-1]
+    fw_open[0] -= 1
 
 
 @contextmanager

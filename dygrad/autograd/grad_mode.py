@@ -50,6 +50,9 @@ def sync_node_extra() -> None:
 
 
 state = _State()
+# How many dual levels are open in all threads together: dispatch reads this plain list first
+# and looks at its own thread's levels only when it is non-zero.
+fw_open = [0]
 
 
 def is_grad_enabled() -> bool:

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from .. import dtypes
-from ..autograd.grad_mode import state
+from ..autograd.grad_mode import fw_open, state
 from ..autograd.graph import (
     FREED_MSG,
     Node,
@@ -973,9 +973,10 @@ def apply(op: Op, *args: Any) -> Any:
             _record(op, node, args, vals, out, res)
         if op.view:
             _share(args[0], res)
-        levels = state.fw_levels
-        if levels and _has_tangent(args[0] if op.variadic else args[:n], levels):
-            _push_tangents(op, args, res, levels)
+        if fw_open[0]:  # some thread has a dual level open: look at this thread's
+            levels = state.fw_levels
+            if levels and _has_tangent(args[0] if op.variadic else args[:n], levels):
+                _push_tangents(op, args, res, levels)
         return res
     if not record:
         res = tuple(T._wrap(o, False, None, 0) for o in out)
@@ -989,9 +990,10 @@ def apply(op: Op, *args: Any) -> Any:
     if op.view:
         for r in res:
             _share(args[0], r)
-    levels = state.fw_levels
-    if levels and _has_tangent(args[0] if op.variadic else args[:n], levels):
-        _push_tangents(op, args, res, levels)
+    if fw_open[0]:
+        levels = state.fw_levels
+        if levels and _has_tangent(args[0] if op.variadic else args[:n], levels):
+            _push_tangents(op, args, res, levels)
     return res
 
 
@@ -1053,8 +1055,6 @@ def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> N
                 if fn is not None:
                     if a._base is not None and a._base.grad_fn is not a._view_fn:
                         raise RuntimeError(_STALE_VIEW.format(op=op.name))
-                    if fn._consumed:
-                        _warn_retention(op)
                     edges.append((fn, a._out_nr))
                 else:
                     ref = a._accum
@@ -1095,10 +1095,23 @@ _STALE_VIEW = (
 _retention_warned = False
 
 
+def check_retention(op: Op, x: Any, y: Any) -> None:
+    """Warn (once) when an accumulation (`total += loss`, `total = total + loss`) builds on a
+    graph that a backward() call has already consumed. Checked by the add methods only, so that
+    other ops pay nothing for it."""
+    fn = x.grad_fn  # x is the tensor whose method runs
+    if fn is not None and fn._consumed:
+        _warn_retention(op)
+    elif isinstance(y, _T):
+        fn = y.grad_fn
+        if fn is not None and fn._consumed:
+            _warn_retention(op)
+
+
 def _warn_retention(op: Op) -> None:
     # Once per process: the pattern is usually in a training loop and would repeat every step.
     global _retention_warned
-    if _retention_warned:
+    if _retention_warned or not state.enabled:  # under no_grad nothing is kept
         return
     _retention_warned = True
     import warnings
@@ -1141,7 +1154,7 @@ def apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
     stale value; if the result needs grad, `target` takes the new node as its `grad_fn`. A dual
     target's tangent is replaced by the op's tangent, computed from the old value.
     """
-    levels = state.fw_levels
+    levels = state.fw_levels if fw_open[0] else ()
     if not levels or not _has_tangent((target, *rest[: op.n_in - 1]), levels):
         return _apply_inplace(op, target, *rest)
     if target._fw_view or (target._base is not None and not target._dual_root):
