@@ -5,7 +5,8 @@ test_ops_numeric.py checks it against finite differences and without PyTorch."""
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -850,3 +851,34 @@ def assert_close(got: Any, want: Any, rtol: float, atol: float, what: str) -> No
         np.testing.assert_array_equal(got, want, err_msg=what)
     else:
         np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True, err_msg=what)
+
+
+@contextmanager
+def op_calls() -> Iterator[tuple[set[str], set[str]]]:
+    """Record which registered ops run forward (every call goes through the op's `forward`) and
+    which run a backward rule (through `vjps`, or `vjp_all` for a variadic op)."""
+    from dygrad.ops.registry import REGISTRY
+
+    fwd_seen: set[str] = set()
+    vjp_seen: set[str] = set()
+    saved = {}
+
+    def spy(f: Any, name: str, seen: set[str]) -> Any:
+        def run(*args: Any) -> Any:
+            seen.add(name)
+            return f(*args)
+
+        return run
+
+    for name, op in REGISTRY.items():
+        saved[name] = (op.forward, op.vjps, op.vjp_all)
+        op.forward = spy(op.forward, name, fwd_seen)
+        op.vjps = tuple(None if r is None else spy(r, name, vjp_seen) for r in op.vjps)
+        if op.vjp_all is not None:
+            op.vjp_all = spy(op.vjp_all, name, vjp_seen)
+    try:
+        yield fwd_seen, vjp_seen
+    finally:
+        for name, (fwd, vjps, vjp_all) in saved.items():
+            op = REGISTRY[name]
+            op.forward, op.vjps, op.vjp_all = fwd, vjps, vjp_all

@@ -6,8 +6,7 @@ tensors (create_graph=True)."""
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,6 +22,7 @@ from op_cases import (
     cotangents,
     dense,
     grads,
+    op_calls,
     outputs,
     second_grads,
     seed_of,
@@ -67,35 +67,6 @@ def test_every_registered_op_has_a_table_entry() -> None:
         assert cases and set(cases) <= ids, f"{helper}: unknown cases {set(cases) - ids}"
 
 
-@contextmanager
-def _calls() -> Iterator[tuple[set[str], set[str]]]:
-    # Record which registered ops run forward (every call goes through the op's `forward`) and
-    # which run a backward rule (through `vjps`, or `vjp_all` for a variadic op).
-    fwd_seen: set[str] = set()
-    vjp_seen: set[str] = set()
-    saved = {}
-
-    def spy(f: Any, name: str, seen: set[str]) -> Any:
-        def run(*args: Any) -> Any:
-            seen.add(name)
-            return f(*args)
-
-        return run
-
-    for name, op in REGISTRY.items():
-        saved[name] = (op.forward, op.vjps, op.vjp_all)
-        op.forward = spy(op.forward, name, fwd_seen)
-        op.vjps = tuple(None if r is None else spy(r, name, vjp_seen) for r in op.vjps)
-        if op.vjp_all is not None:
-            op.vjp_all = spy(op.vjp_all, name, vjp_seen)
-    try:
-        yield fwd_seen, vjp_seen
-    finally:
-        for name, (fwd, vjps, vjp_all) in saved.items():
-            op = REGISTRY[name]
-            op.forward, op.vjps, op.vjp_all = fwd, vjps, vjp_all
-
-
 def _run_all(case: Case) -> bool:
     """Run every check's computation; True when the case has gradients to check."""
     has_grads = False
@@ -110,7 +81,7 @@ def _run_all(case: Case) -> bool:
 
 @pytest.mark.parametrize("case", params("ops"))
 def test_case_runs_the_ops_it_names(case: Case) -> None:
-    with _calls() as (fwd, vjp):
+    with op_calls() as (fwd, vjp):
         has_grads = _run_all(case)
     assert set(case.ops) <= fwd, f"not run: {set(case.ops) - fwd}"
     if has_grads:
@@ -123,7 +94,7 @@ def test_case_runs_the_ops_it_names(case: Case) -> None:
 @pytest.mark.parametrize("helper", [h for h in HELPERS if REGISTRY[h].differentiable])
 def test_helper_rules_run_in_second_order(helper: str) -> None:
     # A differentiable helper's own backward rule is what second-order gradients exercise.
-    with _calls() as (_, vjp):
+    with op_calls() as (_, vjp):
         for cid in HELPERS[helper]:
             _run_all(BY_ID[cid])
     assert helper in vjp, f"no case listed for {helper} runs its backward rule"

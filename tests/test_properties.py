@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from op_cases import op_calls
 from prop_strategies import (
     FLOATS,
     B,
@@ -2214,38 +2214,10 @@ def test_every_registered_op_has_a_property() -> None:
     assert not undifferentiated, f"differentiable ops without a gradient check: {undifferentiated}"
 
 
-@contextmanager
-def _spy() -> Iterator[tuple[set[str], set[str]]]:
-    # Record which registered ops run forward and which run a backward rule.
-    fwd: set[str] = set()
-    bwd: set[str] = set()
-    saved = {}
-
-    def wrap(f: Any, name: str, seen: set[str]) -> Any:
-        def run_(*args: Any) -> Any:
-            seen.add(name)
-            return f(*args)
-
-        return run_
-
-    for name, op in REGISTRY.items():
-        saved[name] = (op.forward, op.vjps, op.vjp_all)
-        op.forward = wrap(op.forward, name, fwd)
-        op.vjps = tuple(None if r is None else wrap(r, name, bwd) for r in op.vjps)
-        if op.vjp_all is not None:
-            op.vjp_all = wrap(op.vjp_all, name, bwd)
-    try:
-        yield fwd, bwd
-    finally:
-        for name, (f, vjps, vjp_all) in saved.items():
-            op = REGISTRY[name]
-            op.forward, op.vjps, op.vjp_all = f, vjps, vjp_all
-
-
 @pytest.mark.parametrize("op", sorted(COVERAGE))
 def test_property_runs_its_op(op: str) -> None:
     name = COVERAGE[op]
-    with _spy() as (fwd, bwd):
+    with op_calls() as (fwd, bwd):
 
         @settings(max_examples=N_META, **SETTINGS)
         @given(e=strategy(name, False))
