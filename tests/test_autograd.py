@@ -394,3 +394,25 @@ def test_gradient_of_a_promoted_input_has_the_input_dtype():
     w = torch.ones(3, requires_grad=True)
     (w + torch.ones(3, dtype=torch.float64)).sum().backward()
     assert w.grad.dtype is torch.float32
+
+
+def test_prehook_on_a_leafs_accumulate_grad_node_matches_pytorch():
+    x = torch.ones(3, requires_grad=True)
+    y = x * 2
+    acc = y.grad_fn.next_functions[0][0]
+    handle = acc.register_prehook(lambda g: (g[0] * 10,))
+    y.sum().backward()
+    assert x.grad.tolist() == [20.0, 20.0, 20.0]
+    handle.remove()
+    x.grad = None
+    (x * 2).sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_grad_through_an_input_an_op_cannot_differentiate_raises_pytorchs_error():
+    x, target = torch.rand(3), torch.rand(3)
+    w = torch.ones(3, requires_grad=True)
+    loss = torch.nn.functional.binary_cross_entropy(x, target, weight=w)
+    with pytest.raises(RuntimeError, match="'binary_cross_entropy' is not differentiable with "
+                       "respect to argument 'weight'"):  # fmt: skip
+        loss.backward()
