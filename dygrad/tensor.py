@@ -28,6 +28,7 @@ from .ops.registry import (
     note_cut,
     note_inplace,
     set_tensor_class,
+    user_line,
 )
 
 __all__ = ["Tensor", "Size", "device"]
@@ -491,7 +492,7 @@ class Tensor:
     def detach(self) -> Tensor:
         """A tensor sharing this one's data, cut from the graph (`Tensor.detach`)."""
         if self._requires_grad:
-            note_cut((self,), "detach", "detach")
+            note_cut((self,), "detach", "detach", user_line())
         t = Tensor._wrap(self._data, False, None, 0)
         t._vc = self._vc
         t._base = self if self._base is None else self._base

@@ -15,6 +15,8 @@ from .graph import leaf_tensors
 __all__ = ["why_no_grad", "NoGradReport", "NoGradEntry"]
 
 _CUT = {
+    # no_grad and non-differentiable uses carry a line only when the op was called directly from
+    # user code (recording them must stay cheap in inference loops); detach always has one.
     "no_grad": "it was last used under no_grad (or inference_mode) by {op}(){at}, which records "
     "no graph",
     "detach": "its value was detached from the graph{at} (.detach() / .data)",
@@ -92,7 +94,7 @@ def why_no_grad(model_or_tensors: Any, output: Any = None) -> NoGradReport:
     >>> loss = net[1](h).sum()
     >>> loss.backward()
     >>> print(torch.autograd.why_no_grad(net, loss))  # doctest: +ELLIPSIS
-    0.weight: not used to compute the output; it was last used under no_grad ... at <doctest...
+    0.weight: not used to compute the output; it was last used under no_grad ...
     0.bias: requires_grad is False (frozen)
     """
     items, model = _named(model_or_tensors)

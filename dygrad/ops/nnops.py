@@ -486,13 +486,19 @@ def _bn_x(g: Any, x: Any, weight: Any, running_var: Any, training: bool, eps: fl
     return _norm_grad(gy, x, dims, eps)
 
 
-def _bn_w(g: Any, x: Any, running_mean: Any, running_var: Any, training: bool, eps: float) -> Any:
+def _bn_xhat(x: Any, running_mean: Any, running_var: Any, training: bool, eps: float) -> Any:
+    # The normalized input (batch statistics in training, running ones in eval), with the
+    # reduced dims and the per-channel broadcast shape.
     dims, pshape = _bn_geom(x)
     if training:
-        xhat = _xhat(x, dims, eps)[0]
-    else:
-        c = running_var.shape
-        xhat = (x - reshape(running_mean, pshape, c)) * reshape(rsqrt(running_var + eps), pshape, c)
+        return _xhat(x, dims, eps)[0], dims, pshape
+    c = running_var.shape
+    xhat = (x - reshape(running_mean, pshape, c)) * reshape(rsqrt(running_var + eps), pshape, c)
+    return xhat, dims, pshape
+
+
+def _bn_w(g: Any, x: Any, running_mean: Any, running_var: Any, training: bool, eps: float) -> Any:
+    xhat, dims, _ = _bn_xhat(x, running_mean, running_var, training, eps)
     return sum_dim(g[0] * xhat, dims, False, x.shape)
 
 
@@ -509,12 +515,7 @@ def _bn_x_jvp(t: Any, x: Any, weight: Any, running_var: Any, training: bool, eps
 
 def _bn_w_jvp(t: Any, x: Any, running_mean: Any, running_var: Any, training: bool,
               eps: float) -> Any:  # fmt: skip
-    dims, pshape = _bn_geom(x)
-    if training:
-        xhat = _xhat(x, dims, eps)[0]
-    else:
-        c = running_var.shape
-        xhat = (x - reshape(running_mean, pshape, c)) * reshape(rsqrt(running_var + eps), pshape, c)
+    xhat, _, pshape = _bn_xhat(x, running_mean, running_var, training, eps)
     return xhat * reshape(t, pshape, t.shape), None, None
 
 

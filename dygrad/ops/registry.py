@@ -498,6 +498,25 @@ def user_line(depth: int = 1) -> Site | None:
         k += 1
 
 
+def quick_site(depth: int) -> Site | None:
+    """The call site `depth` frames above the caller if that frame is the user's, else None:
+    one frame lookup, never a walk."""
+    if not state.track_source:
+        return None
+    f = _getframe(depth + 1)
+    code = f.f_code
+    inside = _inside.get(id(code))
+    if inside is None:
+        inside = _inside[id(code)] = code.co_filename.startswith(_PKG)
+    if inside:
+        return None
+    key = (id(code) << 24) | f.f_lasti
+    site = _sites.get(key)
+    if site is None:
+        site = _sites[key] = Site(code, f.f_lasti)
+    return site
+
+
 def forward_traceback() -> list[str]:
     """The user's part of the current stack, formatted: anomaly mode keeps it on each node."""
     import traceback
@@ -506,12 +525,12 @@ def forward_traceback() -> list[str]:
     return traceback.format_list(frames)
 
 
-def note_cut(tensors: Sequence[Any], what: str, kind: str) -> None:
+def note_cut(tensors: Sequence[Any], what: str, kind: str, site: Site | None) -> None:
     """Mark the leaves behind `tensors` (those requiring grad) with where the graph was cut:
-    `kind` is "no_grad", "nondiff" or "detach"; `what` the op. Walks at most a few thousand
-    nodes, and only when a cut tensor has a history."""
+    `kind` is "no_grad", "nondiff" or "detach"; `what` the op; `site` the user's line if known.
+    Walks at most a few thousand nodes, and only when a cut tensor has a history."""
     T = _T
-    mark = (kind, what, user_line())
+    mark = (kind, what, site)
     nodes = []
     for a in tensors:
         if isinstance(a, T) and a._requires_grad:
@@ -960,8 +979,10 @@ def apply(op: Op, *args: Any) -> Any:
     if req and not record:
         # A value that needs grad enters an op that records nothing: remember where, so that
         # dygrad.autograd.why_no_grad can explain the missing gradient later.
+        # Runs for every op of a no_grad forward that touches parameters: no frame walk here,
+        # only the caller's frame when it is the user's (a direct tensor call).
         note_cut(args[0] if op.variadic else args[:n], op.name,
-                 "nondiff" if state.enabled else "no_grad")  # fmt: skip
+                 "nondiff" if state.enabled else "no_grad", quick_site(2))  # fmt: skip
     if op.n_outputs == 1:
         if type(out) is not _ndarray:
             out = np.asarray(out)
@@ -1005,8 +1026,11 @@ def _share(src: Any, res: Any) -> None:
         res._base = base
         res._vc = src._vc
         # The base's history when the view was taken: if an in-place op gives the base a new
-        # grad_fn, this view's own history is stale (dygrad does not rebase views).
-        res._view_fn = base.grad_fn
+        # grad_fn, this view's own history is stale (dygrad does not rebase views). Stored only
+        # when there is one (the class default is None), so most views get no instance dict.
+        fn = base.grad_fn
+        if fn is not None:
+            res._view_fn = fn
 
 
 def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> None:
