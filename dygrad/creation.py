@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 
 from . import dtypes
+from .autograd.grad_mode import hook_open
 from .backend import generator
+from .ops.registry import created
 from .tensor import Tensor, _shape_arg, _to_array, device, tensor
 
 __all__ = [
@@ -24,6 +26,8 @@ def _finish(arr: np.ndarray, requires_grad: bool, dev: Any = None) -> Tensor:
     t = Tensor._wrap(arr, False, None, 0)
     if requires_grad:
         t.requires_grad_(True)
+    if hook_open[0]:  # dygrad.jit is tracing: a tensor made inside the traced code
+        created(t)
     return t
 
 
@@ -118,14 +122,20 @@ def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None,
 def rand(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
          generator_: Any = None) -> Tensor:  # fmt: skip
     """Uniform samples in [0, 1) (`torch.rand`); reproducible after `manual_seed`."""
-    arr = generator().random(_shape_arg(size)).astype(_float(dtype))
-    return _finish(arr, requires_grad, device)
+    shape, dt = _shape_arg(size), _float(dtype)
+    t = _finish(generator().random(shape).astype(dt), requires_grad, device)
+    if hook_open[0]:  # a replay of traced code draws new samples
+        created(t, lambda: generator().random(shape).astype(dt))
+    return t
 
 
 def randn(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples (`torch.randn`); reproducible after `manual_seed`."""
-    arr = generator().standard_normal(_shape_arg(size)).astype(_float(dtype))
-    return _finish(arr, requires_grad, device)
+    shape, dt = _shape_arg(size), _float(dtype)
+    t = _finish(generator().standard_normal(shape).astype(dt), requires_grad, device)
+    if hook_open[0]:
+        created(t, lambda: generator().standard_normal(shape).astype(dt))
+    return t
 
 
 def randint(low: int, high: Any = None, size: Any = None, *, dtype: Any = None,
@@ -141,8 +151,11 @@ def randint(low: int, high: Any = None, size: Any = None, *, dtype: Any = None,
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
                            f"to={high}")  # fmt: skip
-    arr = generator().integers(low, high, _shape_arg((size,))).astype(d.np)
-    return _finish(arr, requires_grad, device)
+    shape = _shape_arg((size,))
+    t = _finish(generator().integers(low, high, shape).astype(d.np), requires_grad, device)
+    if hook_open[0]:
+        created(t, lambda: generator().integers(low, high, shape).astype(d.np))
+    return t
 
 
 def _like(t: Tensor, dtype: Any) -> tuple[tuple[int, ...], Any]:

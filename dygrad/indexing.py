@@ -28,8 +28,8 @@ def _raw_key(key: Any) -> tuple[Any, ...]:
             a = k._data
             if a.dtype.kind not in "iub":
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
-            out.append(a if a.dtype.kind == "b" or a.ndim else (int(a) if a.dtype.kind != "b"
-                                                              else a))  # fmt: skip
+            # A 0-d integer index becomes a Python int through the tensor (a tracer sees it).
+            out.append(a if a.dtype.kind == "b" or a.ndim else int(k))
         elif isinstance(k, list):
             a = np.asarray([v.item() if isinstance(v, Tensor) else v for v in k])
             if a.size and a.dtype.kind not in "iub":

@@ -12,7 +12,7 @@ import numpy as np
 from . import dtypes
 from ._printing import format_tensor
 from .autograd import graph as graph_module
-from .autograd.grad_mode import state
+from .autograd.grad_mode import hook_open, state
 from .autograd.graph import AccumulateGrad, Node, RemovableHandle
 from .dtypes import dtype as _dtype_cls
 from .ops import activation as A
@@ -21,6 +21,9 @@ from .ops import linalg as L
 from .ops import pointwise as P
 from .ops import reduction as R
 from .ops import shape as S
+from .ops.registry import concrete as _concrete
+from .ops.registry import created as _created
+from .ops.registry import made as _made
 from .ops.registry import (
     apply,
     apply_inplace,
@@ -216,6 +219,8 @@ class Tensor:
         t._accum = None
         t._hooks = None
         t._retains_grad = False
+        if hook_open[0]:  # dygrad.jit is tracing: it tells op results from other new tensors
+            _made(t)
         return t
 
     @staticmethod
@@ -496,6 +501,8 @@ class Tensor:
         t = Tensor._wrap(self._data, False, None, 0)
         t._vc = self._vc
         t._base = self if self._base is None else self._base
+        if hook_open[0]:
+            _made(t, self)
         return t
 
     def detach_(self) -> Tensor:
@@ -524,6 +531,8 @@ class Tensor:
         if self._requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
                                "tensor.detach().numpy() instead.")  # fmt: skip
+        if hook_open[0]:  # dygrad.jit is tracing this thread: it refuses
+            _concrete(self, "numpy", None)
         return self._data if not force else self._data.copy()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
@@ -531,13 +540,19 @@ class Tensor:
         return a if dtype is None else a.astype(dtype, copy=False)
 
     def item(self) -> Any:
+        return self._item("item")
+
+    def _item(self, kind: str) -> Any:
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to "
                                "Scalar")  # fmt: skip
-        return self._data.reshape(()).item()
+        v = self._data.reshape(()).item()
+        # dygrad.jit records what Python saw, so a replay that would see otherwise retraces.
+        return v if not hook_open[0] else _concrete(self, kind, v)
 
     def tolist(self) -> Any:
-        return self._data.tolist()
+        v = self._data.tolist()
+        return v if not hook_open[0] else _concrete(self, "tolist", v)
 
     def __len__(self) -> int:
         if not self._data.ndim:
@@ -554,19 +569,20 @@ class Tensor:
             raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous"
                                if self._data.size else
                                "Boolean value of Tensor with no values is ambiguous")  # fmt: skip
-        return bool(self._data.reshape(()))
+        v = bool(self._data.reshape(()))
+        return v if not hook_open[0] else bool(_concrete(self, "bool", v))
 
     def __float__(self) -> float:
-        return float(self.item())
+        return float(self._item("float"))
 
     def __int__(self) -> int:
-        return int(self.item())
+        return int(self._item("int"))
 
     def __index__(self) -> int:
         if self._data.dtype.kind not in "iu" or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an "
                             "index")  # fmt: skip
-        return int(self.item())
+        return int(self._item("index"))
 
     def __hash__(self) -> int:
         return id(self)
@@ -1465,6 +1481,8 @@ def tensor(data: Any, *, dtype: Any = None, device: Any = None, requires_grad: b
     t = Tensor._wrap(arr, False, None, 0)
     if requires_grad:
         t.requires_grad_(True)
+    if hook_open[0]:
+        _created(t)
     return t
 
 

@@ -173,7 +173,7 @@ CASES = [
       gg=False),
     C("nn-embedding-max-norm", ("embedding", "mul"),
       lambda m, w: nf(m).embedding(E(m), w * 1, max_norm=1.0), F(5, 3), fd=False),
-    C("nn-dropout-p1", "mul", lambda m, x: nf(m).dropout(x, 1.0), F(3, 4)),
+    C("nn-dropout-p1", ("dropout_mask", "mul"), lambda m, x: nf(m).dropout(x, 1.0), F(3, 4)),
     # regression losses
     *[C(f"nn-mse-{r}", "mse_loss", lambda m, x, y, r=r: nf(m).mse_loss(x, y, reduction=r),
         F(3, 4), F(3, 4)) for r in R],

@@ -1812,6 +1812,14 @@ def _pair(draw: Draw, **kw: Any) -> tuple[In, In, str]:
     return X(draw(values(shape))), X(draw(values(shape))), r
 
 
+@prop("dropout_mask", "nn")
+@st.composite
+def _dropout(draw: Draw, fd: bool) -> Ex:
+    # p=1 is the one deterministic mask (all zeros): the op runs and its product has a gradient.
+    shape = draw(shapes())
+    return ex("F.dropout(x, 1.0)", lambda m, x: F(m).dropout(x, 1.0), X(draw(values(shape, "real"))))
+
+
 @prop("mse_loss", "nn")
 @st.composite
 def _mse(draw: Draw, fd: bool) -> Ex:

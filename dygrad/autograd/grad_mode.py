@@ -42,6 +42,9 @@ class _State(threading.local):
     # What each new node records beyond the graph, read once per op: bit 1 its call site
     # (track_source), bit 2 its forward traceback (anomaly). Kept in step by sync_node_extra.
     node_extra = 1
+    # A tool that watches or replaces op dispatch in this thread (dygrad.jit's tracer and shape
+    # checker): `apply` hands each op to it. See dygrad.ops.registry.apply.
+    dispatch_hook: Any = None
 
 
 def sync_node_extra() -> None:
@@ -53,6 +56,8 @@ state = _State()
 # How many dual levels are open in all threads together: dispatch reads this plain list first
 # and looks at its own thread's levels only when it is non-zero.
 fw_open = [0]
+# How many threads have a dispatch hook installed: dispatch reads this first, as for fw_open.
+hook_open = [0]
 
 
 def is_grad_enabled() -> bool:

@@ -33,7 +33,7 @@ from .pointwise import (
 )
 from .reduction import mean_all, mean_dim, sum_all, sum_dim
 from .registry import apply, apply_inplace, defop, promote_float
-from .shape import reshape
+from .shape import reshape, to_dtype
 
 # Public functions (PyTorch's torch.* names) that dygrad's namespace re-exports.
 PUBLIC: list[str] = [
@@ -585,11 +585,16 @@ def batch_norm(
     y, mean, var = apply(_batch_norm, input, flat[0], flat[1], *stats, bool(training), eps)
     if training and running_mean is not None:
         n = int(np.prod(shape)) // c
-        m, v = _raw(mean), _raw(var) * (n / max(n - 1, 1))
+        # Through ops, so that a trace (dygrad.jit) replays the update.
         with no_grad():
-            for r, s in ((running_mean, m), (running_var, v)):
+            for r, st, f in ((running_mean, mean, 1.0), (running_var, var, n / max(n - 1, 1))):
+                upd = apply(mul, st, momentum * f)
+                if upd.shape != r.shape:
+                    upd = apply(reshape, upd, tuple(r.shape), tuple(upd.shape))
+                if upd.dtype != r.dtype:
+                    upd = apply(to_dtype, upd, _raw(r).dtype, _raw(upd).dtype)
                 apply_inplace(mul, r, 1.0 - momentum)
-                apply_inplace(add, r, (s * momentum).reshape(r.shape).astype(_raw(r).dtype))
+                apply_inplace(add, r, upd)
     return y
 
 
@@ -917,18 +922,26 @@ def dropout_(input: Any, p: float, train: bool) -> Any:  # noqa: A002
     return _dropout(input, p, train, True)
 
 
+def _dropout_mask(x: np.ndarray, p: float) -> np.ndarray:
+    if p == 1:
+        return np.zeros((), x.dtype)
+    keep = generator().random(x.shape, dtype=np.float32 if x.dtype == np.float32 else None)
+    return (keep >= p).astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
+
+
+# Not differentiable (the gradient flows through the product with the mask).
+dropout_mask = defop("dropout_mask", grad_fn="NotDifferentiable", forward=_dropout_mask,
+                     n_inputs=1, random=True)  # fmt: skip
+
+
 def _dropout(x: Any, p: float, train: bool, inplace: bool) -> Any:
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     _float_check(x, "dropout")
     if not train or p == 0:
         return x
-    a = _raw(x)
-    if p == 1:
-        mask = np.zeros((), a.dtype)
-    else:
-        keep = generator().random(a.shape, dtype=np.float32 if a.dtype == np.float32 else None)
-        mask = (keep >= p).astype(a.dtype) * a.dtype.type(1.0 / (1.0 - p))
+    # The mask is an op of its own, so that a trace (dygrad.jit) draws a new one on each replay.
+    mask = apply(dropout_mask, x, p)
     # PyTorch's CPU dropout is input * mask, recorded as MulBackward0; so is ours.
     if inplace:
         return apply_inplace(mul, x, mask)

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from .. import dtypes
-from ..autograd.grad_mode import fw_open, state
+from ..autograd.grad_mode import fw_open, hook_open, state
 from ..autograd.graph import (
     FREED_MSG,
     Node,
@@ -589,6 +589,8 @@ class Op:
         "inplace",
         "node_cls",
         "doc",
+        "random",
+        "onnx",
     )
     name: str
     grad_fn: str  # the name of its node class, as PyTorch shows it
@@ -621,6 +623,10 @@ class Op:
     inplace: Callable[..., Any] | None
     node_cls: type[OpNode]
     doc: str
+    random: bool  # draws from the random generator: never merged, folded or skipped by dygrad.jit
+    # How dygrad.onnx exports it: `onnx(b, ins, *attrs)` emits nodes through the builder `b` and
+    # returns the output name(s); None: not exportable.
+    onnx: Callable[..., Any] | None
 
     def __init__(self, **kw: Any) -> None:
         for k, v in kw.items():
@@ -666,6 +672,8 @@ def defop(
     view: bool = False,
     inplace: Callable[..., Any] | None = None,
     doc: str = "",
+    random: bool = False,
+    onnx: Callable[..., Any] | None = None,
 ) -> Op:
     """Declare an op. `vjp` holds one rule per tensor input (None: not differentiable); each rule's
     parameters are named after the forward's, plus `g` (incoming gradient) and `out` (forward
@@ -743,6 +751,8 @@ def defop(
         view=view,
         inplace=inplace,
         doc=doc,
+        random=random,
+        onnx=onnx,
     )
     op.node_cls = type(grad_fn, (base,), {"__slots__": (), "op": op})
     REGISTRY[name] = op
@@ -915,6 +925,10 @@ def apply(op: Op, *args: Any) -> Any:
     the inputs are unwrapped, cast by the op's dtype rule, and the result is wrapped in a tensor
     whose `grad_fn` records the op when grad mode is on and an input requires grad.
     """
+    if hook_open[0]:  # a tool (dygrad.jit) watches this thread's dispatch
+        h = state.dispatch_hook
+        if h is not None:
+            return h.op(op, args)
     T = _T
     n = op.n_in
     if op.variadic:
@@ -1178,6 +1192,10 @@ def apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
     stale value; if the result needs grad, `target` takes the new node as its `grad_fn`. A dual
     target's tangent is replaced by the op's tangent, computed from the old value.
     """
+    if hook_open[0]:
+        h = state.dispatch_hook
+        if h is not None:
+            return h.inplace(op, target, rest)
     levels = state.fw_levels if fw_open[0] else ()
     if not levels or not _has_tangent((target, *rest[: op.n_in - 1]), levels):
         return _apply_inplace(op, target, *rest)
@@ -1288,6 +1306,30 @@ def _apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
             else:
                 node._out = (td, target._vc, target._vc[0])
     return target
+
+
+def concrete(t: Any, kind: str, value: Any) -> Any:
+    """Called by Tensor when a value becomes Python data (`item`, `bool`, `tolist`, `numpy`)
+    while a dispatch hook is installed: a tracer records a guard on it, or refuses."""
+    h = state.dispatch_hook
+    return value if h is None else h.concrete(t, kind, value)
+
+
+def made(t: Any, src: Any = None) -> None:
+    """Called by Tensor._wrap while a dispatch hook is installed (every new tensor), and by
+    detach with `src`, the tensor it detaches: a tracer tells op results from the rest."""
+    h = state.dispatch_hook
+    if h is not None:
+        h.made(t, src)
+
+
+def created(t: Any, regen: Any = None) -> None:
+    """Called by the creation functions while a dispatch hook is installed: `t` was made inside
+    the hooked code; `regen` (a function of no arguments returning a new array) for random
+    ones, so that a replay draws fresh samples."""
+    h = state.dispatch_hook
+    if h is not None:
+        h.created(t, regen)
 
 
 # ---------------------------------------------------------------------------------------------

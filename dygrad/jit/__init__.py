@@ -1,0 +1,15 @@
+"""Static-graph mode: trace a function or module once into a graph IR, check shapes before
+running, optimize the graph, replay it compiled, export it to ONNX.
+
+- `trace(fn, *example_inputs)`: the recorded graph (`.graph` prints one SSA line per node with
+  the source line that made it); calling the result replays it, refusing inputs or data for
+  which the trace does not hold.
+"""
+
+from .interp import GuardFailure
+from .ir import Graph, Node, Value
+from .tracer import TraceError
+from .traced import GuardError, TracedFunction, trace
+
+__all__ = ["trace", "TracedFunction", "Graph", "Node", "Value", "TraceError", "GuardError",
+           "GuardFailure"]  # fmt: skip

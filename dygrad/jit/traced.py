@@ -1,0 +1,123 @@
+"""`dygrad.jit.trace`: record one run of a function or module as a Graph, and run it again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..func._pytree import tree_flatten, tree_unflatten
+from ..tensor import Tensor
+from .interp import GuardFailure, run_graph
+from .ir import Graph, Value
+from .tracer import trace_graph
+
+__all__ = ["trace", "TracedFunction", "GuardError", "signature"]
+
+
+class GuardError(RuntimeError):
+    """A traced function called where its trace does not hold (other shapes, dtypes, or data
+    that Python would see otherwise); `dygrad.compile` retraces instead of raising."""
+
+
+def signature(leaves: list[Any]) -> tuple[Any, ...]:
+    """What a trace is specialized on, for flattened call arguments: each tensor's shape, dtype
+    and requires_grad; every other value itself."""
+    out = []
+    for x in leaves:
+        if isinstance(x, Tensor):
+            out.append(("T", x._data.shape, x._data.dtype, x._requires_grad))
+        else:
+            out.append(("V", type(x), x))
+    return tuple(out)
+
+
+def describe_mismatch(old: tuple[Any, ...], new: tuple[Any, ...]) -> str:
+    """The first difference between two signatures, in words."""
+    if len(old) != len(new):
+        return f"{len(new)} arguments where the trace had {len(old)}"
+    for k, (a, b) in enumerate(zip(old, new, strict=True)):
+        if a == b:
+            continue
+        if a[0] == "T" and b[0] == "T":
+            if a[1] != b[1]:
+                return f"argument {k} has shape {list(b[1])}, traced with {list(a[1])}"
+            if a[2] != b[2]:
+                return f"argument {k} has dtype {b[2]}, traced with {a[2]}"
+            return f"argument {k} has requires_grad={b[3]}, traced with {a[3]}"
+        if a[0] != b[0]:
+            return f"argument {k} is a {'tensor' if b[0] == 'T' else type(new[k][2]).__name__}" \
+                   f", traced with a {'tensor' if a[0] == 'T' else a[1].__name__}"  # fmt: skip
+        return f"argument {k} is {b[2]!r}, traced with {a[2]!r}"
+    return "nothing"
+
+
+class TracedFunction:
+    """A function or module as one recorded run: `graph` is the IR; calling it replays the graph
+    (with autograd) on new inputs of the traced shapes and dtypes, checking every guard."""
+
+    def __init__(self, fn: Callable[..., Any], graph: Graph, sig: tuple[Any, ...]) -> None:
+        self.fn = fn
+        self.graph = graph
+        self.signature = sig
+        self._inputs_spec: Any = None
+
+    def __repr__(self) -> str:
+        name = getattr(self.fn, "__name__", type(self.fn).__name__)
+        return f"<dygrad.jit.TracedFunction {name}: {len(self.graph)} nodes>"
+
+    @property
+    def code(self) -> str:
+        return self.graph.format()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        leaves, _ = tree_flatten((args, kwargs))
+        sig = signature(leaves)
+        if sig != self.signature:
+            raise GuardError(
+                f"this trace does not apply: {describe_mismatch(self.signature, sig)}. Trace "
+                "again for these inputs, or use dygrad.compile, which retraces by itself."
+            )
+        inputs = _graph_inputs(leaves)
+        try:
+            outs = run_graph(self.graph, inputs)
+        except GuardFailure as e:
+            raise GuardError(
+                f"this trace does not apply: {e}, so the traced code would now take another "
+                "path. Trace again for these inputs, or use dygrad.compile, which retraces."
+            ) from None
+        return unflatten_outputs(self.graph, outs)
+
+
+def _graph_inputs(leaves: list[Any]) -> list[Any]:
+    seen: set[int] = set()
+    out = []
+    for x in leaves:
+        if isinstance(x, Tensor) and id(x) not in seen:
+            seen.add(id(x))
+            out.append(x)
+    return out
+
+
+def unflatten_outputs(g: Graph, outs: list[Any]) -> Any:
+    it = iter(outs)
+    leaves = [next(it) if isinstance(v, Value) else v for v in g.out_leaves]
+    return tree_unflatten(leaves, g.out_spec)
+
+
+def trace(fn: Callable[..., Any], *example_inputs: Any, **example_kwargs: Any) -> TracedFunction:
+    """Run `fn` (a function or a module) once on the example inputs and record the ops it calls
+    (`torch.jit.trace`). `example_inputs` are the positional arguments; a single tuple is taken
+    as the argument tuple, as PyTorch does.
+
+    Control flow is never silently frozen: wherever the code turned a tensor into Python
+    (`if t > 0:`, `t.item()`, `int(t)`), the trace keeps a guard, and calling the traced function
+    where a guard would fail raises `GuardError` (dygrad.compile retraces instead).
+    """
+    if not callable(fn):
+        raise TypeError(f"dygrad.jit.trace() expects a function or module, got {type(fn).__name__}")
+    if len(example_inputs) == 1 and type(example_inputs[0]) is tuple:
+        example_inputs = example_inputs[0]
+    leaves, _ = tree_flatten((example_inputs, example_kwargs))
+    sig = signature(leaves)
+    graph, _ = trace_graph(fn, tuple(example_inputs), dict(example_kwargs))
+    return TracedFunction(fn, graph, sig)
