@@ -21,9 +21,6 @@ from .ops import linalg as L
 from .ops import pointwise as P
 from .ops import reduction as R
 from .ops import shape as S
-from .ops.registry import concrete as _concrete
-from .ops.registry import created as _created
-from .ops.registry import made as _made
 from .ops.registry import (
     apply,
     apply_inplace,
@@ -33,6 +30,9 @@ from .ops.registry import (
     set_tensor_class,
     user_line,
 )
+from .ops.registry import concrete as _concrete
+from .ops.registry import created as _created
+from .ops.registry import made as _made
 
 __all__ = ["Tensor", "Size", "device"]
 

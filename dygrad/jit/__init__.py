@@ -8,8 +8,8 @@ running, optimize the graph, replay it compiled, export it to ONNX.
 
 from .interp import GuardFailure
 from .ir import Graph, Node, Value
-from .tracer import TraceError
 from .traced import GuardError, TracedFunction, trace
+from .tracer import TraceError
 
 __all__ = ["trace", "TracedFunction", "Graph", "Node", "Value", "TraceError", "GuardError",
            "GuardFailure"]  # fmt: skip

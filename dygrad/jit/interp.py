@@ -17,7 +17,7 @@ from .ir import DataRef, Graph, Guard, Node, Value, map_args
 __all__ = ["GuardFailure", "run_graph", "node_guards", "write_back"]
 
 
-class GuardFailure(Exception):
+class GuardFailure(Exception):  # noqa: N818 - internal signal, not an error for users
     """A run in which Python would see the data otherwise than the trace did."""
 
     def __init__(self, guard: Guard, got: Any) -> None:
