@@ -127,3 +127,7 @@ from . import (  # noqa: E402
     viz,  # noqa: E402
 )
 from .serialization import load, save  # noqa: E402
+
+# The static-graph mode (tools layer): tracing, shape checking, compiled replay.
+from . import jit  # noqa: E402
+from .jit.compiler import compile  # noqa: E402, A004 - PyTorch's name

@@ -90,9 +90,11 @@ def train(
     seed: int = 0,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    compile: bool = False,  # noqa: A002 - as in torch.compile
 ) -> dict[str, list[float]]:
     """Train `model` on the digits with Adam and cross-entropy; returns the per-epoch history
-    (train loss, test loss, test accuracy). The bar shows the running loss and accuracy."""
+    (train loss, test loss, test accuracy). The bar shows the running loss and accuracy.
+    `compile=True` runs the training forward and backward through `dygrad.compile(model)`."""
     from .utils.data import DataLoader, TensorDataset
 
     torch.manual_seed(seed)
@@ -101,12 +103,13 @@ def train(
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
     tqdm = _need("tqdm").tqdm if progress else None
+    forward = torch.compile(model) if compile else model
     history: dict[str, list[float]] = {"train_loss": [], "test_loss": [], "test_acc": []}
     for epoch in range(1, epochs + 1):
         batches = tqdm(loader, desc=f"epoch {epoch:2d}/{epochs}", leave=False) if tqdm else loader
         total = correct = seen = 0.0
         for xb, yb in batches:
-            logits = model(xb)
+            logits = forward(xb)
             loss = loss_fn(logits, yb)
             opt.zero_grad()
             loss.backward()

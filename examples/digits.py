@@ -3,7 +3,7 @@ a tqdm progress bar with loss and accuracy, a PNG of the training curves, and th
 with dygrad.save (safetensors). The models are in dygrad/demo.py. Needs:
 pip install 'dygrad[examples]'.
 
-Run: python examples/digits.py --model mlp|cnn [--epochs N] [--out DIR]
+Run: python examples/digits.py --model mlp|cnn [--epochs N] [--out DIR] [--compile]
 """
 
 from __future__ import annotations
@@ -27,13 +27,16 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--epochs", type=int, default=None, help="default: 30 (mlp), 20 (cnn)")
     parser.add_argument("--out", default="dygrad-examples", help="folder for the plot and weights")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--compile", action="store_true",
+                        help="train through dygrad.compile (traced once, replayed)")
     args = parser.parse_args(argv)
     build, epochs, lr, title = MODELS[args.model]
     os.makedirs(args.out, exist_ok=True)
 
     model = build()
     print(model)
-    history = train(model, epochs=args.epochs or epochs, lr=lr, progress=not args.no_progress)
+    history = train(model, epochs=args.epochs or epochs, lr=lr, progress=not args.no_progress,
+                    compile=args.compile)
     acc = history["test_acc"][-1]
     print(f"test accuracy: {100 * acc:.2f}%")
     plot = os.path.join(args.out, f"digits_{args.model}.png")

@@ -4,12 +4,15 @@ running, optimize the graph, replay it compiled, export it to ONNX.
 - `trace(fn, *example_inputs)`: the recorded graph (`.graph` prints one SSA line per node with
   the source line that made it); calling the result replays it, refusing inputs or data for
   which the trace does not hold.
+- `compile(fn_or_module)` (also `dygrad.compile`): traces on the first call and replays
+  generated code on raw arrays afterwards, retracing where a guard fails.
 """
 
+from .compiler import CompiledFunction, CompiledModule, compile  # noqa: A004
 from .interp import GuardFailure
 from .ir import Graph, Node, Value
 from .traced import GuardError, TracedFunction, trace
 from .tracer import TraceError
 
 __all__ = ["trace", "TracedFunction", "Graph", "Node", "Value", "TraceError", "GuardError",
-           "GuardFailure"]  # fmt: skip
+           "GuardFailure", "compile", "CompiledFunction", "CompiledModule"]  # fmt: skip

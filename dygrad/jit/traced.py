@@ -19,13 +19,13 @@ class GuardError(RuntimeError):
     that Python would see otherwise); `dygrad.compile` retraces instead of raising."""
 
 
-def signature(leaves: list[Any]) -> tuple[Any, ...]:
+def signature(leaves: list[Any], grad: bool = True) -> tuple[Any, ...]:
     """What a trace is specialized on, for flattened call arguments: each tensor's shape, dtype
-    and requires_grad; every other value itself."""
+    and (with `grad`: the compiled replay depends on it) requires_grad; every other value."""
     out = []
     for x in leaves:
         if isinstance(x, Tensor):
-            out.append(("T", x._data.shape, x._data.dtype, x._requires_grad))
+            out.append(("T", x._data.shape, x._data.dtype, x._requires_grad and grad))
         else:
             out.append(("V", type(x), x))
     return tuple(out)
@@ -71,7 +71,7 @@ class TracedFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         leaves, _ = tree_flatten((args, kwargs))
-        sig = signature(leaves)
+        sig = signature(leaves, grad=False)  # replayed eagerly: autograd works as usual
         if sig != self.signature:
             raise GuardError(
                 f"this trace does not apply: {describe_mismatch(self.signature, sig)}. Trace "
@@ -118,6 +118,6 @@ def trace(fn: Callable[..., Any], *example_inputs: Any, **example_kwargs: Any) -
     if len(example_inputs) == 1 and type(example_inputs[0]) is tuple:
         example_inputs = example_inputs[0]
     leaves, _ = tree_flatten((example_inputs, example_kwargs))
-    sig = signature(leaves)
+    sig = signature(leaves, grad=False)
     graph, _ = trace_graph(fn, tuple(example_inputs), dict(example_kwargs))
     return TracedFunction(fn, graph, sig)

@@ -1,0 +1,517 @@
+"""`dygrad.compile`: replay a traced graph as generated straight-line code on raw arrays.
+
+From a Graph this module writes two Python functions: a forward that calls each op's forward on
+NumPy arrays and keeps exactly what the backward rules name, and a backward that runs the vjp
+rules in reverse and sums gradients. No Tensor and no graph node is made per op: a call returns
+tensors whose `grad_fn` is one `CompiledFunctionBackward` node with edges to the parameters and
+inputs, so `loss.backward()` fills `.grad` as eager mode does. Values are freed after their last
+use, and elementwise results are written into dead buffers of the same shape (buffer reuse).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..autograd.grad_mode import state
+from ..autograd.graph import Node as GraphNode
+from ..backend import sum_to_shape
+from ..ops.registry import _edge, stale_message
+from ..tensor import Tensor
+from .interp import GuardFailure
+from .ir import DataRef, Graph, Guard, Node, Value
+
+__all__ = ["Program", "build_program", "CompiledFunctionBackward"]
+
+
+class _Fail(Exception):  # noqa: N818 - a guard index, caught at once
+    pass
+
+
+def _asarray(x: Any) -> np.ndarray:
+    return x if type(x) is np.ndarray else np.asarray(x)
+
+
+def _fit(g: Any, shape: tuple[int, ...], dt: np.dtype) -> Any:
+    if g is None:
+        return None
+    if type(g) is not np.ndarray:
+        g = np.asarray(g)
+    if g.shape != shape:
+        g = sum_to_shape(g, shape)
+    if g.dtype != dt:
+        g = g.astype(dt)
+    return g
+
+
+def _acc(a: Any, b: Any) -> Any:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
+
+
+def _is_pseudo(n: Node, name: str) -> bool:
+    return n.op.name == name and not hasattr(n.op, "grad_fn")
+
+
+class Program:
+    """Generated forward (and backward) for one Graph under one call signature."""
+
+    def __init__(self) -> None:
+        self.forward: Callable[..., Any] = lambda *a: None
+        self.backward: Callable[..., Any] | None = None
+        self.source = ""
+        self.grad_leaves: list[Value] = []  # inputs/externals that receive gradients, in order
+        self.diff_outputs: list[bool] = []  # per graph output: has a gradient
+        self.out_meta: list[tuple[tuple[int, ...], np.dtype]] = []
+        self.saved_leaves: list[Value] = []  # inputs/externals whose versions backward checks
+        self.guards: list[Guard] = []
+        self.n_saved = 0
+
+
+def _needs_grad(g: Graph) -> set[int]:
+    """Values that depend differentiably on an input or parameter that requires grad."""
+    need = {v.id for v in [*g.inputs, *g.externals] if v.requires_grad}
+    for n in _flat_nodes(g):
+        if _is_pseudo(n, "detach") or _is_pseudo(n, "random"):
+            continue
+        op: Any = n.op
+        if not op.differentiable:
+            continue
+        if any(v.id in need for v in n.tensor_args()):
+            dif = op.differentiable_outputs or (True,) * len(n.outputs)
+            for j, v in enumerate(n.outputs):
+                if v.dtype.kind == "f" and dif[j]:
+                    need.add(v.id)
+    return need
+
+
+def _flat_nodes(g: Graph) -> list[Node]:
+    out: list[Node] = []
+    for n in g.nodes:
+        out.extend(n.fused if n.fused is not None else (n,))
+    return out
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.consts: dict[str, Any] = {}
+        self.lines: list[str] = []
+        self._ids: dict[int, str] = {}
+
+    def const(self, obj: Any, prefix: str = "K") -> str:
+        name = self._ids.get(id(obj))
+        if name is None:
+            name = f"{prefix}{len(self.consts)}"
+            self._ids[id(obj)] = name
+            self.consts[name] = obj
+        return name
+
+    def literal(self, a: Any) -> str:
+        if a is None or isinstance(a, bool | int | str):
+            return repr(a)
+        if isinstance(a, float):
+            return repr(a) if np.isfinite(a) else self.const(a)
+        if type(a) is tuple and all(
+            x is None or isinstance(x, bool | int | str) for x in a
+        ):  # fmt: skip
+            return repr(a)
+        return self.const(a)
+
+
+def build_program(g: Graph, with_grad: bool) -> Program:
+    """Write and compile the forward (and, `with_grad`, the backward) of `g`."""
+    p = Program()
+    w = _Writer()
+    nodes = _flat_nodes(g)
+    need = _needs_grad(g) if with_grad else set()
+    name: dict[int, str] = {}
+    leaves = [*g.inputs, *g.externals]
+    for k, v in enumerate(leaves):
+        name[v.id] = f"a{k}"
+    for v in g.const_values:
+        name[v.id] = w.const(g.consts[v.id], "C")
+    for n in nodes:
+        for v in n.outputs:
+            name[v.id] = f"v{v.id}"
+
+    # Which values reach an output with a gradient: the backward walks only those.
+    reach = {v.id for v in g.outputs if v.id in need}
+    grad_nodes: list[Node] = []
+    for n in reversed(nodes):
+        if any(v.id in reach for v in n.outputs) and not (
+            _is_pseudo(n, "detach") or _is_pseudo(n, "random")
+        ):
+            ins = [v for v in n.tensor_args() if v.id in need]
+            if ins:
+                grad_nodes.append(n)
+                reach.update(v.id for v in ins)
+    p.grad_leaves = [v for v in leaves if v.id in reach and v.requires_grad]
+    p.diff_outputs = [v.id in need for v in g.outputs]
+    p.out_meta = [(v.shape, v.dtype) for v in g.outputs]
+
+    # What backward needs from forward: per grad node, the arrays its rules name.
+    saved: list[str] = []
+    saved_set: set[str] = set()
+    rule_env: dict[int, list[str]] = {}  # id(node) -> expressions of [out, *args]
+
+    def expr(a: Any) -> str:
+        if isinstance(a, Value):
+            return name[a.id]
+        if isinstance(a, DataRef):
+            return name[a.value.id]
+        if isinstance(a, list):
+            return "[" + ", ".join(expr(x) for x in a) + "]"
+        if type(a) is tuple and any(isinstance(x, Value | DataRef | list) for x in a):
+            return "(" + "".join(expr(x) + ", " for x in a) + ")"
+        return w.literal(a)
+
+    # --- forward ------------------------------------------------------------------------------
+    guards: dict[int, list[int]] = {}
+    for k, gd in enumerate(g.guards):
+        guards.setdefault(gd.value.id, []).append(k)
+    p.guards = list(g.guards)
+    fw: list[str] = []
+    for v in leaves:
+        for k in guards.get(v.id, ()):
+            fw.append(f"    if G{k}.observe({name[v.id]}) != G{k}.expected: raise _Fail({k})")
+    for n in nodes:
+        op: Any = n.op
+        outs = [name[v.id] for v in n.outputs]
+        lhs = ", ".join(outs) + ("," if len(outs) == 1 and op.n_outputs != 1 else "")
+        if _is_pseudo(n, "detach"):
+            fw.append(f"    {outs[0]} = {expr(n.args[0])}")
+        elif _is_pseudo(n, "random"):
+            fw.append(f"    {outs[0]} = {w.const(op.forward, 'R')}()")
+        else:
+            args = [expr(a) for a in n.args]
+            args = _casts(n, args, w, expr)
+            fn = w.const(op.forward, "F")
+            call = f"{fn}({', '.join(args)})"
+            if op.n_outputs == 1 and not op.variadic or len(outs) == 1 and op.n_outputs == 1:
+                out_v = n.outputs[0]
+                if n.inplace:
+                    call = f"_asarray({call}).astype({w.const(out_v.dtype)}, copy=False)"
+                elif out_v.shape == ():
+                    call = f"_asarray({call})"
+                fw.append(f"    {outs[0]} = {call}")
+            else:
+                fw.append(f"    {lhs} = {call}")
+                for v in n.outputs:
+                    if v.shape == ():
+                        fw.append(f"    {name[v.id]} = _asarray({name[v.id]})")
+            if n in grad_nodes:
+                env = [lhs.rstrip(",") if len(outs) > 1 or op.n_outputs != 1 else outs[0]]
+                if len(outs) > 1 or op.n_outputs != 1:
+                    env = ["(" + ", ".join(outs) + ",)"]
+                env.extend(expr(a) for a in n.args)
+                rule_env[id(n)] = env
+                for pos in sorted(_needed_positions(n, need)):
+                    # Every array the rule's arguments mention is kept for backward, which
+                    # unpacks them under the same names and evaluates the same expressions.
+                    for nm in _VAR.findall(env[pos]):
+                        if nm not in saved_set:
+                            saved_set.add(nm)
+                            saved.append(nm)
+        for v in n.outputs:
+            for k in guards.get(v.id, ()):
+                fw.append(f"    if G{k}.observe({name[v.id]}) != G{k}.expected: raise _Fail({k})")
+    fw = _free_dead(fw, nodes, g, name, saved)
+    outs_expr = ", ".join(name[v.id] for v in g.outputs)
+    muts = ", ".join(name[m[1].id] for m in g.mutations)
+    saved_tuple = ", ".join(saved)
+    src = [f"def forward({', '.join(name[v.id] for v in leaves)}):", *fw]
+    src.append(f"    return ({outs_expr}{',' if outs_expr else ''}), ({muts}{',' if muts else ''}),"
+               f" ({saved_tuple}{',' if saved_tuple else ''})")  # fmt: skip
+    p.n_saved = len(saved)
+    p.saved_leaves = [v for v in leaves if name[v.id] in saved_set]
+
+    # --- backward -----------------------------------------------------------------------------
+    if with_grad and p.grad_leaves:
+        bw = _backward_lines(g, grad_nodes, need, name, rule_env, w, saved, reach)
+        src.append("")
+        src.append(f"def backward(saved, gouts):")  # noqa: F541
+        if saved:
+            src.append(f"    ({saved_tuple},) = saved")
+        src.extend(bw)
+    glb: dict[str, Any] = dict(w.consts)
+    glb.update(_asarray=_asarray, _fit=_fit, _acc=_acc, _Fail=_Fail, np=np)
+    for k, gd in enumerate(g.guards):
+        glb[f"G{k}"] = gd
+    p.source = "\n".join(src) + "\n"
+    code = compile(p.source, f"<dygrad.compile {id(p):x}>", "exec")
+    exec(code, glb)  # noqa: S102 - our own generated code
+    p.forward = glb["forward"]
+    p.backward = glb.get("backward")
+    return p
+
+
+_VAR = re.compile(r"\b[av][0-9]+\b")
+
+
+def _casts(n: Node, args: list[str], w: _Writer, expr: Callable[[Any], str]) -> list[str]:
+    # The op's dtype rule, applied once here instead of on every call (dtypes are fixed).
+    op: Any = n.op
+    rule = getattr(op, "dtype_rule", None)
+    if rule is None:
+        return args
+    if op.variadic:
+        vals = n.args[0]
+        d = rule([np.empty((0,), v.dtype) for v in vals])
+        if d is not None and any(v.dtype != d for v in vals):
+            dn = w.const(np.dtype(d))
+            parts = [f"{expr(v)}.astype({dn})" if v.dtype != d else expr(v) for v in vals]
+            args[0] = "[" + ", ".join(parts) + "]"
+        return args
+    stand = []
+    for a in n.args[: op.n_in]:
+        if isinstance(a, Value):
+            stand.append(np.empty((), a.dtype) if a.shape == () else np.empty((1,), a.dtype))
+        else:
+            stand.append(a)
+    d = rule(stand)
+    if d is None:
+        return args
+    dn = w.const(np.dtype(d))
+    for i, a in enumerate(n.args[: op.n_in]):
+        if isinstance(a, Value) and a.dtype != d:
+            args[i] = f"{args[i]}.astype({dn})"
+    return args
+
+
+def _needed_positions(n: Node, need: set[int]) -> set[int]:
+    op: Any = n.op
+    pos: set[int] = set()
+    if op.variadic:
+        return set(op.vjp_args[0])
+    for i in range(op.n_in):
+        a = n.args[i] if i < len(n.args) else None
+        if isinstance(a, Value) and a.id in need:
+            pos.update(op.vjp_args[i])
+    return pos
+
+
+def _free_dead(fw: list[str], nodes: list[Node], g: Graph, name: dict[int, str],
+               saved: list[str]) -> list[str]:  # fmt: skip
+    """Drop each node output after its last use in the forward (unless kept for backward or
+    returned), so its memory goes back at once: the buffer-reuse plan at its simplest."""
+    keep = {name[v.id] for v in g.roots()} | set(saved)
+    last: dict[str, int] = {}
+    for k, n in enumerate(nodes):
+        for v in n.tensor_args():
+            last[name[v.id]] = k
+    # map each forward line to its node index by the output names it defines
+    out_line: dict[str, int] = {}
+    for i, line in enumerate(fw):
+        head = line.strip().split(" = ", 1)[0]
+        for nm in head.split(","):
+            nm = nm.strip()
+            if nm.startswith("v") and nm not in out_line:
+                out_line[nm] = i
+    node_line = []
+    for n in nodes:
+        nm = name[n.outputs[0].id] if n.outputs else None
+        node_line.append(out_line.get(nm, -1) if nm else -1)
+    frees: dict[int, list[str]] = {}
+    for nm, k in last.items():
+        if nm in keep or not nm.startswith("v"):
+            continue
+        frees.setdefault(node_line[k], []).append(nm)
+    res: list[str] = []
+    for i, line in enumerate(fw):
+        res.append(line)
+        if i in frees:
+            # guard lines may follow the node's line: delete after them
+            res.append(f"    del {', '.join(sorted(set(frees[i])))}")
+    return _move_dels_after_guards(res)
+
+
+def _move_dels_after_guards(lines: list[str]) -> list[str]:
+    out: list[str] = []
+    pending: list[str] = []
+    for line in lines:
+        if line.startswith("    del "):
+            pending.append(line)
+            continue
+        if pending and not line.startswith("    if G"):
+            out.extend(pending)
+            pending = []
+        out.append(line)
+    out.extend(pending)
+    return out
+
+
+def _backward_lines(g: Graph, grad_nodes: list[Node], need: set[int], name: dict[int, str],
+                    rule_env: dict[int, list[str]], w: _Writer, saved: list[str],
+                    reach: set[int]) -> list[str]:  # fmt: skip
+    lines: list[str] = []
+    gname: dict[int, str] = {}
+    assigned: set[int] = set()
+
+    def gvar(v: Value) -> str:
+        return gname.setdefault(v.id, f"g{v.id}")
+
+    def add(v: Value, e: str) -> None:
+        gv = gvar(v)
+        if v.id in assigned:
+            lines.append(f"    {gv} = _acc({gv}, {e})")
+        else:
+            assigned.add(v.id)
+            lines.append(f"    {gv} = {e}")
+
+    for j, v in enumerate(g.outputs):
+        if v.id in need:
+            add(v, f"gouts[{j}]")
+    for n in grad_nodes:
+        op: Any = n.op
+        env = rule_env[id(n)]
+        outs = n.outputs
+        if op.n_outputs == 1 and len(outs) == 1:
+            o = outs[0]
+            if o.id not in assigned:
+                continue  # no gradient reaches it
+            gin = gvar(o)
+        else:
+            parts = []
+            for v in outs:
+                if v.id in assigned:
+                    parts.append(f"({gvar(v)} if {gvar(v)} is not None else "
+                                 f"np.zeros({v.shape!r}, {w.const(v.dtype)}))")  # fmt: skip
+                else:
+                    parts.append(f"np.zeros({v.shape!r}, {w.const(v.dtype)})")
+            gin = "(" + ", ".join(parts) + ",)"
+        if op.variadic:
+            rule = w.const(op.vjp_all, "V")
+            args = ", ".join(env[j] for j in op.vjp_args[0])
+            lines.append(f"    _r = {rule}({gin}{', ' if args else ''}{args})")
+            for k, v in enumerate(n.args[0]):
+                if isinstance(v, Value) and v.id in need:
+                    add(v, f"_r[{k}]")
+            continue
+        out0 = outs[0]
+        for i in range(op.n_in):
+            a = n.args[i]
+            if not (isinstance(a, Value) and a.id in need):
+                continue
+            rule = op.vjps[i]
+            if rule is None:
+                raise RuntimeError(
+                    f"The function '{op.name}' is not differentiable with respect to argument "
+                    f"'{op.params[i]}'. This input cannot have requires_grad True."
+                )
+            rn = w.const(rule, "V")
+            args = ", ".join(env[j] for j in op.vjp_args[i])
+            e = f"{rn}({gin}{', ' if args else ''}{args})"
+            if len(outs) == 1 and (a.shape != out0.shape or a.dtype != out0.dtype):
+                e = f"_fit({e}, {a.shape!r}, {w.const(a.dtype)})"
+            add(a, e)
+    leaves = [*g.inputs, *g.externals]
+    res = []
+    for v in leaves:
+        if v.id in reach and v.requires_grad:
+            res.append(gvar(v) if v.id in assigned else "None")
+    lines.append(f"    return ({', '.join(res)}{',' if res else ''})")
+    return lines
+
+
+class CompiledFunctionBackward(GraphNode):
+    """The one graph node a compiled call records: runs the generated backward."""
+
+    def __init__(self, program: Program, saved: tuple[Any, ...], versions: list[tuple[Any, int]],
+                 n_outputs: int) -> None:  # fmt: skip
+        super().__init__()
+        self._program = program
+        self._saved: tuple[Any, ...] | None = saved
+        self._versions = versions
+        self.n_outputs = n_outputs  # type: ignore[misc]
+
+    def name(self) -> str:
+        return "CompiledFunctionBackward"
+
+    def _apply(self, grads: Any, create_graph: bool) -> list[Any]:
+        if create_graph:
+            raise RuntimeError(
+                "dygrad.compile: double backward (create_graph=True) through a compiled "
+                "function is not supported, as in torch.compile; call the function eagerly."
+            )
+        saved = self._saved
+        if saved is None:
+            from ..autograd.graph import FREED_MSG
+
+            raise RuntimeError(FREED_MSG)
+        for t, ver in self._versions:
+            if t._vc[0] != ver:
+                raise RuntimeError(stale_message(
+                    f"one of the variables needed for gradient computation (a tensor of shape "
+                    f"{list(t._data.shape)} read by a compiled function)", None, 0,
+                    t._vc[0], ver))  # fmt: skip
+        gs = [grads] if self.n_outputs == 1 else list(grads)
+        p = self._program
+        diff = [j for j, d in enumerate(p.diff_outputs) if d]
+        full: list[Any] = [None] * len(p.diff_outputs)
+        for k, j in enumerate(diff):
+            gj = gs[k] if k < len(gs) else None
+            if gj is None:
+                shape, dt = p.out_meta[j]
+                gj = np.zeros(shape, dt)
+            full[j] = gj
+        assert p.backward is not None
+        res = p.backward(saved, full)
+        return [_asarray(r) if r is not None else None for r in res]
+
+    def _release(self) -> None:
+        self._saved = None
+        self._freed = True
+
+
+def run_program(p: Program, g: Graph, inputs: list[Any], with_grad: bool) -> list[Any]:
+    """Call the generated forward on `inputs` (tensors), write back mutations, and wrap the
+    outputs (with one CompiledFunctionBackward node when there are gradients to compute)."""
+    ext = g.external_tensors
+    tensors = [*inputs, *[ext[v.id] for v in g.externals]]
+    try:
+        outs, muts, saved = p.forward(*[t._data for t in tensors])
+    except _Fail as f:
+        k = f.args[0]
+        gd = p.guards[k]
+        raise GuardFailure(gd, "otherwise") from None
+    for (tgt, _), arr in zip(g.mutations, muts, strict=True):
+        t = tensors[[*g.inputs, *g.externals].index(tgt)]
+        np.copyto(t._data, arr, casting="unsafe")
+        t._vc[0] += 1
+    node = None
+    if with_grad and p.backward is not None and any(p.diff_outputs):
+        leaves = [*g.inputs, *g.externals]
+        edges = []
+        for v in p.grad_leaves:
+            edges.append(_edge(tensors[leaves.index(v)]))
+        saved_ids = {id(x) for x in saved}
+        versions = [(t, t._vc[0]) for t in tensors if id(t._data) in saved_ids]
+        node = CompiledFunctionBackward(p, saved, versions, sum(p.diff_outputs))
+        node.next_functions = tuple(edges)
+    res = []
+    k = 0
+    input_ids = {v.id: t for v, t in zip([*g.inputs, *g.externals], tensors, strict=True)}
+    for j, (v, arr) in enumerate(zip(g.outputs, outs, strict=True)):
+        if v.id in input_ids and v.kind in ("input", "external"):
+            res.append(input_ids[v.id])
+            continue
+        if node is not None and p.diff_outputs[j]:
+            res.append(Tensor._wrap(arr, True, node, k))
+            k += 1
+        else:
+            res.append(Tensor._wrap(arr, False, None, 0))
+    return res
+
+
+def grad_enabled() -> bool:
+    return bool(state.enabled)
+
+
+_ = sys  # keep the import for debugging generated code (sys._getframe in tracebacks)

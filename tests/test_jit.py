@@ -1,0 +1,431 @@
+"""dygrad.jit.trace and dygrad.compile: the recorded graph, replay with guards, compiled
+forward+backward equal to eager mode, retracing and its explanations."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+
+import dygrad as torch
+import dygrad.jit as jit
+from dygrad import nn
+from dygrad.tensor import Tensor
+
+HERE = "test_jit.py"
+
+
+def _line(pattern: str) -> int:
+    """The line number of the first line of this file containing `pattern`."""
+    with open(__file__) as f:
+        for k, line in enumerate(f, 1):
+            if pattern in line and "_line(" not in line:
+                return k
+    raise AssertionError(pattern)
+
+
+def _grads(params: list[Tensor]) -> list[np.ndarray]:
+    return [p.grad.numpy().copy() for p in params]
+
+
+def _zero(params: list[Tensor]) -> None:
+    for p in params:
+        p.grad = None
+
+
+def chain(x: Tensor, w: Tensor) -> tuple[Tensor, Tensor]:
+    y = (x @ w).tanh()  # chain-line-1
+    z = y * 2 + 1  # chain-line-2
+    return z.mean(), y
+
+
+# --- trace: the graph --------------------------------------------------------------------------
+def test_trace_graph_prints_ssa_lines_with_source_lines() -> None:
+    x, w = torch.randn(4, 3), torch.randn(3, 5, requires_grad=True)
+    g = jit.trace(chain, x, w).graph
+    text = str(g)
+    assert text.startswith("graph(%input0 : float32[4, 3],")
+    lines = text.splitlines()
+    mm = next(ln for ln in lines if "= mm(" in ln)
+    assert re.search(r"%\d+ : float32\[4, 5\] = mm\(%input0, %input1\)", mm)
+    assert mm.endswith(f"# {HERE}:{_line('# chain-line-1')}")
+    assert any("= mul(" in ln and ln.endswith(f"{HERE}:{_line('# chain-line-2')}") for ln in lines)
+    assert [n.name for n in g.nodes] == ["mm", "tanh", "mul", "add", "mean_all"]
+    assert lines[-1].strip().startswith("return (%")
+    # every value is defined once (SSA)
+    defined = re.findall(r"^\s+(%\d+) :", text, flags=re.M)
+    assert len(defined) == len(set(defined)) == len(g.nodes)
+
+
+def test_trace_module_names_parameters_and_module_paths() -> None:
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(3, 4)
+
+        def forward(self, x: Tensor) -> Tensor:
+            return self.fc(x).relu()
+
+    model = nn.Sequential(Block(), nn.Linear(4, 2))
+    g = jit.trace(model, torch.randn(5, 3)).graph
+    text = str(g)
+    assert "%0.fc.weight : float32[4, 3]" in text and "%1.bias : float32[2]" in text
+    scopes = {n.name: n.scope for n in g.nodes}
+    assert scopes["relu"] == "0"  # relu is called by Block itself
+    assert any(n.scope == "0.fc" for n in g.nodes) and any(n.scope == "1" for n in g.nodes)
+    assert "(0.fc)" in text
+
+
+def test_traced_function_matches_eager_outputs_and_gradients() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(4 * 3 * 3, 5))  # fmt: skip
+    model.eval()
+    x = torch.randn(2, 1, 8, 8)
+    traced = jit.trace(model, x)
+    x2 = torch.randn(2, 1, 8, 8, requires_grad=True)
+    params = list(model.parameters())
+    out = traced(x2)
+    out.square().sum().backward()
+    got = _grads(params) + [x2.grad.numpy().copy()]
+    _zero(params)
+    x2.grad = None
+    ref = model(x2)
+    ref.square().sum().backward()
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-6)
+    for a, b in zip(got, _grads(params) + [x2.grad.numpy()], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_trace_accepts_a_tuple_of_inputs_and_structured_outputs() -> None:
+    def f(x: Tensor, y: Tensor) -> dict[str, Any]:
+        return {"s": x + y, "pair": (x * y, 3)}
+
+    x, y = torch.randn(2), torch.randn(2)
+    t = jit.trace(f, (x, y))
+    out = t(y, x)
+    assert set(out) == {"s", "pair"} and out["pair"][1] == 3
+    np.testing.assert_allclose(out["pair"][0].numpy(), (x * y).numpy())
+
+
+# --- guards --------------------------------------------------------------------------------------
+def branchy(x: Tensor) -> Tensor:
+    if x.sum() > 0:  # branch-line
+        return x * 2
+    return x - 1
+
+
+def test_trace_records_a_guard_and_refuses_the_other_branch() -> None:
+    t = jit.trace(branchy, torch.ones(3))
+    assert len(t.graph.guards) == 1
+    assert "guard bool(%" in str(t.graph) and f"{HERE}:{_line('# branch-line')}" in str(t.graph)
+    np.testing.assert_allclose(t(torch.full((3,), 2.0)).numpy(), [4, 4, 4])
+    with pytest.raises(jit.GuardError, match=rf"bool\(%\d+\) at {HERE}:{_line('# branch-line')}"):
+        t(-torch.ones(3))
+
+
+@pytest.mark.parametrize("kind", ["item", "int", "float", "tolist", "index"])
+def test_every_conversion_to_python_is_guarded(kind: str) -> None:
+    def f(x: Tensor, i: Tensor) -> Tensor:
+        if kind == "item":
+            return x * x.sum().item()
+        if kind == "int":
+            return x * int(i)
+        if kind == "float":
+            return x * float(i)
+        if kind == "tolist":
+            return x * i.tolist()
+        return x[i]
+
+    x = torch.arange(4.0)
+    i = torch.tensor(2)
+    cf = torch.compile(f)
+    for k in (2, 2, 3, 1, 1):
+        ik = torch.tensor(k)
+        xk = x * (1 if kind != "item" else k)
+        np.testing.assert_allclose(cf(xk, ik).numpy(), f(xk, ik).numpy())
+    assert cf.traces == 3
+    t = jit.trace(f, x, i)
+    assert [g.kind for g in t.graph.guards] == ["int" if kind == "index" else kind]
+
+
+def test_boolean_mask_shape_is_a_guard() -> None:
+    def f(x: Tensor) -> Tensor:
+        sel = x[x > 0]
+        return sel * len(sel)
+
+    cf = torch.compile(f)
+    for data in ([1.0, -1.0, 2.0], [3.0, -2.0, 1.0], [1.0, 1.0, 1.0]):
+        x = torch.tensor(data)
+        np.testing.assert_allclose(cf(x).numpy(), f(x).numpy())
+    assert cf.traces == 2  # two positives twice, then three
+
+
+def test_python_arguments_are_part_of_the_signature() -> None:
+    cf = torch.compile(lambda x, k: x * k)
+    x = torch.ones(2)
+    assert (
+        cf(x, 2).tolist() == [2, 2] and cf(x, 3).tolist() == [3, 3] and cf(x, 2).tolist() == [2, 2]
+    )
+    assert cf.traces == 2
+
+
+# --- refusing what cannot be traced ---------------------------------------------------------------
+def test_numpy_inside_traced_code_is_an_error_naming_the_line() -> None:
+    def f(x: Tensor) -> Tensor:
+        return torch.tensor(x.numpy() * 2)  # numpy-line
+
+    with pytest.raises(jit.TraceError, match=rf"numpy\(\).*{HERE}:{_line('# numpy-line')}"):
+        jit.trace(f, torch.ones(2))
+
+
+def test_tensor_computed_outside_the_ops_is_an_error_naming_the_line() -> None:
+    def f(x: Tensor) -> Tensor:
+        return x.floor() + x  # floor-line
+
+    with pytest.raises(
+        jit.TraceError, match=rf"outside dygrad's ops.*{HERE}:{_line('# floor-line')}"
+    ):
+        jit.trace(f, torch.ones(2))
+
+
+def test_in_place_on_a_view_is_refused() -> None:
+    def f(x: Tensor) -> Tensor:
+        y = x * 1
+        v = y[0]
+        v.add_(1)
+        return y
+
+    with pytest.raises(jit.TraceError, match="shares memory"):
+        jit.trace(f, torch.ones(2, 2))
+
+
+def test_in_place_on_a_fresh_tensor_is_traced_functionally() -> None:
+    def f(x: Tensor) -> Tensor:
+        y = x * 2
+        y.add_(1)
+        y.mul_(x)
+        return y
+
+    x = torch.randn(3)
+    t = jit.trace(f, x)
+    x2 = torch.randn(3)
+    np.testing.assert_allclose(t(x2).numpy(), f(x2).numpy(), rtol=1e-6)
+    cf = torch.compile(f)
+    cf(x2)
+    np.testing.assert_allclose(cf(x2).numpy(), f(x2).numpy(), rtol=1e-6)
+
+
+# --- compile -------------------------------------------------------------------------------------
+def _mlp() -> nn.Module:
+    return nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 16), nn.ReLU(),
+                         nn.Linear(16, 3))  # fmt: skip
+
+
+def _cnn() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Conv2d(4, 8, 3), nn.ReLU(), nn.AvgPool2d(2),
+                         nn.Flatten(), nn.Linear(8, 5), nn.LogSoftmax(dim=1))  # fmt: skip
+
+
+class _Attn(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.norm = nn.LayerNorm(8)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.norm(x + self.attn(x, x, x)[0])
+
+
+class _LSTM(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(4, 6, batch_first=True)
+        self.fc = nn.Linear(6, 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out, _ = self.lstm(x)
+        return self.fc(out[:, -1])
+
+
+MODELS = {
+    "mlp": (_mlp, (5, 6)),
+    "cnn": (_cnn, (3, 1, 8, 8)),
+    "attention": (_Attn, (2, 5, 8)),
+    "lstm": (_LSTM, (2, 5, 4)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_compiled_model_equals_eager_outputs_and_gradients(name: str) -> None:
+    build, shape = MODELS[name]
+    torch.manual_seed(0)
+    model = build()
+    twin = build()
+    twin.load_state_dict(model.state_dict())
+    cm = torch.compile(model)
+    for step in range(3):
+        x = torch.randn(*shape, requires_grad=True)
+        x2 = x.detach().clone().requires_grad_(True)
+        out = cm(x)
+        ref = twin(x2)
+        np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-5,
+                                   atol=1e-6)  # fmt: skip
+        if step > 0:
+            assert out.grad_fn.name() == "CompiledFunctionBackward"
+        (out * torch.arange(float(out.numel())).reshape(out.shape)).sum().backward()
+        (ref * torch.arange(float(ref.numel())).reshape(ref.shape)).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), x2.grad.numpy(), rtol=1e-4, atol=1e-6)
+        for (n, p), q in zip(model.named_parameters(), twin.parameters(), strict=True):
+            np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-4, atol=1e-6,
+                                       err_msg=n)  # fmt: skip
+    for a, b in zip(model.buffers(), twin.buffers(), strict=True):  # running statistics
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
+    assert cm._compiled.traces == 1
+
+
+def test_compiled_training_loop_matches_eager() -> None:
+    torch.manual_seed(1)
+    model, twin = _mlp(), _mlp()
+    twin.load_state_dict(model.state_dict())
+    cm = torch.compile(model)
+    opts = [torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9) for m in (model, twin)]
+    x, y = torch.randn(8, 6), torch.randint(0, 3, (8,))
+    loss_fn = nn.CrossEntropyLoss()
+    for _ in range(5):
+        for fwd, opt in ((cm, opts[0]), (twin, opts[1])):
+            opt.zero_grad()
+            loss = loss_fn(fwd(x), y)
+            loss.backward()
+            opt.step()
+    for p, q in zip(model.parameters(), twin.parameters(), strict=True):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_compiled_call_makes_no_tensor_per_op(monkeypatch: pytest.MonkeyPatch) -> None:
+    f = torch.compile(lambda x: ((x + 1) * 2).tanh().exp().sum())
+    x = torch.randn(4, requires_grad=True)
+    f(x).backward()  # traces
+    made = []
+    orig = Tensor._wrap.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: Any, *a: Any) -> Any:
+        made.append(1)
+        return orig(cls, *a)
+
+    monkeypatch.setattr(Tensor, "_wrap", classmethod(counting))
+    out = f(x)
+    assert len(made) == 1  # the output only
+    nodes = []
+    fn = out.grad_fn
+    assert fn.name() == "CompiledFunctionBackward"
+    for nxt, _ in fn.next_functions:
+        nodes.append(type(nxt).__name__)
+    assert nodes == ["AccumulateGrad"]
+
+
+def test_retrace_on_shape_dtype_grad_mode_and_training_with_explanations(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    model = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5))
+    cm = torch.compile(model, explain=True)
+    cm(torch.ones(2, 3))  # first call
+    cm(torch.ones(2, 3))  # replay
+    cm(torch.ones(4, 3))  # new shape
+    cm(torch.ones(4, 3, dtype=torch.float64).float())  # same signature again
+    model.eval()
+    cm(torch.ones(4, 3))  # training flag
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 3
+    assert "first call" in err[0]
+    assert "argument 0 has shape [4, 3], traced with [2, 3]" in err[1]
+    assert "training is False, traced with True" in err[2]
+    assert all(re.search(rf"called at {HERE}:\d+", e) for e in err)
+    assert cm.explanations == err
+
+
+def test_guard_explanation_names_the_source_line(capsys: pytest.CaptureFixture[str]) -> None:
+    cf = torch.compile(branchy, explain=True)
+    cf(torch.ones(2))
+    cf(-torch.ones(2))
+    err = capsys.readouterr().err
+    assert "bool(%" in err and f"{HERE}:{_line('# branch-line')}" in err
+
+
+def test_compiled_dropout_draws_a_new_mask_each_call() -> None:
+    cm = torch.compile(nn.Dropout(0.5))
+    x = torch.ones(200)
+    _a, b, c = cm(x), cm(x), cm(x)
+    assert not np.array_equal(b.numpy(), c.numpy())
+    assert set(np.unique(c.numpy())) <= {0.0, 2.0}
+
+
+def test_compiled_under_no_grad_records_nothing() -> None:
+    model = _mlp()
+    cm = torch.compile(model)
+    x = torch.randn(2, 6)
+    with torch.no_grad():
+        out = cm(x)
+        out2 = cm(x)
+    assert out2.grad_fn is None and not out2.requires_grad
+    np.testing.assert_allclose(out.numpy(), out2.numpy())
+    assert cm(x).grad_fn is not None
+
+
+def test_compiled_backward_errors_like_eager() -> None:
+    w = torch.randn(3, requires_grad=True)
+    f = torch.compile(lambda x: (x * w).tanh().sum())
+    x = torch.randn(3, requires_grad=True)  # its gradient needs w's value: w is saved
+    f(x)
+    out = f(x)
+    out.backward()
+    with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+        out.backward()
+    out = f(x)
+    with torch.no_grad():
+        w.mul_(2)  # an optimizer step before backward
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.backward()
+    out = f(x)
+    with pytest.raises(RuntimeError, match="double backward"):
+        torch.autograd.grad(out, w, create_graph=True)
+
+
+def test_replaced_parameter_retraces() -> None:
+    model = nn.Linear(2, 1)
+    cm = torch.compile(model)
+    x = torch.ones(1, 2)
+    cm(x)
+    model.weight = nn.Parameter(torch.zeros(1, 2))
+    out = cm(x)
+    np.testing.assert_allclose(out.detach().numpy(), model.bias.detach().numpy()[None])
+    assert cm._compiled.traces == 2
+
+
+def test_too_many_retraces_fall_back_to_eager() -> None:
+    cf = torch.compile(lambda x: x * x.sum().item(), max_traces=2)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        vals = [cf(torch.full((2,), float(k))).tolist() for k in range(1, 5)]
+    assert vals == [[k * 2.0 * k] * 2 for k in range(1, 5)]
+    assert cf.traces == 2 and cf.fallback
+    assert any("running it eagerly" in str(r.message) for r in rec)
+
+
+def test_compiled_digits_cnn_reaches_the_eager_accuracy() -> None:
+    pytest.importorskip("sklearn")
+    from dygrad import demo
+
+    hist = {}
+    for comp in (False, True):
+        torch.manual_seed(0)
+        model = demo.cnn()
+        hist[comp] = demo.train(model, epochs=2, lr=5e-3, progress=False, log=lambda s: None,
+                                compile=comp)  # fmt: skip
+    np.testing.assert_allclose(hist[True]["train_loss"], hist[False]["train_loss"], rtol=1e-4)
+    assert hist[True]["test_acc"] == pytest.approx(hist[False]["test_acc"], abs=0.005)
+    assert hist[True]["test_acc"][-1] > 0.85
