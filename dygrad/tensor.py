@@ -33,6 +33,7 @@ from .ops.registry import (
 from .ops.registry import concrete as _concrete
 from .ops.registry import created as _created
 from .ops.registry import made as _made
+from .ops.registry import untraceable as _untraceable
 
 __all__ = ["Tensor", "Size", "device"]
 
@@ -411,6 +412,8 @@ class Tensor:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is None or self._retains_grad:
             return
+        if hook_open[0]:
+            _untraceable("retain_grad() (a compiled replay keeps no per-op gradients)")
         self._retains_grad = True
         ref = weakref.ref(self)
         nr = self._out_nr
@@ -439,6 +442,9 @@ class Tensor:
         """
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if hook_open[0] and self.grad_fn is not None:
+            _untraceable("register_hook() on an intermediate tensor (a compiled replay has no "
+                         "per-op gradients to hook)")  # fmt: skip
         nr = self._out_nr
 
         def run(gs: Any, create_graph: bool) -> Any:

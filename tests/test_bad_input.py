@@ -1,5 +1,5 @@
 """Misuse catalog (ops, autograd and autograd.functional, nn, optim, lr_scheduler, data,
-save/load, viz, dygrad.func; no `dygrad.jit` yet): each case raises a clear error (its type, and
+save/load, viz, dygrad.func, dygrad.jit and dygrad.compile): each case raises a clear error (its type, and
 a message naming the problem in the user's terms: shapes, dtypes, which argument) and changes
 nothing: tensors' values, versions, grads and graphs, the modules' parameters and buffers, the
 optimizers' and schedulers' state, the files on disk, the grad mode, the open dual levels and the
@@ -19,6 +19,7 @@ except ImportError:  # dygrad.save/load need it: their cases are skipped without
 import dygrad as torch
 import dygrad.autograd.forward_ad as fwAD
 from dygrad import backend, nn, optim, viz
+from dygrad.autograd.grad_mode import hook_open
 from dygrad.autograd.grad_mode import state as grad_state
 from dygrad.optim import lr_scheduler as sched
 from dygrad.utils import data
@@ -936,6 +937,72 @@ FUNC = [
 ]  # fmt: skip
 
 
+def _jit():
+    import dygrad.jit
+
+    return dygrad.jit
+
+
+class _Straight(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.clamp(0, 1)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+def _compiled_twice(fn, *args):
+    cf = torch.compile(fn)
+    cf(*args)  # traces (eagerly)
+    return cf, cf(*args)  # replays
+
+
+def _view_add(x):
+    y = x * 1
+    y[0].add_(1)
+    return y
+
+
+def _branch(x):
+    return x * 2 if x.sum() > 0 else x
+
+
+JIT = [
+    ("trace numpy()", lambda w: _jit().trace(lambda x: torch.tensor(x.numpy()) * x, w["b"]),
+     _jit().TraceError, "inside traced code: the data would leave the graph"),
+    ("trace floor()", lambda w: _jit().trace(lambda x: x.floor() + x, w["b"]), _jit().TraceError,
+     "uses a tensor that was computed outside dygrad's ops"),
+    ("trace in-place view", lambda w: _jit().trace(_view_add, w["b"]), _jit().TraceError,
+     "changes a tensor in place that shares memory with another"),
+    ("trace custom Function", lambda w: _jit().trace(lambda x: _Straight.apply(x), w["a"]),
+     _jit().TraceError, "_Straight.apply() (a custom autograd.Function"),
+    ("trace hook", lambda w: _jit().trace(lambda x: (x * 2).register_hook(print), w["a"]),
+     _jit().TraceError, "register_hook() on an intermediate tensor"),
+    ("trace not callable", lambda w: _jit().trace(3, w["b"]), TypeError,
+     "dygrad.jit.trace() expects a function or module, got int"),
+    ("trace nested", lambda w: _jit().trace(lambda x: _jit().trace(lambda y: y * 2, x)(x),
+                                            w["b"]),
+     RuntimeError, "tracing inside traced or checked code is not supported"),
+    ("traced other shape", lambda w: _jit().trace(lambda x: x * 2, w["b"])(w["v"]),
+     _jit().GuardError, "argument 0 has shape [4], traced with [3, 2]"),
+    ("traced other branch", lambda w: _jit().trace(_branch, w["b"])(-w["b"]), _jit().GuardError,
+     "was True when traced, now False"),
+    ("traced in-place leaf", lambda w: _jit().trace(lambda x: x.add_(1), w["a"]), RuntimeError,
+     "a leaf Variable that requires grad is being used in an in-place operation."),
+    ("compile unknown option", lambda w: torch.compile(lambda x: x, fullgrap=True), TypeError,
+     "compile() got an unexpected keyword argument 'fullgrap'"),
+    ("compile not callable", lambda w: torch.compile("net"), TypeError,
+     "dygrad.compile() expects a function or module, got str"),
+    ("compiled net shape", lambda w: torch.compile(w["net"])(torch.ones(5, 7)), RuntimeError,
+     "mat1 and mat2 shapes cannot be multiplied (5x7 and 3x4)"),
+    ("compiled double backward", lambda w: torch.autograd.grad(
+        _compiled_twice(lambda x: (x * x).sum(), w["a"])[1], w["a"], create_graph=True),
+     RuntimeError, "double backward (create_graph=True) through a compiled function"),
+]  # fmt: skip
+
+
 AREAS = {
     "ops": OPS,
     "nn": NN,
@@ -946,6 +1013,7 @@ AREAS = {
     "viz": VIZ,
     "autograd": AUTOGRAD,
     "func": FUNC,
+    "jit": JIT,
 }
 CASES = [(f"{area}: {name}", *rest) for area, cases in AREAS.items() for name, *rest in cases]
 
@@ -1000,7 +1068,8 @@ def _state(obj):
 def snapshot(world):
     out = {k: _state(v) for k, v in world.items()}
     out["<global>"] = (torch.is_grad_enabled(), grad_state.fw_levels,
-                       backend.generator().bit_generator.state)  # fmt: skip
+                       backend.generator().bit_generator.state, grad_state.dispatch_hook,
+                       hook_open[0], grad_state.track_source)  # fmt: skip
     return out
 
 

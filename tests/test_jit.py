@@ -429,3 +429,25 @@ def test_compiled_digits_cnn_reaches_the_eager_accuracy() -> None:
     np.testing.assert_allclose(hist[True]["train_loss"], hist[False]["train_loss"], rtol=1e-4)
     assert hist[True]["test_acc"] == pytest.approx(hist[False]["test_acc"], abs=0.005)
     assert hist[True]["test_acc"][-1] > 0.85
+
+
+def test_custom_function_and_hooks_are_refused_naming_the_line() -> None:
+    class Straight(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Tensor) -> Tensor:
+            return x.clamp(0, 1)
+
+        @staticmethod
+        def backward(ctx: Any, g: Tensor) -> Tensor:
+            return g
+
+    x = torch.randn(3, requires_grad=True)
+    with pytest.raises(jit.TraceError, match=rf"Straight.apply\(\).*{HERE}:{_line('# fn-line')}"):
+        jit.trace(lambda x: Straight.apply(x) * 2, x)  # fn-line
+    with pytest.raises(jit.TraceError, match="register_hook"):
+        jit.trace(lambda x: (x * 2).register_hook(print), x)
+    with pytest.raises(jit.TraceError, match="retain_grad"):
+        jit.trace(lambda x: (x * 2).retain_grad(), x)
+    # without gradients the custom function is just its forward's ops: traced
+    t = jit.trace(lambda x: Straight.apply(x) * 2, x.detach())
+    assert [n.name for n in t.graph.nodes] == ["clamp", "mul"]

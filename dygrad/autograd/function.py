@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from ..dtypes import from_numpy_dtype, pt_name
-from ..ops.registry import stale_message
+from ..ops.registry import stale_message, untraceable
 from ..tensor import Tensor
-from .grad_mode import state
+from .grad_mode import hook_open, state
 from .graph import (
     FREED_MSG,
     Node,
@@ -417,6 +417,9 @@ class Function(metaclass=FunctionMeta):
         ctx.needs_input_grad = needs
         ctx._arg_is_tensor = is_t
         executable = state.enabled and any(needs)
+        if executable and hook_open[0]:
+            untraceable(f"{cls.__name__}.apply() (a custom autograd.Function: its backward is "
+                        "Python code that a trace cannot replay)")  # fmt: skip
 
         prev = state.enabled
         state.enabled = False

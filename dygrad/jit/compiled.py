@@ -316,8 +316,8 @@ def _free_dead(fw: list[str], nodes: list[Node], g: Graph, name: dict[int, str],
                 out_line[nm] = i
     node_line = []
     for n in nodes:
-        nm = name[n.outputs[0].id] if n.outputs else None
-        node_line.append(out_line.get(nm, -1) if nm else -1)
+        first = name[n.outputs[0].id] if n.outputs else ""
+        node_line.append(out_line.get(first, -1) if first else -1)
     frees: dict[int, list[str]] = {}
     for nm, k in last.items():
         if nm in keep or not nm.startswith("v"):
@@ -429,7 +429,7 @@ class CompiledFunctionBackward(GraphNode):
         self._program = program
         self._saved: tuple[Any, ...] | None = saved
         self._versions = versions
-        self.n_outputs = n_outputs  # type: ignore[misc]
+        self.n_outputs = n_outputs
 
     def name(self) -> str:
         return "CompiledFunctionBackward"

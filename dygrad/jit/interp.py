@@ -84,15 +84,15 @@ def run_graph(g: Graph, inputs: list[Any]) -> list[Any]:
         outs = run_node(n, env)
         for v, r in zip(n.outputs, outs, strict=True):
             env[v.id] = r
-            gs = guards.get(v.id)
-            if gs is not None:
-                check_guards(gs, r._data)
+            vg = guards.get(v.id)
+            if vg is not None:
+                check_guards(vg, r._data)
         if n.fused is not None:
             for m in n.fused:
                 for v in m.outputs:
-                    gs = guards.get(v.id)
-                    if gs is not None and v.id in env:
-                        check_guards(gs, env[v.id]._data)
+                    vg = guards.get(v.id)
+                    if vg is not None and v.id in env:
+                        check_guards(vg, env[v.id]._data)
     write_back(g, env, lambda v: env[v.id]._data)
     return [env[v.id] for v in g.outputs]
 

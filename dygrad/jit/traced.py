@@ -22,7 +22,7 @@ class GuardError(RuntimeError):
 def signature(leaves: list[Any], grad: bool = True) -> tuple[Any, ...]:
     """What a trace is specialized on, for flattened call arguments: each tensor's shape, dtype
     and (with `grad`: the compiled replay depends on it) requires_grad; every other value."""
-    out = []
+    out: list[tuple[Any, ...]] = []
     for x in leaves:
         if isinstance(x, Tensor):
             out.append(("T", x._data.shape, x._data.dtype, x._requires_grad and grad))

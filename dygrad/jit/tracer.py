@@ -125,6 +125,12 @@ class Tracer:
         user = f"{op.name}_()"
         if not isinstance(target, Tensor):
             raise TypeError(f"{user}: expected a Tensor, got {type(target).__name__}")
+        if target._requires_grad and target.grad_fn is None and state.enabled:
+            state.dispatch_hook = None
+            try:  # eager mode's error for a leaf, raised before anything changes
+                apply_inplace(op, target, *rest)
+            finally:
+                state.dispatch_hook = self
         known = id(target) in self.vals
         if target._base is not None or self.vcs.get(id(target._vc), 0) > (1 if known else 0):
             raise TraceError(
@@ -157,6 +163,12 @@ class Tracer:
         v = self.value_of(t, f"{kind}()")
         self.g.guards.append(Guard(v, kind, value, site))
         return value
+
+    def refuse(self, what: str) -> None:
+        raise TraceError(
+            f"{what} at {_where(self.site())} cannot be traced. Run this code eagerly, or move "
+            "it outside the traced function."
+        )
 
     def made(self, t: Any, src: Any) -> None:
         if src is None:

@@ -1315,6 +1315,14 @@ def concrete(t: Any, kind: str, value: Any) -> Any:
     return value if h is None else h.concrete(t, kind, value)
 
 
+def untraceable(what: str) -> None:
+    """Called where code does something a trace cannot replay (a custom autograd.Function's
+    backward, a tensor hook) while a dispatch hook is installed: a tracer refuses it."""
+    h = state.dispatch_hook
+    if h is not None:
+        h.refuse(what)
+
+
 def made(t: Any, src: Any = None) -> None:
     """Called by Tensor._wrap while a dispatch hook is installed (every new tensor), and by
     detach with `src`, the tensor it detaches: a tracer tells op results from the rest."""
