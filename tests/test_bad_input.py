@@ -1,9 +1,9 @@
 """Misuse catalog (ops, autograd and autograd.functional, nn, optim, lr_scheduler, data,
-save/load, viz, dygrad.func, dygrad.jit and dygrad.compile): each case raises a clear error (its type, and
-a message naming the problem in the user's terms: shapes, dtypes, which argument) and changes
-nothing: tensors' values, versions, grads and graphs, the modules' parameters and buffers, the
-optimizers' and schedulers' state, the files on disk, the grad mode, the open dual levels and the
-random generator."""
+save/load, viz, dygrad.func, dygrad.jit and dygrad.compile): each case raises a clear error (its
+type, and a message naming the problem in the user's terms: shapes, dtypes, which argument) and
+changes nothing: tensors' values, versions, grads and graphs, the modules' parameters and
+buffers, the optimizers' and schedulers' state, the files on disk, the grad mode, the open dual
+levels, the random generator and the tracing hook."""
 
 import io
 import json
