@@ -9,6 +9,9 @@ threadpoolctl when it is installed, `torch.set_num_threads`), so that no library
 slows another. Warm-up steps are excluded; the table shows medians and interquartile ranges of the
 repeated samples and the ratios dygrad/torch and dygrad/numpy, all from this one invocation.
 PyTorch is optional: without it the torch column reads "n/a" and ratios to it are skipped.
+The system `dygrad-compiled` (W1-W4) runs dygrad with each step's forward + loss under
+`dygrad.compile`; when it ran, the table gains its column and the ratios compiled/torch and
+compiled/eager (over eager dygrad).
 
 The workloads themselves are in `workloads.py` beside this file. This module imports nothing
 outside the standard library at the top, so `python -m dygrad bench` can load it by path.
@@ -33,17 +36,22 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
-SYSTEMS = ("dygrad", "torch", "numpy")
+COMPILED = "dygrad-compiled"
+SYSTEMS = ("dygrad", COMPILED, "torch", "numpy")
+EAGER = ("dygrad", "torch", "numpy")
 WORKLOADS = ("W1", "W2", "W3", "W4-seed", "W4-lenet", "W5-100k", "W5-1M", "W6", "W6-ckpt", "W7")
 # Names that select several workloads at once in --workloads.
 WORKLOAD_GROUPS = {"W4": ("W4-seed", "W4-lenet"), "W5": ("W5-100k", "W5-1M")}
 # Systems a workload runs on, where not all: W5 has no NumPy floor (a chain of scalar adds has
 # nothing to hand-write), nor has W6-ckpt (checkpointing is a feature of autograd libraries);
-# their column reads n/a.
+# their column reads n/a. dygrad-compiled runs the training-step workloads W1-W4 only: compiling
+# W5's 100,000-op chain would time the tracer, W6 measures memory and W7 one matmul.
 WORKLOAD_SYSTEMS = {
     "W5-100k": ("dygrad", "torch"),
     "W5-1M": ("dygrad", "torch"),
+    "W6": EAGER,
     "W6-ckpt": ("dygrad", "torch"),
+    "W7": EAGER,
 }
 # The main row's metric of the workloads that report several (the others follow as rows of their
 # own: `Result.metrics`).
@@ -182,7 +190,7 @@ def child_main(spec_json: str, out_path: str) -> int:
             torch.set_num_threads(threads)
             info["torch"] = torch.__version__
             info["torch_threads"] = torch.get_num_threads()
-        elif system == "dygrad":
+        elif system in ("dygrad", COMPILED):
             import dygrad
 
             info["dygrad"] = dygrad.__version__
@@ -464,13 +472,16 @@ def ratio(a: Outcome | None, b: Outcome | None, metric: str | None = None) -> st
 def render(
     results: dict[str, dict[str, Outcome]], checks: list[dict[str, Any]], cfg: dict[str, Any]
 ) -> str:
-    """The Markdown report: the timing table, then the correctness checks."""
-    lines = [
-        "| workload | unit | dygrad | torch | numpy | dygrad/torch | dygrad/numpy |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
+    """The Markdown report: the timing table, then the correctness checks. The compiled columns
+    (dygrad-compiled, its ratios to torch and to eager dygrad) appear when that system ran."""
+    compiled = any(COMPILED in outs for outs in results.values())
+    head = "| workload | unit | dygrad | torch | numpy | dygrad/torch | dygrad/numpy |"
+    if compiled:
+        head += " compiled | compiled/torch | compiled/eager |"
+    lines = [head, "|" + " --- |" * (head.count("|") - 1)]
     for wl, outs in results.items():
         d, t, n = outs.get("dygrad"), outs.get("torch"), outs.get("numpy")
+        c = outs.get(COMPILED)
         metrics: list[str | None] = [None]
         for o in outs.values():
             metrics += [m for m in o.metrics if m not in metrics]
@@ -480,10 +491,13 @@ def render(
             else:
                 units = {o.metrics[m]["unit"] for o in outs.values() if m in o.metrics}
             unit = units.pop() if len(units) == 1 else "?"
-            lines.append(
+            row = (
                 f"| {describe(wl, cfg, m)} | {unit} | {cell(d, m)} | {cell(t, m)} | "
                 f"{cell(n, m)} | {ratio(d, t, m)} | {ratio(d, n, m)} |"
             )
+            if compiled:
+                row += f" {cell(c, m)} | {ratio(c, t, m)} | {ratio(c, d, m)} |"
+            lines.append(row)
     if checks:
         lines += [
             "",
@@ -516,6 +530,11 @@ def header(results: dict[str, dict[str, Outcome]], cfg: dict[str, Any]) -> str:
                 if k in o.info:
                     versions[k] = o.info[k]
     vs = "".join(f", {k} {v}" for k, v in sorted(versions.items()))
+    opts = {o.checks.get("compile_optimize") for outs in results.values() for o in outs.values()
+            if o.system == COMPILED and o.status == "ok"}  # fmt: skip
+    if opts:
+        how = {True: "dygrad.compile(fn)", False: "dygrad.compile(fn, optimize=False)"}
+        vs += "; compiled: forward + loss through " + " and ".join(how[o] for o in sorted(opts))
     cpus = {tuple(o.info["cpus"]) for outs in results.values() for o in outs.values()
             if o.info.get("cpus") is not None}  # fmt: skip
     pin = (
@@ -544,7 +563,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=",".join(WORKLOADS),
         help="comma-separated subset; W4 and W5 select both of their variants",
     )
-    p.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset")
+    p.add_argument(
+        "--systems",
+        default=",".join(SYSTEMS),
+        help=f"comma-separated subset ({COMPILED}: W1-W4 with dygrad.compile)",
+    )
     p.add_argument("--samples", type=int, help="timed samples per (workload, system)")
     p.add_argument("--warmup", type=int, help="untimed warm-up steps")
     p.add_argument("--w1-ops", type=int, default=1000, help="W1 chain length")

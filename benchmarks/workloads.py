@@ -4,7 +4,8 @@ A workload function takes its parameters and returns a `Result`: timed samples (
 in the workload's unit, plus the values the parent checks across systems (gradients, losses).
 dygrad and torch share one source for each workload (`import dygrad as torch` style), so both run
 exactly the same sequence of ops; the NumPy version is the floor: a forward that stores what it
-needs and a hand-written backward.
+needs and a hand-written backward. The system `dygrad-compiled` runs the dygrad source with the
+step's forward + loss wrapped in `dygrad.compile` (`_Compiled`); the optimizer step stays eager.
 
 This module is imported only inside a benchmark child process, after the thread limits are set.
 """
@@ -34,6 +35,9 @@ W3_OUT = 10
 W3_LR = 0.01
 W3_SEED = 0
 
+# The system that runs the dygrad source with the step's forward + loss under `dygrad.compile`.
+COMPILED = "dygrad-compiled"
+
 
 @dataclass
 class Result:
@@ -44,6 +48,43 @@ class Result:
     checks: dict[str, Any] = field(default_factory=dict)
     # Further rows of the same workload, measured in the same child: name -> (unit, samples).
     metrics: dict[str, tuple[str, list[float]]] = field(default_factory=dict)
+
+
+class _Compiled:
+    """A workload's forward + loss function under `dygrad.compile`, traced before anything is
+    measured or checked: the tracing call's result is dropped (no backward, no update), so the
+    first step whose loss and gradients go to the cross-checks already runs the generated code.
+
+    Uses the default `dygrad.compile(fn)` (graph passes on); while `dygrad.jit.passes` cannot be
+    imported it falls back to `optimize=False`, and `report()` says which ran.
+    """
+
+    def __init__(self, mod: ModuleType, fn: Callable[..., Any], *example: Any) -> None:
+        self.optimize = True
+        try:
+            self.fn = mod.compile(fn)
+            self.fn(*example)
+        except ImportError as e:
+            if "passes" not in str(e):
+                raise
+            self.optimize = False
+            self.fn = mod.compile(fn, optimize=False)
+            self.fn(*example)
+
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args)
+
+    def report(self) -> dict[str, Any]:
+        """How the compiled function ran; raises if it traced more than once or gave up
+        compiling (the timings would then measure tracing or eager mode, not generated code)."""
+        cf = self.fn
+        if cf.traces != 1 or cf.fallback:
+            raise RuntimeError(
+                f"dygrad.compile traced {cf.traces} times (fallback to eager: {cf.fallback}) in "
+                "a benchmark whose inputs never change: " + "; ".join(cf.explanations)
+            )
+        return {"compile_optimize": self.optimize, "compile_traces": cf.traces,
+                "compile_calls": cf.calls}  # fmt: skip
 
 
 def _measure(step: Callable[[], Any], warmup: int, samples: int, scale: float) -> list[float]:
@@ -79,18 +120,29 @@ def _chain(x: Any, n_ops: int) -> Any:
     return x
 
 
-def w1_autograd(mod: ModuleType, n_ops: int, warmup: int, samples: int) -> Result:
-    """W1 through an autograd library with torch's API (`dygrad` or `torch`)."""
+def w1_autograd(
+    mod: ModuleType, n_ops: int, warmup: int, samples: int, compiled: bool = False
+) -> Result:
+    """W1 through an autograd library with torch's API (`dygrad` or `torch`); `compiled`: the
+    chain and its sum through `dygrad.compile`."""
     x = mod.tensor(W1_X0.copy(), requires_grad=True)
+
+    def chain_sum(x: Any) -> Any:
+        return _chain(x, n_ops).sum()
+
+    fn: Callable[[Any], Any] = _Compiled(mod, chain_sum, x) if compiled else chain_sum
 
     def step() -> None:
         x.grad = None
-        _chain(x, n_ops).sum().backward()
+        fn(x).backward()
 
     step()
     grad = x.grad.numpy().astype(np.float64).tolist()
     times = _measure(step, warmup, samples, 1e6 / n_ops)
-    return Result("us/op", times, {"grad": grad})
+    checks: dict[str, Any] = {"grad": grad}
+    if isinstance(fn, _Compiled):
+        checks.update(fn.report())
+    return Result("us/op", times, checks)
 
 
 def _w1_numpy_step(x0: np.ndarray, n_ops: int) -> np.ndarray:
@@ -154,16 +206,22 @@ def _mlp_loss(params: list[Any], x: Any, yi: Any) -> Any:
     return -logits.log_softmax(1).gather(1, yi).mean()
 
 
-def w3_autograd(mod: ModuleType, batch: int, hidden: int, warmup: int, samples: int) -> Result:
-    """W3 through an autograd library with torch's API: forward, backward, SGD under no_grad."""
+def w3_autograd(
+    mod: ModuleType, batch: int, hidden: int, warmup: int, samples: int, compiled: bool = False
+) -> Result:
+    """W3 through an autograd library with torch's API: forward, backward, SGD under no_grad;
+    `compiled`: the forward and loss through `dygrad.compile`, the SGD update eager."""
     arrays, xa, ya = w3_data(batch, hidden)
     params = [mod.tensor(a, requires_grad=True) for a in arrays]
     x = mod.tensor(xa)
     yi = mod.tensor(ya[:, None])
     lr = W3_LR
+    loss_fn: Callable[..., Any] = (
+        _Compiled(mod, _mlp_loss, params, x, yi) if compiled else _mlp_loss
+    )
 
     def step() -> Any:
-        loss = _mlp_loss(params, x, yi)
+        loss = loss_fn(params, x, yi)
         loss.backward()
         with mod.no_grad():  # optimizer.step() of plain SGD
             for p in params:
@@ -174,8 +232,11 @@ def w3_autograd(mod: ModuleType, batch: int, hidden: int, warmup: int, samples: 
 
     first = step().item()
     times = _measure(step, warmup, samples, 1e3)
-    last = _mlp_loss(params, x, yi).item()
-    return Result("ms/step", times, {"first_loss": first, "final_loss": last})
+    last = loss_fn(params, x, yi).item()
+    checks: dict[str, Any] = {"first_loss": first, "final_loss": last}
+    if isinstance(loss_fn, _Compiled):
+        checks.update(loss_fn.report())
+    return Result("ms/step", times, checks)
 
 
 def _w3_numpy_step(params: list[np.ndarray], x: np.ndarray, y: np.ndarray, lr: float) -> float:
@@ -307,8 +368,12 @@ def _w4_model(mod: ModuleType, variant: str) -> Any:
     )
 
 
-def w4_autograd(mod: ModuleType, variant: str, batch: int, warmup: int, samples: int) -> Result:
-    """W4 through the module API: forward, loss, backward, `optimizer.step()`, `zero_grad()`."""
+def w4_autograd(
+    mod: ModuleType, variant: str, batch: int, warmup: int, samples: int, compiled: bool = False
+) -> Result:
+    """W4 through the module API: forward, loss, backward, `optimizer.step()`, `zero_grad()`;
+    `compiled`: the forward and loss (`loss_fn(model(x), y)`, the parameters read live as the
+    compiled graph's externals) through `dygrad.compile`, the optimizer eager."""
     arrays, xa, ya = w4_data(variant, batch)
     model = _w4_model(mod, variant)
     model.load_state_dict({k: mod.tensor(a) for k, a in arrays.items()})
@@ -323,15 +388,20 @@ def w4_autograd(mod: ModuleType, variant: str, batch: int, warmup: int, samples:
         loss_fn = mod.nn.CrossEntropyLoss()
     opt = mod.optim.SGD(model.parameters(), lr=W4_LR)
 
+    def forward_loss(x: Any, y: Any) -> Any:
+        return loss_fn(model(x), y)
+
+    fwd: Callable[..., Any] = _Compiled(mod, forward_loss, x, y) if compiled else forward_loss
+
     def step() -> Any:
-        loss = loss_fn(model(x), y)
+        loss = fwd(x, y)
         loss.backward()
         opt.step()
         opt.zero_grad()
         return loss
 
     # The first step by hand, to read the gradients before the update.
-    loss = loss_fn(model(x), y)
+    loss = fwd(x, y)
     loss.backward()
     first = loss.item()
     grads = {k: p.grad.numpy() for k, p in model.named_parameters()}
@@ -339,6 +409,8 @@ def w4_autograd(mod: ModuleType, variant: str, batch: int, warmup: int, samples:
     opt.step()
     opt.zero_grad()
     times = _measure(step, warmup, samples, 1e3)
+    if isinstance(fwd, _Compiled):
+        checks.update(fwd.report())
     with mod.no_grad():
         checks["final_loss"] = loss_fn(model(x), y).item()
     return Result("ms/step", times, checks)
@@ -559,11 +631,12 @@ def w4_numpy(variant: str, batch: int, warmup: int, samples: int) -> Result:
 def run(workload: str, system: str, cfg: dict[str, Any]) -> Result:
     """Run one workload on one system (importing that system here, in the child)."""
     warmup, samples = int(cfg["warmup"]), int(cfg["samples"])
+    compiled = system == COMPILED
     if workload == "W2":
         n = int(cfg["w2_points"])
         if system == "numpy":
             return w2_numpy(n, warmup, samples)
-        return w2_autograd(_import_system(system), n, warmup, samples)
+        return w2_autograd(_import_system(system), n, warmup, samples, compiled)
     if workload in W5_VARIANTS:
         # Few samples: a million-node sample takes seconds.
         nodes = int(cfg["w5_nodes"][list(W5_VARIANTS).index(workload)])
@@ -589,19 +662,20 @@ def run(workload: str, system: str, cfg: dict[str, Any]) -> Result:
         if system == "numpy":
             return w4_numpy(variant, batch, warmup, samples)
         mod = _import_system(system)
-        return w4_autograd(mod, variant, batch, warmup, samples)
+        return w4_autograd(mod, variant, batch, warmup, samples, compiled)
     if system == "numpy":
         if workload == "W1":
             return w1_numpy(int(cfg["w1_ops"]), warmup, samples)
         return w3_numpy(int(cfg["w3_batch"]), int(cfg["w3_hidden"]), warmup, samples)
     mod = _import_system(system)
     if workload == "W1":
-        return w1_autograd(mod, int(cfg["w1_ops"]), warmup, samples)
-    return w3_autograd(mod, int(cfg["w3_batch"]), int(cfg["w3_hidden"]), warmup, samples)
+        return w1_autograd(mod, int(cfg["w1_ops"]), warmup, samples, compiled)
+    dims = int(cfg["w3_batch"]), int(cfg["w3_hidden"])
+    return w3_autograd(mod, *dims, warmup, samples, compiled)
 
 
 def _import_system(system: str) -> ModuleType:
-    """`torch`, or `dygrad` with its `nn` and `optim` loaded."""
+    """`torch`, or `dygrad` (also for `dygrad-compiled`) with its `nn` and `optim` loaded."""
     if system == "torch":
         import torch
 
@@ -722,25 +796,31 @@ def _w2_loss(params: list[Any], x: Any, y: Any) -> Any:
     return (1 - y * score).relu().sum()
 
 
-def w2_autograd(mod: ModuleType, n: int, warmup: int, samples: int) -> Result:
-    """W2 through an autograd library with torch's API: forward, backward, grads reset."""
+def w2_autograd(
+    mod: ModuleType, n: int, warmup: int, samples: int, compiled: bool = False
+) -> Result:
+    """W2 through an autograd library with torch's API: forward, backward, grads reset;
+    `compiled`: the forward and loss through `dygrad.compile`."""
     arrays, xa, ya = w2_data(n)
     params = [mod.tensor(a, requires_grad=True) for a in arrays]
     x, y = mod.tensor(xa), mod.tensor(ya)
+    loss_fn: Callable[..., Any] = _Compiled(mod, _w2_loss, params, x, y) if compiled else _w2_loss
 
     def step() -> Any:
-        loss = _w2_loss(params, x, y)
+        loss = loss_fn(params, x, y)
         loss.backward()
         for p in params:
             p.grad = None
         return loss
 
-    loss = _w2_loss(params, x, y)
+    loss = loss_fn(params, x, y)
     loss.backward()
     checks = {"first_loss": loss.item(), "grad_norm": _norm([p.grad.numpy() for p in params])}
     for p in params:
         p.grad = None
     times = _measure(step, warmup, samples, 1e6)
+    if isinstance(loss_fn, _Compiled):
+        checks.update(loss_fn.report())
     return Result("us/step", times, checks)
 
 

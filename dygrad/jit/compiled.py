@@ -23,7 +23,7 @@ from ..backend import sum_to_shape
 from ..ops.registry import _edge, stale_message
 from ..tensor import Tensor
 from .interp import GuardFailure
-from .ir import DataRef, Graph, Guard, Node, Value
+from .ir import DataRef, Graph, Guard, Node, Value, _values_in
 
 __all__ = ["Program", "build_program", "CompiledFunctionBackward"]
 
@@ -172,6 +172,34 @@ def build_program(g: Graph, with_grad: bool) -> Program:
             return "(" + "".join(expr(x) + ", " for x in a) + ")"
         return w.literal(a)
 
+    # Buffer reuse: an elementwise op whose first operand dies here (a fresh array this program
+    # made, not kept for backward, not returned) writes its result into that operand's memory
+    # through the op's declared in-place form.
+    kept: set[int] = {v.id for v in g.roots()}
+    for n in grad_nodes:
+        for pos in _needed_positions(n, need):
+            if pos == 0:
+                kept.update(v.id for v in n.outputs)
+            elif pos - 1 < len(n.args):
+                kept.update(v.id for v in _vals(n.args[pos - 1]))
+    last_use: dict[int, int] = {}
+    for k, n in enumerate(nodes):
+        for v in n.tensor_args():
+            last_use[v.id] = k
+    fresh: set[int] = set()
+    reuse: dict[int, Value] = {}  # id(node) -> the operand whose buffer takes the result
+    for k, n in enumerate(nodes):
+        op0: Any = n.op
+        if getattr(op0, "inplace", None) is None or n.inplace or len(n.outputs) != 1:
+            continue
+        fresh.add(n.outputs[0].id)
+        a = n.args[0]
+        o = n.outputs[0]
+        if (isinstance(a, Value) and a.id in fresh and a.id not in kept
+                and last_use.get(a.id) == k and a.shape == o.shape and a.dtype == o.dtype
+                and not (op0.dtype_rule is not None and _cast_dtype(n) not in (None, a.dtype))):  # fmt: skip
+            reuse[id(n)] = a
+
     # --- forward ------------------------------------------------------------------------------
     guards: dict[int, list[int]] = {}
     for k, gd in enumerate(g.guards):
@@ -194,6 +222,10 @@ def build_program(g: Graph, with_grad: bool) -> Program:
             args = _casts(n, args, w, expr)
             fn = w.const(op.forward, "F")
             call = f"{fn}({', '.join(args)})"
+            if id(n) in reuse:
+                fn = w.const(op.inplace, "I")
+                fw.append(f"    {fn}({', '.join(args)})")
+                call = args[0]
             if op.n_outputs == 1 and not op.variadic or len(outs) == 1 and op.n_outputs == 1:
                 out_v = n.outputs[0]
                 if n.inplace:
@@ -283,6 +315,22 @@ def _casts(n: Node, args: list[str], w: _Writer, expr: Callable[[Any], str]) -> 
         if isinstance(a, Value) and a.dtype != d:
             args[i] = f"{args[i]}.astype({dn})"
     return args
+
+
+def _vals(a: Any) -> list[Value]:
+    out: list[Value] = []
+    _values_in(a, out)
+    return out
+
+
+def _cast_dtype(n: Node) -> Any:
+    op: Any = n.op
+    stand = [
+        (np.empty((), a.dtype) if a.shape == () else np.empty((1,), a.dtype))
+        if isinstance(a, Value) else a
+        for a in n.args[: op.n_in]
+    ]  # fmt: skip
+    return op.dtype_rule(stand)
 
 
 def _needed_positions(n: Node, need: set[int]) -> set[int]:

@@ -211,13 +211,13 @@ def cse(graph: Graph, max_const_bytes: int = 1 << 16) -> dict[str, int]:
     for v in graph.const_values:
         arr = graph.consts[v.id]
         if arr.nbytes <= max_const_bytes:
-            k = (arr.dtype.str, arr.shape, arr.tobytes())
-            first = seen.get(k)
+            ck = (arr.dtype.str, arr.shape, arr.tobytes())
+            first = seen.get(ck)
             if first is not None and may_merge(v, first):
                 merge(v, first)
                 del graph.consts[v.id]
                 continue
-            seen.setdefault(k, v)
+            seen.setdefault(ck, v)
         kept_consts.append(v)
     n_consts = len(graph.const_values) - len(kept_consts)
     graph.const_values = kept_consts

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .registry import defop, promote, promote_float
+from .registry import Spec, defop, promote, promote_float, shape_of, stand_in
 
 __all__ = [
     "add", "sub", "rsub", "mul", "div", "neg", "pow", "pow_tensor", "rpow", "remainder",
@@ -38,8 +38,14 @@ def broadcast_check(*args: Any) -> None:
                 )
 
 
-def _bcast_shape(*shapes: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(np.broadcast_shapes(*shapes))
+def _bcast_shape(*shapes: Any) -> tuple[int, ...]:
+    # A number where the op takes a tensor has shape ().
+    return tuple(np.broadcast_shapes(*[shape_of(s) for s in shapes]))
+
+
+def _bool_shape(*shapes: Any) -> Spec:
+    # Comparisons and predicates: the broadcast shape, bool.
+    return Spec(_bcast_shape(*shapes), np.bool_)
 
 
 def _same_shape(x: tuple[int, ...], *rest: Any) -> tuple[int, ...]:
@@ -181,9 +187,15 @@ def _rpow_fwd(x: np.ndarray, y: Any) -> np.ndarray:
     return np.power(y, x if d is None else x.astype(d))
 
 
+def _rpow_shape(x: Any, y: Any) -> Spec:
+    if x.dtype.kind in "biu" and isinstance(y, int | np.integer):
+        return Spec(x, x.dtype if x.dtype.kind != "b" else np.int64)
+    return Spec(x, promote_float([stand_in(x), y]) or x.dtype)
+
+
 # The dtype comes from both x and the base y, so the forward promotes (a dtype rule sees only x).
 rpow = defop(
-    "rpow", grad_fn="PowBackward2",
+    "rpow", grad_fn="PowBackward2", shape=_rpow_shape,
     forward=_rpow_fwd,
     vjp=(lambda g, y, out: g * out * float(np.log(y)), None),
     jvp=(lambda t, y, out: t * out * float(np.log(y)), None),
@@ -339,8 +351,18 @@ def _clamp_check(x: Any, lo: Any, hi: Any) -> None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
 
 
-# No shape rule: shape inference runs the forward, whose dtype depends on the bounds too.
-clamp = defop("clamp", grad_fn="ClampBackward1", forward=_clamp_fwd,
+def _clamp_shape(x: Any, lo: Any, hi: Any) -> Spec:
+    # The dtype depends on the bounds too, as in the forward.
+    if lo is None and hi is None:
+        raise ValueError("clamp(): at least one of 'min' or 'max' must not be None")
+    bounds = [b for b in (lo, hi) if b is not None]
+    d = promote([stand_in(x)] + bounds)
+    if d is None and x.dtype == np.bool_ and any(type(b) is not bool for b in bounds):
+        d = np.dtype(np.int64)
+    return Spec(x, x.dtype if d is None else d)
+
+
+clamp = defop("clamp", grad_fn="ClampBackward1", forward=_clamp_fwd, shape=_clamp_shape,
               vjp=(_clamp_vjp,), jvp=(_clamp_vjp,), check=_clamp_check)  # fmt: skip
 maximum = defop(
     "maximum", grad_fn="MaximumBackward0", broadcasting=True, dtype=promote, shape=_bcast_shape,
@@ -382,9 +404,21 @@ def _where_check(condition: Any, x: Any, y: Any) -> None:
     broadcast_check(condition, x, y)
 
 
+def _where_shape(condition: Any, x: Any, y: Any) -> Spec:
+    cd = getattr(condition, "dtype", None)
+    if cd is not None and cd != np.bool_:
+        raise TypeError(f"where expected condition to be a boolean tensor, but got a tensor "
+                        f"with dtype {cd}")  # fmt: skip
+    # Only x and y take part in type promotion, as in the forward.
+    d = promote([stand_in(x), stand_in(y)])
+    if d is None:
+        d = next(v.dtype for v in (x, y) if hasattr(v, "dtype"))
+    return Spec(_bcast_shape(condition, x, y), d)
+
+
 where = defop(
-    # No dtype or shape rule: the forward promotes x and y only, and shape inference runs it.
-    "where", grad_fn="WhereBackward0", broadcasting=True,
+    # No dtype rule: the forward promotes x and y only (a dtype rule would cast the condition).
+    "where", grad_fn="WhereBackward0", broadcasting=True, shape=_where_shape,
     forward=_where_fwd,
     vjp=(None,
          lambda g, condition: where(condition, g, 0.0),
@@ -397,20 +431,30 @@ where = defop(
 
 # --- comparisons and predicates (never differentiable) -----------------------------------------
 eq = defop("eq", grad_fn="EqBackward0", n_inputs=2, dtype=promote,
-           forward=lambda x, y: np.equal(x, y), check=broadcast_check)  # fmt: skip
+           forward=lambda x, y: np.equal(x, y), check=broadcast_check,
+           shape=_bool_shape)  # fmt: skip
 ne = defop("ne", grad_fn="NeBackward0", n_inputs=2, dtype=promote,
-           forward=lambda x, y: np.not_equal(x, y), check=broadcast_check)  # fmt: skip
+           forward=lambda x, y: np.not_equal(x, y), check=broadcast_check,
+           shape=_bool_shape)  # fmt: skip
 lt = defop("lt", grad_fn="LtBackward0", n_inputs=2, dtype=promote,
-           forward=lambda x, y: np.less(x, y), check=broadcast_check)  # fmt: skip
+           forward=lambda x, y: np.less(x, y), check=broadcast_check,
+           shape=_bool_shape)  # fmt: skip
 le = defop("le", grad_fn="LeBackward0", n_inputs=2, dtype=promote,
-           forward=lambda x, y: np.less_equal(x, y), check=broadcast_check)  # fmt: skip
+           forward=lambda x, y: np.less_equal(x, y), check=broadcast_check,
+           shape=_bool_shape)  # fmt: skip
 gt = defop("gt", grad_fn="GtBackward0", n_inputs=2, dtype=promote,
-           forward=lambda x, y: np.greater(x, y), check=broadcast_check)  # fmt: skip
+           forward=lambda x, y: np.greater(x, y), check=broadcast_check,
+           shape=_bool_shape)  # fmt: skip
 ge = defop("ge", grad_fn="GeBackward0", n_inputs=2, dtype=promote,
-           forward=lambda x, y: np.greater_equal(x, y), check=broadcast_check)  # fmt: skip
+           forward=lambda x, y: np.greater_equal(x, y), check=broadcast_check,
+           shape=_bool_shape)  # fmt: skip
 logical_not = defop(
-    "logical_not", grad_fn="LogicalNot", n_inputs=1, forward=lambda x: np.logical_not(x)
+    "logical_not", grad_fn="LogicalNot", n_inputs=1, forward=lambda x: np.logical_not(x),
+    shape=_bool_shape,
 )
-isnan = defop("isnan", grad_fn="IsNan", n_inputs=1, forward=lambda x: np.isnan(x))
-isinf = defop("isinf", grad_fn="IsInf", n_inputs=1, forward=lambda x: np.isinf(x))
-isfinite = defop("isfinite", grad_fn="IsFinite", n_inputs=1, forward=lambda x: np.isfinite(x))
+isnan = defop("isnan", grad_fn="IsNan", n_inputs=1, forward=lambda x: np.isnan(x),
+              shape=_bool_shape)  # fmt: skip
+isinf = defop("isinf", grad_fn="IsInf", n_inputs=1, forward=lambda x: np.isinf(x),
+              shape=_bool_shape)  # fmt: skip
+isfinite = defop("isfinite", grad_fn="IsFinite", n_inputs=1, forward=lambda x: np.isfinite(x),
+                 shape=_bool_shape)  # fmt: skip

@@ -1361,44 +1361,109 @@ class Spec:
         return f"Spec({self.shape}, {self.dtype})"
 
 
+class Shape(tuple[int, ...]):
+    """A tensor argument as a shape rule sees it: its shape, a tuple, with its NumPy `dtype`.
+
+    Shape rules take these where the forward takes tensors (numbers and None stay as they are)
+    and the forward's other arguments as they are. A rule returns the output's shape (a tuple of
+    them for a multi-output op), raising ValueError, IndexError or TypeError where the forward
+    would fail; it returns a `Spec` instead of a shape when the output's dtype is not the one the
+    op's dtype rule casts the inputs to (or, without a dtype rule, the first input's)."""
+
+    dtype: np.dtype
+
+    def __new__(cls, shape: Sequence[int], dtype: Any) -> Shape:
+        s = super().__new__(cls, shape)
+        s.dtype = np.dtype(dtype)
+        return s
+
+
+def shape_of(a: Any) -> tuple[int, ...]:
+    """The shape of a shape rule's argument: a `Shape`, an array, or a number (shape ())."""
+    return a if isinstance(a, tuple) else tuple(np.shape(a))
+
+
+def stand_in(a: Any) -> Any:
+    """What the forward would see of a shape rule's argument, for dtype rules such as `promote`:
+    a read-only one-element broadcast array for a `Shape`, anything else as it is."""
+    if isinstance(a, Shape):
+        return np.broadcast_to(np.ones((), a.dtype), a)
+    return a
+
+
 def _dummy(spec: Spec) -> np.ndarray:
     # A read-only array of the right shape and dtype backed by a single element, so that
     # evaluating an op on it allocates no input memory.
     return np.broadcast_to(np.ones((), spec.dtype), spec.shape)
 
 
+def _rule_arg(a: Any) -> Any:
+    if isinstance(a, Spec):
+        return Shape(a.shape, a.dtype)
+    return a.item() if isinstance(a, np.generic) else a
+
+
+def _infer_fail(op: Op, args: Sequence[Any], err: Exception) -> NoReturn:
+    # As dispatch does: the op's check raises the message in the user's terms. A check written
+    # for tensors that cannot read a Spec falls back to the rule's own message.
+    try:
+        _fail(op, args, err)
+    except AttributeError:
+        raise type(err)(f"{op.name}(): {err}") from err
+
+
 def infer(op: Op, *args: Any) -> Any:
     """Output Spec(s) of `op` applied to `args`, where tensors are given as `Spec`s.
 
-    Uses the op's declared shape rule when it has one (with the dtype from its dtype rule),
-    otherwise evaluates the forward on stand-in arrays of the right shapes and dtypes. Bad shapes
-    raise the same error as in eager mode.
+    Uses the op's declared shape rule when it has one (the dtype from its dtype rule, unless
+    the rule returns a Spec; see `Shape`), otherwise evaluates the forward on stand-in arrays of
+    the right shapes and dtypes (free for views, a full-size output for the rest). Bad shapes
+    raise the same error as in eager mode. A multi-output op gives a tuple of Specs.
+
+    >>> from dygrad.ops.registry import REGISTRY, Spec, infer
+    >>> infer(REGISTRY["mm"], Spec((4, 3), "float32"), Spec((3, 2), "float64"))
+    Spec((4, 2), float64)
     """
-    specs = args[0] if op.variadic else args[: op.n_in]
-    dts = [s.dtype if isinstance(s, Spec) else s for s in specs]
-    if op.shape is not None and not op.variadic and op.n_outputs == 1:
-        shapes = [a.shape if isinstance(a, Spec) else a for a in args]
-        try:
-            shape = op.shape(*shapes)
-        except (ValueError, IndexError, TypeError) as err:
-            _fail(op, args, err)
-        d = op.dtype_rule([_dummy(s) if isinstance(s, Spec) else s for s in specs]) if (
-            op.dtype_rule is not None) else None  # fmt: skip
-        if d is None:
-            d = next((x for x in dts if isinstance(x, np.dtype)), np.dtype(np.float32))
-        return Spec(tuple(shape), d)
     if op.variadic:
-        vals: list[Any] = [[_dummy(s) for s in args[0]], *args[1:]]
+        specs: Sequence[Any] = args[0]
+        for s in specs:
+            if not isinstance(s, Spec):
+                raise TypeError(f"{op.name}(): expected a sequence of Specs, got {type(s).__name__}")
     else:
-        vals = [_dummy(a) if isinstance(a, Spec) else a for a in args]
-        if op.dtype_rule is not None:
-            d = op.dtype_rule(vals[: op.n_in])
-            if d is not None:
-                vals = [v.astype(d) if isinstance(v, np.ndarray) else v for v in vals]
+        # NumPy scalars count as Python numbers, as in dispatch.
+        args = tuple(a.item() if i < op.n_in and isinstance(a, np.generic) else a
+                     for i, a in enumerate(args))  # fmt: skip
+        specs = args[: op.n_in]
+    vals = [_dummy(s) if isinstance(s, Spec) else s for s in specs]
+    d = None
+    if op.dtype_rule is not None:
+        try:
+            d = op.dtype_rule(vals)
+        except TypeError as err:
+            raise TypeError(f"{op.name}(): {err}") from None
+        if d is not None:  # the inputs as dispatch casts them (stand-ins stay one element)
+            vals = [_dummy(Spec(s.shape, d)) if isinstance(s, Spec) else
+                    v.astype(d) if isinstance(v, np.ndarray) else v
+                    for s, v in zip(specs, vals)]  # fmt: skip
+    if op.shape is not None:
+        if op.variadic:
+            rargs: list[Any] = [[_rule_arg(s) for s in specs], *args[1:]]
+        else:
+            rargs = [_rule_arg(a) if i < op.n_in else a for i, a in enumerate(args)]
+        try:
+            out = op.shape(*rargs)
+        except (ValueError, IndexError, TypeError) as err:
+            _infer_fail(op, args, err)
+        if d is None:
+            d = next((s.dtype for s in specs if isinstance(s, Spec)), np.dtype(np.float32))
+        if op.n_outputs == 1:
+            return out if isinstance(out, Spec) else Spec(tuple(out), d)
+        return tuple(o if isinstance(o, Spec) else Spec(tuple(o), d) for o in out)
+    fargs = [vals, *args[1:]] if op.variadic else [*vals, *args[op.n_in :]]
     try:
-        out = op.forward(*vals)
+        out = op.forward(*fargs)
     except (ValueError, IndexError, TypeError, np.exceptions.AxisError) as err:
-        _fail(op, args, err)
+        _infer_fail(op, args, err)
     if op.n_outputs == 1:
         out = np.asarray(out)
         return Spec(out.shape, out.dtype)
