@@ -195,9 +195,10 @@ def build_program(g: Graph, with_grad: bool) -> Program:
         fresh.add(n.outputs[0].id)
         a = n.args[0]
         o = n.outputs[0]
-        if (isinstance(a, Value) and a.id in fresh and a.id not in kept
-                and last_use.get(a.id) == k and a.shape == o.shape and a.dtype == o.dtype
-                and not (op0.dtype_rule is not None and _cast_dtype(n) not in (None, a.dtype))):  # fmt: skip
+        if not (isinstance(a, Value) and a.id in fresh and a.id not in kept):
+            continue
+        cast = op0.dtype_rule is not None and _cast_dtype(n) not in (None, a.dtype)
+        if last_use.get(a.id) == k and a.shape == o.shape and a.dtype == o.dtype and not cast:
             reuse[id(n)] = a
 
     # --- forward ------------------------------------------------------------------------------
