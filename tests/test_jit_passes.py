@@ -244,7 +244,9 @@ def test_dce_keeps_random_draws_that_nothing_uses():
     torch.manual_seed(7)
     eager = f(torch.tensor(_rand(3)))
     torch.manual_seed(7)
-    np.testing.assert_array_equal(run_graph(opt, [torch.tensor(_rand(3))])[0].numpy(), eager.numpy())
+    np.testing.assert_array_equal(
+        run_graph(opt, [torch.tensor(_rand(3))])[0].numpy(), eager.numpy()
+    )
 
 
 def test_dce_keeps_guarded_values():
@@ -291,7 +293,7 @@ def test_fold_matches_eager_values_and_dtypes(make):
     dce(g)
     assert [n.name for n in g.nodes] == ["clone"] and len(g.const_values) == 1
     folded = g.consts[g.nodes[0].args[0].id]
-    assert folded.dtype == eager.numpy().dtype
+    assert folded.dtype == eager.numpy().dtype and folded.flags.owndata
     np.testing.assert_array_equal(folded, eager.numpy())
 
 
@@ -441,7 +443,8 @@ _BINARY = [torch.add, torch.mul, torch.sub, torch.maximum, lambda a, b: a * 0.5 
 @given(
     steps=st.lists(
         st.tuples(st.booleans(), st.integers(0, 100), st.integers(0, 100), st.integers(0, 100)),
-        min_size=1, max_size=12,
+        min_size=1,
+        max_size=12,
     ),  # fmt: skip
     n_out=st.integers(1, 3),
     passes=st.sampled_from([ALL, ("fuse",), ("cse",), ("dce", "fuse"), ("fuse", "cse", "dce")]),
@@ -460,3 +463,22 @@ def test_random_elementwise_programs(steps, n_out, passes):
     ref, opt, stats = check(f, [_rand(2, 3), _rand(3, seed=1)], passes)
     assert len(opt) <= len(ref)
     assert opt.op_counts().keys() <= ref.op_counts().keys()
+
+
+def test_each_pass_reports_and_a_second_run_finds_nothing():
+    def f(x):
+        unused = x.cos()  # noqa: F841
+        c = torch.arange(3.0) * 2
+        return ((x * c).exp() + (x * c).exp()).sum()
+
+    g = _trace(f, [_rand(3)])
+    assert fold_constants(g) == {"nodes_folded": 1, "consts_added": 1}
+    assert cse(g) == {"nodes_merged": 2, "consts_merged": 0}
+    assert dce(g) == {"nodes_removed": 1, "consts_removed": 1}
+    assert fuse_elementwise(g) == {"groups": 1, "nodes_fused": 3}
+    assert [n.name for n in g.nodes] == ["fused", "sum_all"]
+    assert fold_constants(g)["nodes_folded"] == cse(g)["nodes_merged"] == 0
+    assert dce(g)["nodes_removed"] == fuse_elementwise(g)["groups"] == 0
+    x = _rand(3)
+    want = 2 * np.exp(x * np.arange(3.0, dtype=np.float32) * 2).sum()
+    np.testing.assert_allclose(run_graph(g, [torch.tensor(x)])[0].item(), want, rtol=1e-6)

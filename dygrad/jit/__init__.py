@@ -4,6 +4,8 @@ running, optimize the graph, replay it compiled, export it to ONNX.
 - `trace(fn, *example_inputs)`: the recorded graph (`.graph` prints one SSA line per node with
   the source line that made it); calling the result replays it, refusing inputs or data for
   which the trace does not hold.
+- `optimize(graph)` (the passes `dce`, `cse`, `fold_constants`, `fuse_elementwise`): dead code,
+  common subexpressions, constants and elementwise chains, in place; returns what each pass did.
 - `compile(fn_or_module)` (also `dygrad.compile`): traces on the first call and replays
   generated code on raw arrays afterwards, retracing where a guard fails.
 """
@@ -11,8 +13,10 @@ running, optimize the graph, replay it compiled, export it to ONNX.
 from .compiler import CompiledFunction, CompiledModule, compile  # noqa: A004
 from .interp import GuardFailure
 from .ir import Graph, Node, Value
+from .passes import OptimizeStats, cse, dce, fold_constants, fuse_elementwise, optimize
 from .traced import GuardError, TracedFunction, trace
 from .tracer import TraceError
 
 __all__ = ["trace", "TracedFunction", "Graph", "Node", "Value", "TraceError", "GuardError",
-           "GuardFailure", "compile", "CompiledFunction", "CompiledModule"]  # fmt: skip
+           "GuardFailure", "compile", "CompiledFunction", "CompiledModule", "optimize",
+           "OptimizeStats", "dce", "cse", "fold_constants", "fuse_elementwise"]  # fmt: skip

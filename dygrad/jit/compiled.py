@@ -71,6 +71,13 @@ class Program:
         self.diff_outputs: list[bool] = []  # per graph output: has a gradient
         self.out_meta: list[tuple[tuple[int, ...], np.dtype]] = []
         self.saved_leaves: list[Value] = []  # inputs/externals whose versions backward checks
+        # Positions in [*inputs, *externals], worked out once for run_program:
+        self.externals: list[Any] = []  # the outside tensors, in order
+        self.grad_pos: list[int] = []  # of grad_leaves
+        self.saved_pos: list[int] = []  # of saved_leaves
+        self.mutation_pos: list[int] = []  # of each mutation's target
+        self.out_leaf: list[int] = []  # per output: the leaf it is, or -1
+        self.n_diff = 0
         self.guards: list[Guard] = []
         self.n_saved = 0
 
@@ -256,7 +263,10 @@ def build_program(g: Graph, with_grad: bool) -> Program:
             for k in guards.get(v.id, ()):
                 fw.append(f"    if G{k}.observe({name[v.id]}) != G{k}.expected: raise _Fail({k})")
     fw = _free_dead(fw, nodes, g, name, saved)
-    outs_expr = ", ".join(name[v.id] for v in g.outputs)
+    # A returned constant is copied: each call's result is its own.
+    outs_expr = ", ".join(
+        f"{name[v.id]}.copy()" if v.kind == "const" else name[v.id] for v in g.outputs
+    )
     muts = ", ".join(name[m[1].id] for m in g.mutations)
     saved_tuple = ", ".join(saved)
     src = [f"def forward({', '.join(name[v.id] for v in leaves)}):", *fw]
@@ -264,6 +274,13 @@ def build_program(g: Graph, with_grad: bool) -> Program:
                f" ({saved_tuple}{',' if saved_tuple else ''})")  # fmt: skip
     p.n_saved = len(saved)
     p.saved_leaves = [v for v in leaves if name[v.id] in saved_set]
+    pos = {v.id: k for k, v in enumerate(leaves)}
+    p.externals = [g.external_tensors[v.id] for v in g.externals]
+    p.grad_pos = [pos[v.id] for v in p.grad_leaves]
+    p.saved_pos = [pos[v.id] for v in p.saved_leaves]
+    p.mutation_pos = [pos[t.id] for t, _ in g.mutations]
+    p.out_leaf = [pos[v.id] if v.kind in ("input", "external") else -1 for v in g.outputs]
+    p.n_diff = sum(p.diff_outputs) if with_grad else 0
 
     # --- backward -----------------------------------------------------------------------------
     if with_grad and p.grad_leaves:
@@ -511,8 +528,12 @@ class CompiledFunctionBackward(GraphNode):
                 gj = np.zeros(shape, dt)
             full[j] = gj
         assert p.backward is not None
-        res = p.backward(saved, full)
-        return [_asarray(r) if r is not None else None for r in res]
+        res = [_asarray(r) if r is not None else None for r in p.backward(saved, full)]
+        # The engine may let a leaf keep a gradient as its .grad without a copy when nothing
+        # else sees it: not when it is an incoming gradient or a saved array passed through.
+        seen = [*gs, *saved]
+        self._fresh_grads = not any(any(r is x for x in seen) for r in res if r is not None)
+        return res
 
     def _release(self) -> None:
         self._saved = None
@@ -522,36 +543,27 @@ class CompiledFunctionBackward(GraphNode):
 def run_program(p: Program, g: Graph, inputs: list[Any], with_grad: bool) -> list[Any]:
     """Call the generated forward on `inputs` (tensors), write back mutations, and wrap the
     outputs (with one CompiledFunctionBackward node when there are gradients to compute)."""
-    ext = g.external_tensors
-    tensors = [*inputs, *[ext[v.id] for v in g.externals]]
+    tensors = inputs + p.externals if p.externals else inputs
     try:
         outs, muts, saved = p.forward(*[t._data for t in tensors])
     except _Fail as f:
-        k = f.args[0]
-        gd = p.guards[k]
-        raise GuardFailure(gd, "otherwise") from None
-    for (tgt, _), arr in zip(g.mutations, muts, strict=True):
-        t = tensors[[*g.inputs, *g.externals].index(tgt)]
+        raise GuardFailure(p.guards[f.args[0]], "otherwise") from None
+    for k, arr in zip(p.mutation_pos, muts, strict=True):
+        t = tensors[k]
         np.copyto(t._data, arr, casting="unsafe")
         t._vc[0] += 1
     node = None
-    if with_grad and p.backward is not None and any(p.diff_outputs):
-        leaves = [*g.inputs, *g.externals]
-        edges = []
-        for v in p.grad_leaves:
-            edges.append(_edge(tensors[leaves.index(v)]))
-        saved_ids = {id(x) for x in saved}
-        versions = [(t, t._vc[0]) for t in tensors if id(t._data) in saved_ids]
-        node = CompiledFunctionBackward(p, saved, versions, sum(p.diff_outputs))
-        node.next_functions = tuple(edges)
+    if with_grad and p.backward is not None and p.n_diff:
+        versions = [(t, t._vc[0]) for t in [tensors[k] for k in p.saved_pos]]
+        node = CompiledFunctionBackward(p, saved, versions, p.n_diff)
+        node.next_functions = tuple([_edge(tensors[k]) for k in p.grad_pos])
     res = []
     k = 0
-    input_ids = {v.id: t for v, t in zip([*g.inputs, *g.externals], tensors, strict=True)}
-    for j, (v, arr) in enumerate(zip(g.outputs, outs, strict=True)):
-        if v.id in input_ids and v.kind in ("input", "external"):
-            res.append(input_ids[v.id])
-            continue
-        if node is not None and p.diff_outputs[j]:
+    for j, arr in enumerate(outs):
+        src = p.out_leaf[j]
+        if src >= 0:  # the function returned one of its inputs (or a parameter) unchanged
+            res.append(tensors[src])
+        elif node is not None and p.diff_outputs[j]:
             res.append(Tensor._wrap(arr, True, node, k))
             k += 1
         else:

@@ -94,7 +94,11 @@ def run_graph(g: Graph, inputs: list[Any]) -> list[Any]:
                     if vg is not None and v.id in env:
                         check_guards(vg, env[v.id]._data)
     write_back(g, env, lambda v: env[v.id]._data)
-    return [env[v.id] for v in g.outputs]
+    # A returned constant is copied: each run's result is its own.
+    return [
+        Tensor._wrap(env[v.id]._data.copy(), False, None, 0) if v.kind == "const" else env[v.id]
+        for v in g.outputs
+    ]
 
 
 def write_back(g: Graph, env: dict[int, Any], array_of: Any) -> None:

@@ -139,6 +139,8 @@ def map_args(a: Any, fn: Callable[[Any], Any]) -> Any:
         return [map_args(x, fn) for x in a]
     if isinstance(a, tuple):
         return tuple(map_args(x, fn) for x in a)
+    if isinstance(a, slice):
+        return slice(map_args(a.start, fn), map_args(a.stop, fn), map_args(a.step, fn))
     return a
 
 

@@ -315,7 +315,10 @@ def _evaluate(n: Node, env: dict[int, Any]) -> list[np.ndarray] | None:
         return None
     if len(outs) != len(n.outputs):
         return None
-    return [o._data if isinstance(o, Tensor) else np.asarray(o) for o in outs]
+    arrs = [o._data if isinstance(o, Tensor) else np.asarray(o) for o in outs]
+    # A view (reshape, expand) would share memory with the constant it was taken from: every
+    # constant owns its array, so that no run can reach one through another.
+    return [a if a.flags.owndata else a.copy() for a in arrs]
 
 
 # --- fusion of elementwise chains --------------------------------------------------------------

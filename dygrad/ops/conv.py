@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .registry import defop
+from .registry import Spec, defop
 
 __all__ = [
     "convolution_op", "convolution_weight_op", "max_pool2d_op", "max_pool2d_scatter_op",
@@ -225,10 +225,35 @@ def _conv_jb(t: Any, stride: Ints) -> Any:
     return t.reshape((-1,) + (1,) * len(stride))
 
 
+def _conv_shape(x: Any, w: Any, b: Any, stride: Ints, padding: Ints, dilation: Ints,
+                transposed: bool, output_padding: Ints, groups: int) -> Spec:  # fmt: skip
+    # The forward's output size per spatial dim (the public functions check the arguments).
+    nd = len(w) - 2
+    if len(x) != nd + 2 or len(stride) != nd:
+        raise ValueError(f"expected a {nd + 2}-D input for a {nd + 2}-D weight")
+    sizes, k = x[2:], w[2:]
+    if not transposed:
+        if x[1] != w[1] * groups:
+            raise ValueError(f"expected input with {w[1] * groups} channels, got {x[1]}")
+        c = w[0]
+        o = [(n + 2 * p - d * (kk - 1) - 1) // s + 1
+             for n, kk, s, p, d in zip(sizes, k, stride, padding, dilation)]  # fmt: skip
+    else:
+        if x[1] != w[0]:
+            raise ValueError(f"expected input with {w[0]} channels, got {x[1]}")
+        c = w[1] * groups
+        o = [(n - 1) * s - 2 * p + d * (kk - 1) + 1 + q
+             for n, kk, s, p, d, q in zip(sizes, k, stride, padding, dilation, output_padding)]
+    if any(m < 1 for m in o):
+        raise ValueError(f"output size {o} is too small")
+    return Spec((x[0], c, *o), np.result_type(x.dtype, w.dtype))
+
+
 convolution_op = defop(
     "convolution",
     grad_fn="ConvolutionBackward0",
     forward=_conv_fwd,
+    shape=_conv_shape,
     vjp=(_conv_x, _conv_w, _conv_b),
     jvp=(_conv_jx, _conv_jw, _conv_jb),
 )
@@ -383,10 +408,28 @@ def _max_pool_jvp(t: Any, kernel: Ints, stride: Ints, padding: Ints, dilation: I
     return max_pool2d_gather_op(t, idx, x_shape, False), None
 
 
+def _pool_shape(x: tuple[int, ...], kernel: Ints, stride: Ints, padding: Ints, dilation: Ints,
+                ceil_mode: bool) -> tuple[int, ...]:  # fmt: skip
+    if len(x) < 2:
+        raise ValueError("pooling needs at least 2 dims")
+    o = tuple(pool_out_size(n, *a, ceil_mode) for n, a in zip(x[-2:], zip(kernel, stride, padding,
+                                                                      dilation)))  # fmt: skip
+    if any(m < 1 for m in o):
+        raise ValueError(f"output size {list(o)} is too small")
+    return (*x[:-2], *o)
+
+
+def _max_pool_shape(x: Any, kernel: Ints, stride: Ints, padding: Ints, dilation: Ints,
+                    ceil_mode: bool, x_shape: Ints) -> tuple[Spec, Spec]:  # fmt: skip
+    o = _pool_shape(x, kernel, stride, padding, dilation, ceil_mode)
+    return Spec(o, x.dtype), Spec(o, np.int64)
+
+
 max_pool2d_op = defop(
     "max_pool2d",
     grad_fn="MaxPool2DWithIndicesBackward0",
     n_outputs=2,
+    shape=_max_pool_shape,
     differentiable_outputs=(True, False),
     forward=_max_pool_fwd,
     vjp=(_max_pool_vjp,),
@@ -511,6 +554,8 @@ avg_pool2d_op = defop(
     "avg_pool2d",
     grad_fn="AvgPool2DBackward0",
     forward=_avg_pool_fwd,
+    shape=lambda x, kernel, stride, padding, ceil_mode, include_pad, divisor, x_shape: _pool_shape(
+        x, kernel, stride, padding, (1, 1), ceil_mode),
     vjp=(_avg_vjp,),
     jvp=(_avg_bwd_vjp,),  # linear: the op itself, on the tangent
 )
@@ -549,6 +594,7 @@ adaptive_avg_pool2d_op = defop(
     "adaptive_avg_pool2d",
     grad_fn="AdaptiveAvgPool2DBackward0",
     forward=_adaptive_fwd,
+    shape=lambda x, output_size, x_shape: (*x[:-2], *output_size),
     vjp=(lambda g, output_size, x_shape: adaptive_avg_pool2d_backward_op(g, output_size, x_shape),),
     jvp=(lambda t, output_size, x_shape: adaptive_avg_pool2d_op(t, output_size, x_shape),),
 )
@@ -577,10 +623,24 @@ def _pad_fwd(x: np.ndarray, pad: Ints, value: Any) -> np.ndarray:
     return out
 
 
+def _pad_shape(x: tuple[int, ...], pad: Ints, *rest: Any) -> tuple[int, ...]:
+    # pad = (last dim before, last dim after, previous dim before, ...); negative pads crop.
+    nd = len(pad) // 2
+    if nd > len(x):
+        raise ValueError(f"padding of {nd} dims for a {len(x)}-D input")
+    lo = [pad[2 * i] for i in reversed(range(nd))]
+    hi = [pad[2 * i + 1] for i in reversed(range(nd))]
+    inner = [n + a + b for n, a, b in zip(x[len(x) - nd :], lo, hi)]
+    if any(n < 0 for n in inner):
+        raise ValueError("negative dimensions are not allowed")
+    return (*x[: len(x) - nd], *inner)
+
+
 constant_pad_nd_op = defop(
     "constant_pad_nd",
     grad_fn="ConstantPadNdBackward0",
     forward=_pad_fwd,
+    shape=_pad_shape,
     vjp=(lambda g, pad: constant_pad_nd_op(g, tuple(-p for p in pad), 0),),
     jvp=(lambda t, pad: constant_pad_nd_op(t, pad, 0),),  # the fill value is a constant
 )
@@ -648,12 +708,12 @@ for _nd in (1, 2, 3):
         _PAD_OPS[_mode, _nd] = defop(
             f"{_name}_pad{_nd}d", grad_fn=f"{_name.capitalize()}Pad{_nd}DBackward0",
             forward=lambda x, pad, mode, x_shape: _index_pad_fwd(x, pad, mode),
-            vjp=(_index_pad_vjp,), jvp=(_index_pad_jvp,),
+            vjp=(_index_pad_vjp,), jvp=(_index_pad_jvp,), shape=_pad_shape,
         )  # fmt: skip
     _PAD_OPS["circular", _nd] = _PAD_OPS["circular", 1] if _nd > 1 else defop(
         "circular_pad", grad_fn="CopySlices",
         forward=lambda x, pad, mode, x_shape: _index_pad_fwd(x, pad, mode),
-        vjp=(_index_pad_vjp,), jvp=(_index_pad_jvp,),
+        vjp=(_index_pad_vjp,), jvp=(_index_pad_jvp,), shape=_pad_shape,
     )  # fmt: skip
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .pointwise import broadcast_check, where, zeros_like
-from .registry import defop
+from .registry import Spec, defop, shape_of
 
 __all__ = [
     "select", "slice_", "index", "index_backward", "index_put", "copy_slices", "index_select",
@@ -37,17 +37,76 @@ def _ib(g: Any, key: Any, x_shape: tuple[int, ...]) -> Any:
     return index_backward(g, key, x_shape)
 
 
+def key_shape(shape: tuple[int, ...], key: Any) -> tuple[int, ...]:
+    """The shape of `x[key]` for an x of `shape`, by NumPy's indexing rules, without reading
+    the index arrays' values (a boolean mask counts its True elements)."""
+    items = list(key) if isinstance(key, tuple) else [key]
+    if any(isinstance(k, bool | np.bool_) or isinstance(k, np.ndarray) and k.dtype == np.bool_
+           and not k.ndim for k in items):  # fmt: skip
+        # A boolean scalar (rare): NumPy's own rule, on a one-element view.
+        return tuple(np.broadcast_to(np.zeros((), np.int8), shape)[key].shape)
+    # Boolean masks select like the integer arrays of their nonzero() positions.
+    flat: list[Any] = []
+    for k in items:
+        if isinstance(k, np.ndarray) and k.dtype == np.bool_:
+            flat += [(int(np.count_nonzero(k)),)] * k.ndim
+        elif isinstance(k, np.ndarray):
+            flat.append(tuple(k.shape))
+        else:
+            flat.append(k)
+    arrays = [k for k in flat if isinstance(k, tuple)]
+    used = sum(1 for k in flat if k is not None and k is not Ellipsis)
+    if used > len(shape):
+        raise IndexError(f"too many indices for array: array is {len(shape)}-dimensional, but "
+                         f"{used} were indexed")  # fmt: skip
+    if Ellipsis in flat:
+        i = flat.index(Ellipsis)
+        flat[i : i + 1] = [slice(None)] * (len(shape) - used)
+    flat += [slice(None)] * (len(shape) - sum(1 for k in flat if k is not None))
+    # With an array in the key, integers are advanced indices too (0-d arrays).
+    adv = [i for i, k in enumerate(flat) if isinstance(k, tuple) or arrays and isinstance(
+        k, int | np.integer)]  # fmt: skip
+    bshape = tuple(np.broadcast_shapes(*[k if isinstance(k, tuple) else () for k in
+                                         (flat[i] for i in adv)])) if adv else ()  # fmt: skip
+    out: list[Any] = []
+    dim = 0
+    for i, k in enumerate(flat):
+        if k is None:
+            out.append(1)
+            continue
+        n = shape[dim]
+        dim += 1
+        if i in adv:
+            if not out or out[-1] != "adv":
+                out.append("adv")
+            if isinstance(k, int | np.integer) and not -n <= k < n:
+                raise IndexError(f"index {k} is out of bounds for axis {dim - 1} with size {n}")
+        elif isinstance(k, slice):
+            out.append(len(range(*k.indices(n))))
+        elif not -n <= k < n:
+            raise IndexError(f"index {k} is out of bounds for axis {dim - 1} with size {n}")
+    if out.count("adv") > 1:  # advanced indices apart: their dims go first
+        out = ["adv"] + [m for m in out if m != "adv"]
+    res: list[int] = []
+    for m in out:
+        res += list(bshape) if m == "adv" else [m]
+    return tuple(res)
+
+
 # Basic indexing returns views; PyTorch names each step (select, slice, unsqueeze), so do we.
 # Indexing is linear: a tangent is indexed like its primal.
 select = defop("select", grad_fn="SelectBackward0", view=True,
                forward=lambda x, key, x_shape: x[key], vjp=(_ib,),
-               jvp=(lambda t, key, x_shape: select(t, key, x_shape),))  # fmt: skip
+               jvp=(lambda t, key, x_shape: select(t, key, x_shape),),
+               shape=lambda x, key, x_shape: key_shape(x, key))  # fmt: skip
 slice_ = defop("slice", grad_fn="SliceBackward0", view=True,
                forward=lambda x, key, x_shape: x[key], vjp=(_ib,),
-               jvp=(lambda t, key, x_shape: slice_(t, key, x_shape),))  # fmt: skip
+               jvp=(lambda t, key, x_shape: slice_(t, key, x_shape),),
+               shape=lambda x, key, x_shape: key_shape(x, key))  # fmt: skip
 index = defop("index", grad_fn="IndexBackward0",
               forward=lambda x, key, x_shape=None: x[key], vjp=(_ib,),
-              jvp=(lambda t, key: index(t, key, tuple(t.shape)),))  # fmt: skip
+              jvp=(lambda t, key: index(t, key, tuple(t.shape)),),
+              shape=lambda x, key, x_shape=None: key_shape(x, key))  # fmt: skip
 
 
 def _zero_at_fwd(x: np.ndarray, key: Any) -> np.ndarray:
@@ -100,8 +159,16 @@ def setitem_check(x: Any, v: Any, key: Any, advanced: bool) -> None:
 # x[key] = v: PyTorch records IndexPutBackward0 for an advanced key and CopySlices for a basic
 # one (a copy into a slice view); the forward and the rules are the same. The output's tangent is
 # x's with v's written at key: x contributes its tangent zeroed there, v its tangent put into zeros.
+def _index_put_shape(x: tuple[int, ...], v: Any, key: Any) -> tuple[int, ...]:
+    target = key_shape(x, key)
+    if np.broadcast_shapes(shape_of(v), target) != target:
+        raise ValueError("the value does not broadcast to the indexed part")
+    return x
+
+
 index_put = defop(
     "index_put", grad_fn="IndexPutBackward0", dtype=lambda vals: vals[0].dtype,
+    shape=_index_put_shape,
     forward=_index_put_fwd,
     vjp=(lambda g, key: zero_at(g, key),
          _index_put_v),
@@ -110,7 +177,7 @@ index_put = defop(
     check=lambda x, v, key: setitem_check(x, v, key, True),
 )  # fmt: skip
 copy_slices = defop(
-    "copy_slices", grad_fn="CopySlices", dtype=lambda vals: vals[0].dtype,
+    "copy_slices", grad_fn="CopySlices", dtype=lambda vals: vals[0].dtype, shape=_index_put_shape,
     forward=_index_put_fwd,
     vjp=(lambda g, key: zero_at(g, key),
          _index_put_v),
@@ -157,8 +224,17 @@ def _index_select_fwd(x: np.ndarray, dim: int, idx: np.ndarray) -> np.ndarray:
     return np.take(x, idx, axis=dim)
 
 
+def _index_select_shape(x: tuple[int, ...], dim: int, idx: Any) -> tuple[int, ...]:
+    if not x:
+        return x
+    d = dim % len(x) if -len(x) <= dim < len(x) else None
+    if d is None:
+        raise IndexError(f"axis {dim} is out of bounds for array of dimension {len(x)}")
+    return (*x[:d], *shape_of(idx), *x[d + 1 :])
+
+
 index_select = defop(
-    "index_select", grad_fn="IndexSelectBackward0",
+    "index_select", grad_fn="IndexSelectBackward0", shape=_index_select_shape,
     forward=_index_select_fwd,
     vjp=(lambda g, dim, idx, x: index_select_backward(g, dim, idx, x.shape),),
     jvp=(lambda t, dim, idx: index_select(t, dim, idx),),
@@ -216,8 +292,15 @@ def _gather_fwd(x: np.ndarray, dim: int, idx: np.ndarray) -> np.ndarray:
     return x[tuple(grids)]
 
 
+def _gather_shape(x: tuple[int, ...], dim: int, idx: Any) -> tuple[int, ...]:
+    s = shape_of(idx)
+    if len(s) != len(x) or np.dtype(idx.dtype).kind not in "iu":
+        raise ValueError("bad index")
+    return s
+
+
 gather = defop(
-    "gather", grad_fn="GatherBackward0",
+    "gather", grad_fn="GatherBackward0", shape=_gather_shape,
     forward=_gather_fwd,
     vjp=(lambda g, dim, idx, x: scatter_zeros(g, dim, idx, x.shape),),
     jvp=(lambda t, dim, idx: gather(t, dim, idx),),
@@ -266,7 +349,7 @@ def _src_grad(g: Any, dim: int, idx: Any, src: Any, grad_fn: str) -> Any:
 
 
 scatter = defop(
-    "scatter", grad_fn="ScatterBackward0", n_inputs=4,
+    "scatter", grad_fn="ScatterBackward0", n_inputs=4, shape=lambda x, dim, idx, src: x,
     forward=_scatter_fwd,
     vjp=(_scatter_x, None, None,
          lambda g, dim, idx, src: _src_grad(g, dim, idx, src, "ScatterBackward0")),
@@ -274,7 +357,7 @@ scatter = defop(
     check=lambda x, dim, idx, src: _gather_check(x, dim, idx),
 )  # fmt: skip
 scatter_value = defop(
-    "scatter_value", grad_fn="ScatterBackward1",
+    "scatter_value", grad_fn="ScatterBackward1", shape=lambda x, dim, idx, src: x,
     forward=_scatter_fwd,
     vjp=(_scatter_x,),
     jvp=(_scatter_x,),
@@ -291,7 +374,7 @@ def _scatter_add_fwd(x: np.ndarray, dim: int, idx: np.ndarray, src: np.ndarray) 
 
 
 scatter_add = defop(
-    "scatter_add", grad_fn="ScatterAddBackward0", n_inputs=4,
+    "scatter_add", grad_fn="ScatterAddBackward0", n_inputs=4, shape=lambda x, dim, idx, src: x,
     forward=_scatter_add_fwd,
     vjp=(lambda g: g, None, None,
          lambda g, dim, idx, src: _src_grad(g, dim, idx, src, "ScatterAddBackward0")),
@@ -315,8 +398,14 @@ def _masked_fill_check(x: Any, mask: Any, value: Any) -> None:
     broadcast_check(x, mask)
 
 
+def _masked_fill_shape(x: tuple[int, ...], mask: Any, value: Any) -> tuple[int, ...]:
+    if getattr(mask, "dtype", None) != np.bool_:
+        raise TypeError("masked_fill only supports boolean masks")
+    return tuple(np.broadcast_shapes(x, shape_of(mask)))
+
+
 masked_fill = defop(
-    "masked_fill", grad_fn="MaskedFillBackward0", broadcasting=True,
+    "masked_fill", grad_fn="MaskedFillBackward0", broadcasting=True, shape=_masked_fill_shape,
     forward=_masked_fill_fwd,
     vjp=(lambda g, mask: where(mask, 0.0, g), None),
     jvp=(lambda t, mask: masked_fill(t, mask, 0), None),

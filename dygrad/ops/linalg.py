@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .registry import defop, promote
+from .registry import defop, promote, shape_of
 from .shape import transpose
 
 __all__ = ["mm", "bmm", "mv", "dot", "matmul", "outer", "addmm"]
@@ -54,6 +54,34 @@ def _matmul_check(x: Any, y: Any) -> None:
     broadcast_check(np.empty(xs[:-2] + (0,)), np.empty(ys[:-2] + (0,)))
 
 
+def _mm_shape(x: tuple[int, ...], y: tuple[int, ...]) -> tuple[int, ...]:
+    if len(x) != 2 or len(y) != 2 or x[1] != y[0]:
+        raise ValueError("shapes")
+    return (x[0], y[1])
+
+
+def _bmm_shape(x: tuple[int, ...], y: tuple[int, ...]) -> tuple[int, ...]:
+    if len(x) != 3 or len(y) != 3 or x[0] != y[0] or x[2] != y[1]:
+        raise ValueError("shapes")
+    return (x[0], x[1], y[2])
+
+
+def _matmul_shape(x: tuple[int, ...], y: tuple[int, ...]) -> tuple[int, ...]:
+    # np.matmul's rule: a 1-D operand is a row (x) or a column (y), removed from the result.
+    if not x or not y:
+        raise ValueError("matmul: Input operand does not have enough dimensions")
+    a = (1, *x) if len(x) == 1 else tuple(x)
+    b = (*y, 1) if len(y) == 1 else tuple(y)
+    if a[-1] != b[-2]:
+        raise ValueError("matmul: Input operand 1 has a mismatch in its core dimension 0")
+    out = (*np.broadcast_shapes(a[:-2], b[:-2]), a[-2], b[-1])
+    if len(x) == 1:
+        out = out[:-2] + out[-1:]
+    if len(y) == 1:
+        out = out[:-1]
+    return out
+
+
 def _mm_fwd(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[0]:
         raise ValueError("shapes")
@@ -73,7 +101,7 @@ mm = defop(
          lambda g, x: mm(_mT(x), g)),
     jvp=(lambda t, y: mm(t, y),
          lambda t, x: mm(x, t)),
-    shape=lambda x, y: (x[0], y[1]), check=_mm_check,
+    shape=_mm_shape, check=_mm_check,
 )  # fmt: skip
 bmm = defop(
     "bmm", grad_fn="BmmBackward0", dtype=promote,
@@ -82,7 +110,7 @@ bmm = defop(
          lambda g, x: bmm(_mT(x), g)),
     jvp=(lambda t, y: bmm(t, y),
          lambda t, x: bmm(x, t)),
-    check=_bmm_check,
+    check=_bmm_check, shape=_bmm_shape,
 )  # fmt: skip
 matmul = defop(
     "matmul", grad_fn="MatmulBackward0", dtype=promote, broadcasting=True,
@@ -91,7 +119,7 @@ matmul = defop(
          lambda g, x: matmul(_mT(x), g)),
     jvp=(lambda t, y: matmul(t, y),
          lambda t, x: matmul(x, t)),
-    check=_matmul_check,
+    check=_matmul_check, shape=_matmul_shape,
 )  # fmt: skip
 
 
@@ -112,6 +140,7 @@ outer = defop(
          lambda g, x: mv(_mT(g), x)),
     jvp=(lambda t, y: outer(t, y),
          lambda t, x: outer(x, t)),
+    shape=lambda x, y: (*x, *y),
 )  # fmt: skip
 mv = defop(
     "mv", grad_fn="MvBackward0", dtype=promote,
@@ -120,7 +149,7 @@ mv = defop(
          lambda g, x: mv(_mT(x), g)),
     jvp=(lambda t, y: mv(t, y),
          lambda t, x: mv(x, t)),
-    check=_mv_check,
+    check=_mv_check, shape=_matmul_shape,
 )  # fmt: skip
 
 
@@ -132,6 +161,16 @@ def _dot_check(x: Any, y: Any) -> None:
     )
 
 
+def _dot_shape(x: tuple[int, ...], y: tuple[int, ...]) -> tuple[int, ...]:
+    # np.dot's rule (the forward's): a product over x's last dim and y's second to last.
+    if not x or not y:
+        return tuple(y or x)
+    k = y[-2] if len(y) > 1 else y[0]
+    if x[-1] != k:
+        raise ValueError("shapes not aligned")
+    return (*x[:-1], *y[:-2], *y[-1:]) if len(y) > 1 else tuple(x[:-1])
+
+
 dot = defop(
     "dot", grad_fn="DotBackward0", dtype=promote,
     forward=lambda x, y: np.asarray(np.dot(x, y)),
@@ -139,7 +178,7 @@ dot = defop(
          lambda g, x: g * x),
     jvp=(lambda t, y: dot(t, y),
          lambda t, x: dot(x, t)),
-    check=_dot_check, shape=lambda x, y: (),
+    check=_dot_check, shape=_dot_shape,
 )  # fmt: skip
 
 
@@ -163,8 +202,15 @@ def _addmm_check(b: Any, x: Any, y: Any) -> None:
     )
 
 
+def _addmm_shape(b: Any, x: tuple[int, ...], y: tuple[int, ...]) -> tuple[int, ...]:
+    out = _mm_shape(x, y)
+    if np.broadcast_shapes(shape_of(b), out) != out:
+        raise ValueError("bias does not broadcast to the product")  # added in place
+    return out
+
+
 addmm = defop(
-    "addmm", grad_fn="AddmmBackward0", dtype=promote, broadcasting=True,
+    "addmm", grad_fn="AddmmBackward0", dtype=promote, broadcasting=True, shape=_addmm_shape,
     forward=_addmm_fwd,
     vjp=(lambda g: g,
          lambda g, y: mm(g, _mT(y)),

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import sum_to_shape as _sum_to_shape
-from .registry import defop
+from .registry import Spec, defop
 from .shape import expand, reshape
 
 __all__ = [
@@ -53,6 +53,28 @@ def _sum_dtype(x: np.ndarray) -> Any:
     return np.int64 if x.dtype.kind in "biu" else None
 
 
+def _reduced_shape(x: tuple[int, ...], dims: Any, keepdim: bool,
+                   empty: str | None = None) -> tuple[int, ...]:  # fmt: skip
+    """Shape rule of a reduction over `dims` (an int, a tuple, or None: all), as NumPy reduces;
+    `empty` names a reduction that has no identity (max): it refuses an empty extent."""
+    n = len(x)
+    if dims is None:
+        axes = set(range(n))
+    else:
+        axes = set()
+        for d in (dims,) if isinstance(dims, int | np.integer) else dims:
+            if not -n <= d < n:
+                raise ValueError(f"axis {d} is out of bounds for array of dimension {n}")
+            axes.add(int(d) % n)
+    if empty is not None and any(x[i] == 0 for i in axes):
+        raise ValueError(f"zero-size array to reduction operation {empty} which has no identity")
+    return tuple(1 if i in axes else m for i, m in enumerate(x) if keepdim or i not in axes)
+
+
+def _sum_shape(x: Any, dims: Any, keepdim: bool, *rest: Any) -> Spec:
+    return Spec(_reduced_shape(x, dims, keepdim), _sum_dtype(x) or x.dtype)
+
+
 # --- sum / mean ---------------------------------------------------------------------------------
 sum_all = defop(
     "sum_all", grad_fn="SumBackward0",
@@ -62,7 +84,7 @@ sum_all = defop(
     shape=lambda x, shape: (),
 )  # fmt: skip
 sum_dim = defop(
-    "sum_dim", grad_fn="SumBackward1",
+    "sum_dim", grad_fn="SumBackward1", shape=_sum_shape,
     forward=lambda x, dims, keepdim, shape: x.sum(axis=dims, keepdims=keepdim,
                                                   dtype=_sum_dtype(x)),
     vjp=(lambda g, dims, keepdim, shape: _unreduce(g, dims, keepdim, shape),),
@@ -77,6 +99,7 @@ mean_all = defop(
 )  # fmt: skip
 mean_dim = defop(
     "mean_dim", grad_fn="MeanBackward1",
+    shape=lambda x, dims, keepdim, shape: _reduced_shape(x, dims, keepdim),
     forward=lambda x, dims, keepdim, shape: x.mean(axis=dims, keepdims=keepdim, dtype=x.dtype),
     vjp=(lambda g, dims, keepdim, shape: _unreduce(g / max(_count(shape, dims), 1), dims,
                                                    keepdim, shape),),
@@ -149,6 +172,7 @@ prod_all = defop(
 )  # fmt: skip
 prod_dim = defop(
     "prod_dim", grad_fn="ProdBackward1",
+    shape=lambda x, dim, keepdim: _sum_shape(x, dim if x else None, keepdim),
     forward=lambda x, dim, keepdim: x.prod(axis=dim if x.ndim else None, keepdims=keepdim,
                                            dtype=_sum_dtype(x)),
     vjp=(lambda g, x, dim, keepdim: _unreduce(g, (dim,), keepdim, x.shape) * prod_others(x, dim),),
@@ -194,9 +218,11 @@ def _amax_jvp(t: Any, x: Any, dims: tuple[int, ...], keepdim: bool, out: Any) ->
 
 
 amax = defop("amax", grad_fn="AmaxBackward0",
+             shape=lambda x, dims, keepdim: _reduced_shape(x, dims, keepdim, "maximum"),
              forward=lambda x, dims, keepdim: x.max(axis=dims, keepdims=keepdim),
              vjp=(_amax_vjp,), jvp=(_amax_jvp,))  # fmt: skip
 amin = defop("amin", grad_fn="AminBackward0",
+             shape=lambda x, dims, keepdim: _reduced_shape(x, dims, keepdim, "minimum"),
              forward=lambda x, dims, keepdim: x.min(axis=dims, keepdims=keepdim),
              vjp=(_amax_vjp,), jvp=(_amax_jvp,))  # fmt: skip
 
@@ -240,30 +266,50 @@ def _ext_dim_jvp(t: Any, dim: int, keepdim: bool, out: Any) -> tuple[Any, None]:
     return r, None
 
 
-max_dim = defop("max_dim", grad_fn="MaxBackward0", n_outputs=2,
+def _ext_dim_shape(x: Any, dim: int, keepdim: bool) -> tuple[Spec, Spec]:
+    # (values, int64 indices) over one dim; a 0-d input is its own extreme, at index 0.
+    if not x:
+        return Spec(x, x.dtype), Spec((), np.int64)
+    if not -len(x) <= dim < len(x):
+        raise ValueError(f"axis {dim} is out of bounds for array of dimension {len(x)}")
+    if x[dim] == 0:
+        raise ValueError("attempt to get argmax of an empty sequence")
+    s = _reduced_shape(x, dim, keepdim)
+    return Spec(s, x.dtype), Spec(s, np.int64)
+
+
+max_dim = defop("max_dim", grad_fn="MaxBackward0", n_outputs=2, shape=_ext_dim_shape,
                 differentiable_outputs=(True, False),
                 forward=lambda x, dim, keepdim: _ext_dim_fwd(x, dim, keepdim, np.argmax),
                 vjp=(_ext_dim_vjp,), jvp=(_ext_dim_jvp,))  # fmt: skip
-min_dim = defop("min_dim", grad_fn="MinBackward0", n_outputs=2,
+min_dim = defop("min_dim", grad_fn="MinBackward0", n_outputs=2, shape=_ext_dim_shape,
                 differentiable_outputs=(True, False),
                 forward=lambda x, dim, keepdim: _ext_dim_fwd(x, dim, keepdim, np.argmin),
                 vjp=(_ext_dim_vjp,), jvp=(_ext_dim_jvp,))  # fmt: skip
-argmax = defop("argmax", grad_fn="ArgmaxBackward", n_inputs=1,
+def _arg_shape(x: Any, dim: int | None, keepdim: bool) -> Spec:
+    if (x[dim] == 0) if dim is not None and -len(x) <= dim < len(x) else 0 in x:
+        raise ValueError("attempt to get argmax of an empty sequence")
+    return Spec(_reduced_shape(x, dim, keepdim), np.int64)
+
+
+argmax = defop("argmax", grad_fn="ArgmaxBackward", n_inputs=1, shape=_arg_shape,
                forward=lambda x, dim, keepdim: np.asarray(
                    np.argmax(x, axis=dim, keepdims=keepdim)).astype(np.int64))  # fmt: skip
-argmin = defop("argmin", grad_fn="ArgminBackward", n_inputs=1,
+argmin = defop("argmin", grad_fn="ArgminBackward", n_inputs=1, shape=_arg_shape,
                forward=lambda x, dim, keepdim: np.asarray(
                    np.argmin(x, axis=dim, keepdims=keepdim)).astype(np.int64))  # fmt: skip
 all_ = defop(
     "all",
     grad_fn="AllBackward",
     n_inputs=1,
+    shape=lambda x, dims, keepdim: Spec(_reduced_shape(x, dims, keepdim), np.bool_),
     forward=lambda x, dims, keepdim: np.asarray(np.all(x, axis=dims, keepdims=keepdim)),
 )
 any_ = defop(
     "any",
     grad_fn="AnyBackward",
     n_inputs=1,
+    shape=lambda x, dims, keepdim: Spec(_reduced_shape(x, dims, keepdim), np.bool_),
     forward=lambda x, dims, keepdim: np.asarray(np.any(x, axis=dims, keepdims=keepdim)),
 )
 
@@ -339,8 +385,10 @@ def _std_jvp(t: Any, x: Any, dims: Any, correction: float, keepdim: bool, out: A
     return where(zero, 0.0, dv / where(zero, out + 1, 2 * out))
 
 
-var = defop("var", grad_fn="VarBackward0", forward=_var_fwd, vjp=(_var_vjp,), jvp=(_var_jvp,))
+var = defop("var", grad_fn="VarBackward0", forward=_var_fwd, vjp=(_var_vjp,), jvp=(_var_jvp,),
+            shape=lambda x, dims, correction, keepdim: _reduced_shape(x, dims, keepdim))
 std = defop("std", grad_fn="StdBackward0",
+            shape=lambda x, dims, correction, keepdim: _reduced_shape(x, dims, keepdim),
             forward=lambda x, dims, correction, keepdim: np.sqrt(
                 _var_fwd(x, dims, correction, keepdim)),
             vjp=(_std_vjp,), jvp=(_std_jvp,))  # fmt: skip
@@ -370,6 +418,7 @@ def _lse_jvp(t: Any, x: Any, dims: tuple[int, ...], keepdim: bool, out: Any) -> 
 
 
 logsumexp = defop("logsumexp", grad_fn="LogsumexpBackward0", forward=_lse_fwd, vjp=(_lse_vjp,),
+                  shape=lambda x, dims, keepdim: _reduced_shape(x, dims, keepdim),
                   jvp=(_lse_jvp,))  # fmt: skip
 
 
@@ -424,4 +473,5 @@ def _norm_jvp(t: Any, x: Any, p: float, dims: Any, keepdim: bool, out: Any) -> A
 
 
 norm = defop("norm", grad_fn="LinalgVectorNormBackward0", forward=_norm_fwd, vjp=(_norm_vjp,),
+             shape=lambda x, p, dims, keepdim: _reduced_shape(x, dims, keepdim),
              jvp=(_norm_jvp,))  # fmt: skip

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .pointwise import zeros_like
-from .registry import defop, promote
+from .registry import Spec, defop, promote, shape_of
 
 __all__ = [
     "reshape", "reshape_alias", "unsafe_view", "view", "expand", "squeeze", "squeeze_dim",
@@ -101,27 +101,50 @@ expand = defop(
 )  # fmt: skip
 
 
+def _axis(d: int, n: int) -> int:
+    # A dim in range(-n, n) as a non-negative one (NumPy's axis rule, for shape rules).
+    if not -n <= d < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                         f"but got {d})")  # fmt: skip
+    return d % n
+
+
+def _squeeze_shape(x: tuple[int, ...], dims: Any) -> tuple[int, ...]:
+    if not x:
+        return x
+    drop = {_axis(d, len(x)) for d in dims} if dims is not None else set(range(len(x)))
+    return tuple(n for i, n in enumerate(x) if not (i in drop and n == 1))
+
+
 squeeze = defop(
     "squeeze", grad_fn="SqueezeBackward0", view=True,
+    shape=lambda x, x_shape: _squeeze_shape(x, None),
     forward=lambda x, x_shape: np.squeeze(x) if x.ndim else x,
     vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
     jvp=(lambda t, x_shape: squeeze(t, x_shape),),
 )  # fmt: skip
 squeeze_dim = defop(
     "squeeze_dim", grad_fn="SqueezeBackward1", view=True,
+    shape=lambda x, dim, x_shape: _squeeze_shape(x, (dim,)),
     forward=lambda x, dim, x_shape: np.squeeze(x, dim) if x.ndim and x.shape[dim] == 1 else x,
     vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
     jvp=(lambda t, dim, x_shape: squeeze_dim(t, dim, x_shape),),
 )  # fmt: skip
 squeeze_dims = defop(
     "squeeze_dims", grad_fn="SqueezeBackward2", view=True,
+    shape=lambda x, dims, x_shape: _squeeze_shape(x, dims),
     forward=lambda x, dims, x_shape: np.squeeze(x, tuple(d for d in dims if x.shape[d] == 1))
     if x.ndim else x,
     vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
     jvp=(lambda t, dims, x_shape: squeeze_dims(t, dims, x_shape),),
 )  # fmt: skip
+def _unsqueeze_shape(x: tuple[int, ...], dim: int) -> tuple[int, ...]:
+    d = _axis(dim, len(x) + 1)
+    return (*x[:d], 1, *x[d:])
+
+
 unsqueeze = defop(
-    "unsqueeze", grad_fn="UnsqueezeBackward0", view=True,
+    "unsqueeze", grad_fn="UnsqueezeBackward0", view=True, shape=_unsqueeze_shape,
     forward=lambda x, dim: np.expand_dims(x, dim),
     vjp=(lambda g, dim: squeeze_dim(g, dim, g.shape),),
     jvp=(lambda t, dim: unsqueeze(t, dim),),
@@ -132,21 +155,37 @@ def _swap(x: np.ndarray, a: int, b: int) -> np.ndarray:
     return np.swapaxes(x, a, b) if x.ndim else x.view()  # a 0-d tensor's dim 0 is itself
 
 
+def _swap_shape(x: tuple[int, ...], a: int, b: int) -> tuple[int, ...]:
+    if not x:
+        return x
+    s = list(x)
+    i, j = _axis(a, len(s)), _axis(b, len(s))
+    s[i], s[j] = s[j], s[i]
+    return tuple(s)
+
+
+def _permute_shape(x: tuple[int, ...], dims: tuple[int, ...]) -> tuple[int, ...]:
+    axes = [_axis(d, len(x)) for d in dims]
+    if len(axes) != len(x) or len(set(axes)) != len(axes):
+        raise ValueError("axes don't match array")
+    return tuple(x[d] for d in axes)
+
+
 transpose = defop(
-    "transpose", grad_fn="TransposeBackward0", view=True,
+    "transpose", grad_fn="TransposeBackward0", view=True, shape=_swap_shape,
     forward=_swap,
     vjp=(lambda g, a, b: transpose(g, a, b),),
     jvp=(lambda t, a, b: transpose(t, a, b),),
 )  # fmt: skip
 permute = defop(
-    "permute", grad_fn="PermuteBackward0", view=True,
+    "permute", grad_fn="PermuteBackward0", view=True, shape=_permute_shape,
     forward=lambda x, dims: np.transpose(x, dims),
     vjp=(lambda g, dims: permute(g, tuple(np.argsort(dims).tolist())),),
     jvp=(lambda t, dims: permute(t, dims),),
 )  # fmt: skip
-t = defop("t", grad_fn="TBackward0", view=True,
+t = defop("t", grad_fn="TBackward0", view=True, shape=lambda x: x[::-1],
           forward=lambda x: x.T, vjp=(lambda g: t(g),), jvp=(lambda tx: t(tx),))  # fmt: skip
-alias = defop("alias", grad_fn="AliasBackward0", view=True,
+alias = defop("alias", grad_fn="AliasBackward0", view=True, shape=lambda x: x,
               forward=lambda x: x.view(), vjp=(lambda g: g,), jvp=(lambda t: t,))  # fmt: skip
 
 
@@ -164,8 +203,17 @@ def _repeat_vjp(g: Any, reps: tuple[int, ...], x_shape: tuple[int, ...]) -> Any:
     return reshape(gs, tuple(x_shape), gs.shape)
 
 
+def _repeat_shape(x: tuple[int, ...], reps: tuple[int, ...], x_shape: Any) -> tuple[int, ...]:
+    # np.tile's rule: the shorter of the two is padded with leading ones.
+    n = max(len(x), len(reps))
+    xs, rs = (1,) * (n - len(x)) + tuple(x), (1,) * (n - len(reps)) + tuple(reps)
+    if any(r < 0 for r in rs):
+        raise ValueError("negative dimensions are not allowed")
+    return tuple(a * r for a, r in zip(xs, rs))
+
+
 repeat = defop(
-    "repeat", grad_fn="RepeatBackward0",
+    "repeat", grad_fn="RepeatBackward0", shape=_repeat_shape,
     forward=lambda x, reps, x_shape: np.tile(x, reps),
     vjp=(_repeat_vjp,),
     jvp=(lambda t, reps, x_shape: repeat(t, reps, x_shape),),
@@ -204,8 +252,24 @@ def _cat_vjp(g: Any, dim: int, sizes: tuple[int | None, ...]) -> Any:
     return [reshape(p, (0,), tuple(p.shape)) if s is None else p for p, s in zip(parts, sizes)]
 
 
+def _cat_shape(xs: list[tuple[int, ...]], dim: int, sizes: Any) -> tuple[int, ...]:
+    kept = [x for x, n in zip(xs, sizes) if n is not None]
+    if not kept:
+        raise ValueError("need at least one array to concatenate")
+    ref = kept[0]
+    d = _axis(dim, len(ref)) if ref else dim
+    for x in kept:
+        if len(x) != len(ref) or any(a != b for i, (a, b) in enumerate(zip(x, ref)) if i != d):
+            raise ValueError("all the input array dimensions except for the concatenation axis "
+                             "must match exactly")  # fmt: skip
+    if not ref:
+        raise ValueError("zero-dimensional arrays cannot be concatenated")
+    return (*ref[:d], sum(x[d] for x in kept), *ref[d + 1 :])
+
+
 # dtype: PyTorch's promotion over all inputs, legacy empty ones included.
 cat = defop("cat", grad_fn="CatBackward0", variadic=True, dtype=promote, forward=_cat_fwd,
+            shape=_cat_shape,
             vjp=_cat_vjp,
             jvp=lambda ts, dim, sizes: cat(ts, dim, sizes), check=_cat_check)  # fmt: skip
 
@@ -220,7 +284,17 @@ def _stack_check(xs: Any, dim: int) -> None:
             )
 
 
-stack = defop("stack", grad_fn="StackBackward0", variadic=True,
+def _stack_shape(xs: list[Any], dim: int) -> Spec:
+    if not xs:
+        raise ValueError("need at least one array to stack")
+    if any(tuple(x) != tuple(xs[0]) for x in xs):
+        raise ValueError("all input arrays must have the same shape")
+    d = _axis(dim, len(xs[0]) + 1)
+    # No dtype rule: np.stack promotes as NumPy does.
+    return Spec((*xs[0][:d], len(xs), *xs[0][d:]), np.result_type(*[x.dtype for x in xs]))
+
+
+stack = defop("stack", grad_fn="StackBackward0", variadic=True, shape=_stack_shape,
               forward=lambda xs, dim: np.stack(xs, axis=dim),
               vjp=lambda g, dim: unbind(g, dim), jvp=lambda ts, dim: stack(ts, dim),
               check=_stack_check)  # fmt: skip
@@ -241,11 +315,25 @@ def _split_vjp(g: Any, sizes: tuple[int, ...], dim: int) -> Any:
     return cat(list(g), dim, tuple(sizes))
 
 
+def _split_shape(x: tuple[int, ...], sizes: tuple[int, ...], dim: int) -> list[tuple[int, ...]]:
+    # The forward's slices: a piece past the end is cut short, as a slice is.
+    if not x:
+        raise IndexError("too many indices for array: array is 0-dimensional")
+    d = dim % len(x)
+    out, start = [], 0
+    for n in sizes:
+        m = max(0, min(start + n, x[d]) - min(start, x[d]))
+        out.append((*x[:d], m, *x[d + 1 :]))
+        start += n
+    return out
+
+
 split_with_sizes = defop("split_with_sizes", grad_fn="SplitWithSizesBackward0", view=True,
                          n_outputs=-1, forward=_split_fwd, vjp=(_split_vjp,),
+                         shape=_split_shape,
                          jvp=(lambda t, sizes, dim: split_with_sizes(t, sizes, dim),))  # fmt: skip
 split = defop("split", grad_fn="SplitBackward0", view=True, n_outputs=-1,
-              forward=_split_fwd, vjp=(_split_vjp,),
+              forward=_split_fwd, vjp=(_split_vjp,), shape=_split_shape,
               jvp=(lambda t, sizes, dim: split(t, sizes, dim),))  # fmt: skip
 
 
@@ -253,15 +341,21 @@ def _unbind_fwd(x: np.ndarray, dim: int) -> tuple[np.ndarray, ...]:
     return tuple(np.moveaxis(x, dim, 0))
 
 
-unbind = defop("unbind", grad_fn="UnbindBackward0", view=True, n_outputs=-1,
+def _unbind_shape(x: tuple[int, ...], dim: int) -> list[tuple[int, ...]]:
+    d = _axis(dim, len(x))
+    return [(*x[:d], *x[d + 1 :])] * x[d]
+
+
+unbind = defop("unbind", grad_fn="UnbindBackward0", view=True, n_outputs=-1, shape=_unbind_shape,
                forward=_unbind_fwd, vjp=(lambda g, dim: stack(list(g), dim),),
                jvp=(lambda t, dim: unbind(t, dim),))  # fmt: skip
 
 flip = defop("flip", grad_fn="FlipBackward0", forward=lambda x, dims: np.flip(x, dims).copy(),
+             shape=lambda x, dims: x,
              vjp=(lambda g, dims: flip(g, dims),),
              jvp=(lambda t, dims: flip(t, dims),))  # fmt: skip
 roll = defop(
-    "roll", grad_fn="RollBackward0",
+    "roll", grad_fn="RollBackward0", shape=lambda x, shifts, dims: x,
     forward=lambda x, shifts, dims: np.roll(x, shifts, dims),
     vjp=(lambda g, shifts, dims: roll(g, tuple(-s for s in shifts) if isinstance(shifts, tuple)
                                       else -shifts, dims),),
@@ -270,9 +364,9 @@ roll = defop(
 
 # --- copies and conversions -----------------------------------------------------------------------
 # The tangent is copied too, so the copy's tangent is never the same tensor as the input's.
-clone = defop("clone", grad_fn="CloneBackward0", forward=lambda x: x.copy(),
+clone = defop("clone", grad_fn="CloneBackward0", forward=lambda x: x.copy(), shape=lambda x: x,
               vjp=(lambda g: g,), jvp=(lambda t: clone(t),))  # fmt: skip
-contiguous = defop("contiguous", grad_fn="CloneBackward0",
+contiguous = defop("contiguous", grad_fn="CloneBackward0", shape=lambda x: x,
                    forward=lambda x: np.ascontiguousarray(x), vjp=(lambda g: g,),
                    jvp=(lambda t: contiguous(t),))  # fmt: skip
 
@@ -282,7 +376,7 @@ def _to_vjp(g: Any, x_dtype: Any) -> Any:
 
 
 to_dtype = defop(
-    "to_dtype", grad_fn="ToCopyBackward0",
+    "to_dtype", grad_fn="ToCopyBackward0", shape=lambda x, dtype, x_dtype: Spec(x, dtype),
     forward=lambda x, dtype, x_dtype: x.astype(dtype, copy=True),
     vjp=(_to_vjp,),
     jvp=(lambda t, dtype, x_dtype: to_dtype(t, dtype, x_dtype),),
@@ -295,8 +389,14 @@ def _copy_check(x: Any, src: Any) -> None:
     broadcast_check(x, src)
 
 
+def _copy_shape(x: Any, src: Any) -> Spec:
+    if np.broadcast_shapes(x, shape_of(src)) != x:
+        raise ValueError("src cannot be broadcast to the target's shape")
+    return Spec(x, x.dtype)
+
+
 copy = defop(
-    "copy", grad_fn="CopyBackwards", broadcasting=True,
+    "copy", grad_fn="CopyBackwards", broadcasting=True, shape=_copy_shape,
     forward=lambda x, src: np.broadcast_to(np.asarray(src), x.shape).astype(x.dtype),
     vjp=(lambda g: zeros_like(g),
          lambda g: g),
@@ -306,6 +406,8 @@ copy = defop(
 )  # fmt: skip
 # In-place fill_ and zero_ record these (PyTorch's names); the old values get no gradient.
 fill = defop("fill", grad_fn="FillBackward2", forward=lambda x, value: np.full_like(x, value),
+             shape=lambda x, value: x,
              vjp=(lambda g: zeros_like(g),), jvp=(lambda t: zeros_like(t),))  # fmt: skip
 zero = defop("zero", grad_fn="ZeroBackward0", forward=lambda x: np.zeros_like(x),
+             shape=lambda x: x,
              vjp=(lambda g: zeros_like(g),), jvp=(lambda t: zeros_like(t),))  # fmt: skip
