@@ -171,7 +171,7 @@ def run_backward(
                                 # not passed through, not a view, not sent to two inputs.
                                 if (fresh and gi is not g and type(gi) is _nd
                                         and gi.base is None
-                                        and sum(o is gi for o in out) == 1):  # fmt: skip
+                                        and len([o for o in out if o is gi]) == 1):  # fmt: skip
                                     owned_grads.add(nxt)
                             else:
                                 buffers[nxt] = prev + gi

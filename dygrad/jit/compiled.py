@@ -531,8 +531,9 @@ class CompiledFunctionBackward(GraphNode):
         res = [_asarray(r) if r is not None else None for r in p.backward(saved, full)]
         # The engine may let a leaf keep a gradient as its .grad without a copy when nothing
         # else sees it: not when it is an incoming gradient or a saved array passed through.
-        seen = [*gs, *saved]
-        self._fresh_grads = not any(any(r is x for x in seen) for r in res if r is not None)
+        seen = {id(x) for x in gs}
+        seen.update(map(id, saved))
+        self._fresh_grads = not any(id(r) in seen for r in res if r is not None)
         return res
 
     def _release(self) -> None:

@@ -32,7 +32,7 @@ from .pointwise import (
     where,
 )
 from .reduction import mean_all, mean_dim, sum_all, sum_dim
-from .registry import apply, apply_inplace, defop, promote_float
+from .registry import Spec, apply, apply_inplace, defop, promote_float, shape_of
 from .shape import reshape, to_dtype
 
 # Public functions (PyTorch's torch.* names) that dygrad's namespace re-exports.
@@ -519,8 +519,18 @@ def _bn_w_jvp(t: Any, x: Any, running_mean: Any, running_var: Any, training: boo
     return xhat * reshape(t, pshape, t.shape), None, None
 
 
+def _bn_shape(x: Any, weight: Any, bias: Any, running_mean: Any, running_var: Any,
+              training: bool, eps: float) -> tuple[Spec, Spec, Spec]:  # fmt: skip
+    # (y, batch mean, batch var); out of training the statistics are empty.
+    if len(x) < 2:
+        raise ValueError("batch_norm needs at least 2 dims")
+    stat = (x[1],) if training else (0,)
+    return Spec(x, x.dtype), Spec(stat, x.dtype), Spec(stat, x.dtype)
+
+
 _batch_norm = defop(
     "native_batch_norm", grad_fn="NativeBatchNormBackward0", forward=_bn_fwd, n_outputs=3,
+    shape=_bn_shape,
     differentiable_outputs=(True, False, False), n_inputs=5,
     vjp=(_bn_x, _bn_w,
          lambda g, x: sum_dim(g[0], _bn_geom(x)[0], False, x.shape)),
@@ -931,7 +941,8 @@ def _dropout_mask(x: np.ndarray, p: float) -> np.ndarray:
 
 # Not differentiable (the gradient flows through the product with the mask).
 dropout_mask = defop("dropout_mask", grad_fn="NotDifferentiable", forward=_dropout_mask,
-                     n_inputs=1, random=True)  # fmt: skip
+                     n_inputs=1, random=True,
+                     shape=lambda x, p: () if p == 1 else x)  # fmt: skip
 
 
 def _dropout(x: Any, p: float, train: bool, inplace: bool) -> Any:
@@ -1005,6 +1016,12 @@ def _pointwise_loss_check(input: Any, target: Any, fn: str) -> None:  # noqa: A0
     _target_size_warning(input, target)
 
 
+def _loss_shape(x: Any, y: Any, reduction: str, *rest: Any) -> tuple[int, ...]:
+    # Pointwise losses: the broadcast shape unreduced, a scalar otherwise.
+    s = tuple(np.broadcast_shapes(shape_of(x), shape_of(y)))
+    return s if reduction == "none" else ()
+
+
 def _mse_fwd(x: np.ndarray, y: np.ndarray, reduction: str) -> np.ndarray:
     d = x - y
     return _reduce(d * d, reduction)
@@ -1017,6 +1034,7 @@ def _mse_x(g: Any, x: Any, y: Any, reduction: str) -> Any:
 
 _mse = defop(
     "mse_loss", grad_fn="MseLossBackward0", broadcasting=True, dtype=promote_float,
+    shape=_loss_shape,
     forward=_mse_fwd,
     vjp=(_mse_x,
          lambda g, x, y, reduction: -_mse_x(g, x, y, reduction)),
@@ -1113,6 +1131,7 @@ def _smooth_l1_x(g: Any, x: Any, y: Any, reduction: str, beta: float) -> Any:
 
 _smooth_l1 = defop(
     "smooth_l1_loss", grad_fn="SmoothL1LossBackward0", broadcasting=True, dtype=promote_float,
+    shape=_loss_shape,
     forward=_smooth_l1_fwd,
     vjp=(_smooth_l1_x,
          lambda g, x, y, reduction, beta: -_smooth_l1_x(g, x, y, reduction, beta)),
@@ -1159,6 +1178,7 @@ def _huber_x(g: Any, x: Any, y: Any, reduction: str, delta: float) -> Any:
 
 _huber = defop(
     "huber_loss", grad_fn="HuberLossBackward0", broadcasting=True, dtype=promote_float,
+    shape=_loss_shape,
     forward=_huber_fwd,
     vjp=(_huber_x,
          lambda g, x, y, reduction, delta: -_huber_x(g, x, y, reduction, delta)),
@@ -1213,8 +1233,16 @@ def _bce_y(g: Any, x: Any, weight: Any, reduction: str) -> Any:
     return gy if weight is None else gy * weight
 
 
+def _bce_shape(x: Any, y: Any, weight: Any, reduction: str, pos_weight: Any = None) -> Spec:
+    # In x's dtype; the weights broadcast in.
+    ws = [shape_of(w) for w in (weight, pos_weight) if w is not None]
+    s = tuple(np.broadcast_shapes(shape_of(x), shape_of(y), *ws))
+    return Spec(s if reduction == "none" else (), x.dtype)
+
+
 _bce = defop(
     "binary_cross_entropy", grad_fn="BinaryCrossEntropyBackward0", broadcasting=True,
+    shape=_bce_shape,
     n_inputs=3, forward=_bce_fwd, vjp=(_bce_x, _bce_y, None),
     jvp=(lambda t, x, y, weight, reduction: _reduced(_bce_x(t, x, y, weight, "none"), reduction),
          lambda t, x, weight, reduction: _reduced(_bce_y(t, x, weight, "none"), reduction),
@@ -1292,6 +1320,8 @@ def _bcel_y(g: Any, x: Any, weight: Any, pos_weight: Any, reduction: str) -> Any
 
 _bcel = defop(
     "binary_cross_entropy_with_logits", grad_fn="BinaryCrossEntropyWithLogitsBackward0",
+    shape=lambda x, y, weight, pos_weight, reduction: _bce_shape(x, y, weight, reduction,
+                                                                 pos_weight),
     broadcasting=True, n_inputs=4, forward=_bcel_fwd, vjp=(_bcel_x, _bcel_y, None, None),
     jvp=(lambda t, x, y, weight, pos_weight, reduction: _reduced(
              _bcel_x(t, x, y, weight, pos_weight, "none"), reduction),
@@ -1422,11 +1452,20 @@ def _nll_x(g: Any, x: Any, target: Any, weight: Any, reduction: str, ignore_inde
 
 # The loss is linear in x (the 'mean' divides by weights that x does not change): the tangent is
 # the loss of the tangent.
-_nll = defop("nll_loss", grad_fn="NllLossBackward0", n_inputs=3, forward=_nll_fwd,
+def _nll_shape(x: Any, target: Any, weight: Any, reduction: str, ignore_index: int) -> Spec:
+    cax = 1 if len(x) > 1 else 0
+    rest = (*x[:cax], *x[cax + 1 :])
+    if tuple(target) != rest:
+        raise ValueError(f"target of shape {list(target)} for input of shape {list(x)}")
+    return Spec(rest if reduction == "none" else (), x.dtype)
+
+
+_nll = defop("nll_loss", grad_fn="NllLossBackward0", n_inputs=3, forward=_nll_fwd, shape=_nll_shape,
              vjp=(_nll_x, None, None),
              jvp=(lambda t, target, weight, reduction, ignore_index: _nll(
                  t, target, weight, reduction, ignore_index), None, None))  # fmt: skip
 _nll2d = defop("nll_loss2d", grad_fn="NllLoss2DBackward0", n_inputs=3, forward=_nll_fwd,
+               shape=_nll_shape,
                vjp=(_nll_x, None, None),
                jvp=(lambda t, target, weight, reduction, ignore_index: _nll2d(
                    t, target, weight, reduction, ignore_index), None, None))  # fmt: skip

@@ -81,7 +81,7 @@ sum_all = defop(
     forward=lambda x, shape: np.asarray(x.sum(dtype=_sum_dtype(x))),
     vjp=(lambda g, shape: expand(g, shape, g.shape),),
     jvp=(lambda t, shape: sum_all(t, shape),),
-    shape=lambda x, shape: (),
+    shape=lambda x, shape: Spec((), _sum_dtype(x) or x.dtype),
 )  # fmt: skip
 sum_dim = defop(
     "sum_dim", grad_fn="SumBackward1", shape=_sum_shape,
@@ -168,7 +168,7 @@ prod_all = defop(
     forward=lambda x: np.asarray(x.prod(dtype=_sum_dtype(x))),
     vjp=(lambda g, x: g * prod_others(x, None),),
     jvp=(lambda t, x: _reduce(t * prod_others(x, None), None, False),),
-    shape=lambda x: (),
+    shape=lambda x: Spec((), _sum_dtype(x) or x.dtype),
 )  # fmt: skip
 prod_dim = defop(
     "prod_dim", grad_fn="ProdBackward1",
@@ -287,9 +287,12 @@ min_dim = defop("min_dim", grad_fn="MinBackward0", n_outputs=2, shape=_ext_dim_s
                 forward=lambda x, dim, keepdim: _ext_dim_fwd(x, dim, keepdim, np.argmin),
                 vjp=(_ext_dim_vjp,), jvp=(_ext_dim_jvp,))  # fmt: skip
 def _arg_shape(x: Any, dim: int | None, keepdim: bool) -> Spec:
-    if (x[dim] == 0) if dim is not None and -len(x) <= dim < len(x) else 0 in x:
+    if not x:  # NumPy takes dim 0 of a 0-d array as the array itself
+        return Spec((), np.int64)
+    s = _reduced_shape(x, dim, keepdim)
+    if (0 in x) if dim is None else x[dim] == 0:
         raise ValueError("attempt to get argmax of an empty sequence")
-    return Spec(_reduced_shape(x, dim, keepdim), np.int64)
+    return Spec(s, np.int64)
 
 
 argmax = defop("argmax", grad_fn="ArgmaxBackward", n_inputs=1, shape=_arg_shape,
