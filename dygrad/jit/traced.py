@@ -112,6 +112,13 @@ def trace(fn: Callable[..., Any], *example_inputs: Any, **example_kwargs: Any) -
     Control flow is never silently frozen: wherever the code turned a tensor into Python
     (`if t > 0:`, `t.item()`, `int(t)`), the trace keeps a guard, and calling the traced function
     where a guard would fail raises `GuardError` (dygrad.compile retraces instead).
+
+    >>> import dygrad as torch
+    >>> t = torch.jit.trace(lambda x: (x * 2).sum(), torch.ones(3))
+    >>> [n.name for n in t.graph.nodes]
+    ['mul', 'sum_all']
+    >>> t(torch.arange(3.0))
+    tensor(6.)
     """
     if not callable(fn):
         raise TypeError(f"dygrad.jit.trace() expects a function or module, got {type(fn).__name__}")

@@ -30,6 +30,12 @@ def _view_fwd(x: np.ndarray, shape: tuple[int, ...], x_shape: tuple[int, ...]) -
         ) from None
 
 
+def _reshape_shape(x: tuple[int, ...], shape: tuple[int, ...], x_shape: Any) -> tuple[int, ...]:
+    if int(np.prod(shape)) != int(np.prod(x)):
+        raise ValueError("cannot reshape")
+    return shape
+
+
 def _shape_check(x: Any, shape: tuple[int, ...], x_shape: tuple[int, ...]) -> None:
     n = int(np.prod(x_shape))
     if int(np.prod(shape)) != n:
@@ -41,7 +47,7 @@ reshape = defop(
     forward=lambda x, shape, x_shape: np.reshape(x, shape),
     vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
     jvp=(lambda t, shape, x_shape: reshape(t, shape, x_shape),),
-    shape=lambda x, shape, x_shape: shape, check=_shape_check,
+    shape=_reshape_shape, check=_shape_check,
 )  # fmt: skip
 # Tensor.reshape records what PyTorch does: `reshape` (ViewBackward0) for a contiguous input,
 # `reshape_alias` for a view of a strided one, and a clone then `unsafe_view` when no view can
@@ -51,21 +57,21 @@ reshape_alias = defop(
     forward=_view_fwd,
     vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
     jvp=(lambda t, shape, x_shape: reshape(t, shape, x_shape),),
-    shape=lambda x, shape, x_shape: shape, check=_shape_check,
+    shape=_reshape_shape, check=_shape_check,
 )  # fmt: skip
 unsafe_view = defop(
     "unsafe_view", grad_fn="UnsafeViewBackward0",
     forward=lambda x, shape, x_shape: np.reshape(x, shape),
     vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
     jvp=(lambda t, shape, x_shape: unsafe_view(t, shape, x_shape),),
-    shape=lambda x, shape, x_shape: shape, check=_shape_check,
+    shape=_reshape_shape, check=_shape_check,
 )  # fmt: skip
 view = defop(
     "view", grad_fn="ViewBackward0", view=True,
     forward=_view_fwd,
     vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
     jvp=(lambda t, shape, x_shape: reshape(t, shape, x_shape),),
-    shape=lambda x, shape, x_shape: shape, check=_shape_check,
+    shape=_reshape_shape, check=_shape_check,
 )  # fmt: skip
 
 
@@ -86,6 +92,12 @@ def _expand_check(x: Any, shape: tuple[int, ...], x_shape: tuple[int, ...]) -> N
             )
 
 
+def _expand_shape(x: tuple[int, ...], shape: tuple[int, ...], x_shape: Any) -> tuple[int, ...]:
+    if len(shape) < len(x) or any(a not in (1, b) for a, b in zip(x[::-1], shape[::-1])):
+        raise ValueError("cannot expand")
+    return shape
+
+
 def _sum_back(g: Any, x_shape: tuple[int, ...]) -> Any:
     from .reduction import sum_to_size
 
@@ -97,7 +109,7 @@ expand = defop(
     forward=lambda x, shape, x_shape: np.broadcast_to(x, shape),
     vjp=(lambda g, x_shape: _sum_back(g, x_shape),),
     jvp=(lambda t, shape, x_shape: expand(t, shape, x_shape),),
-    shape=lambda x, shape, x_shape: shape, check=_expand_check,
+    shape=_expand_shape, check=_expand_check,
 )  # fmt: skip
 
 
