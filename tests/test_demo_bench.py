@@ -45,6 +45,12 @@ TINY += ["--w6-layers", "3", "--w6-width", "32", "--w6-batch", "4", "--w7-n", "3
 WORKLOADS = ("W1", "W2", "W3", "W4-seed", "W4-lenet", "W5-100k", "W5-1M", "W6", "W6-ckpt", "W7")
 # Workloads without a NumPy floor.
 NO_NUMPY = ("W5-100k", "W5-1M", "W6-ckpt")
+# Workloads with a dygrad-compiled column (dygrad.compile of the step's forward + loss).
+COMPILED = ("W1", "W2", "W3", "W4-seed", "W4-lenet")
+HEADER = (
+    "| workload | unit | dygrad | torch | numpy | dygrad/torch | dygrad/numpy "
+    "| compiled | compiled/torch | compiled/eager |"
+)
 # The start of each workload's row label in the table.
 ROW_PREFIX = {
     "W1": "| W1 per-op",
@@ -211,7 +217,7 @@ def test_bench_quick_table(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     p = _run(["-m", "dygrad", "bench", *TINY, "--json", str(out)], timeout=180)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "| workload | unit | dygrad | torch | numpy | dygrad/torch | dygrad/numpy |" in p.stdout
+    assert HEADER in p.stdout.splitlines()
     rows = _table_rows(p.stdout)
     assert set(rows) == set(WORKLOADS)
     assert "30-op chain" in rows["W1"][0] and "784-16-16-10, batch 8" in rows["W3"][0]
@@ -228,13 +234,20 @@ def test_bench_quick_table(tmp_path: Path) -> None:
     for wl, metrics in METRIC_ROWS.items():
         got = [(cells[0].split(": ")[-1], cells[1]) for w, cells in all_rows if w == wl]
         assert got == metrics, (wl, got)
-    col = {"dygrad": 2, "torch": 3, "numpy": 4}
+    col = {"dygrad": 2, "torch": 3, "numpy": 4, "dygrad-compiled": 7}
     for wl, row in all_rows:
+        assert len(row) == 10, row
         systems = ["dygrad"] + (["torch"] if HAVE_TORCH else [])
         if wl in NO_NUMPY:
             assert row[4] == "n/a" and row[6] == "n/a", row
         else:
             systems.append("numpy")
+        if wl in COMPILED:
+            systems.append("dygrad-compiled")
+            ratios = [row[9]] + ([row[8]] if HAVE_TORCH else [])
+            assert all(r.endswith("x") and float(r[:-1]) > 0 for r in ratios), row
+        else:
+            assert row[7] == row[8] == row[9] == "n/a", row
         for s in systems:
             m = _median(row[col[s]])
             # Memory deltas of tiny configurations may round to zero pages.
@@ -250,8 +263,8 @@ def test_bench_quick_table(tmp_path: Path) -> None:
     assert {(r["workload"], r["system"]) for r in doc["results"]} == {
         (w, s)
         for w in WORKLOADS
-        for s in ("dygrad", "torch", "numpy")
-        if not (w in NO_NUMPY and s == "numpy")
+        for s in ("dygrad", "dygrad-compiled", "torch", "numpy")
+        if not (w in NO_NUMPY and s == "numpy" or w not in COMPILED and s == "dygrad-compiled")
     }
     for r in doc["results"]:
         if r["system"] == "torch" and not HAVE_TORCH:
@@ -267,6 +280,11 @@ def test_bench_quick_table(tmp_path: Path) -> None:
         assert list(r["metrics"]) == expected
         for m in r["metrics"].values():
             assert m["samples"] and all(math.isfinite(s) and s >= 0 for s in m["samples"])
+        if r["system"] == "dygrad-compiled":
+            # Traced once, then every step replayed the generated code (the warm-up and the
+            # checked first step included).
+            assert r["checks"]["compile_traces"] == 1, r["checks"]
+            assert r["checks"]["compile_calls"] >= n + doc["config"]["warmup"] + 2
     assert all(c["ok"] for c in doc["cross_checks"])
     # W2, W6 check loss and gradient norm; W5 the gradient; W7 the products.
     for wl, whats in {
@@ -281,12 +299,18 @@ def test_bench_quick_table(tmp_path: Path) -> None:
                 for c in doc["cross_checks"]
                 if c["workload"] == wl and what in c["what"]
             }
+            want = {"dygrad"} | ({"dygrad-compiled"} if wl in COMPILED else set())
             if wl in NO_NUMPY:
-                assert got == ({"dygrad"} if HAVE_TORCH else set()), (wl, what, got)
+                assert got == (want if HAVE_TORCH else set()), (wl, what, got)
             else:
-                assert got == ({"dygrad", "numpy"} if HAVE_TORCH else {"dygrad"}), (wl, what, got)
+                assert got == (want | {"numpy"} if HAVE_TORCH else want), (wl, what, got)
+    # W1 (gradient) and W3 (first-step loss) check every other system against the reference.
+    for wl in ("W1", "W3"):
+        got = {c["system"] for c in doc["cross_checks"] if c["workload"] == wl}
+        assert got == ({"dygrad", "dygrad-compiled", "numpy"} if HAVE_TORCH else
+                       {"dygrad", "dygrad-compiled"}), (wl, got)  # fmt: skip
     # W4 checks each other system's first-step loss and gradients against the reference.
-    others = {"dygrad", "numpy"} if HAVE_TORCH else {"dygrad"}  # the reference: torch, else numpy
+    others = {"dygrad", "dygrad-compiled"} | ({"numpy"} if HAVE_TORCH else set())
     for wl in ("W4-seed", "W4-lenet"):
         for what in ("first-step loss", "first-step grads"):
             got = {
@@ -322,6 +346,8 @@ def test_bench_without_torch(tmp_path: Path) -> None:
     # The NumPy floor is the reference: dygrad's W4 loss and gradients are checked against it.
     grads_row = "| W4-lenet first-step grads of 6 params (norm, projection), max abs diff |"
     assert f"{grads_row} dygrad | numpy |" in p.stdout
+    assert f"{grads_row} dygrad-compiled | numpy |" in p.stdout
+    assert "| W1 x.grad, max abs diff | dygrad-compiled | numpy |" in p.stdout
 
 
 def _bench_runner():
@@ -428,3 +454,88 @@ def test_bench_scalar_checks_catch_wrong_values() -> None:
     main, peak = rows[0][1], rows[1][1]
     assert main[5] == "2.00x" and main[4] == "n/a"
     assert peak[1] == "MiB" and peak[2].startswith("20.0 ") and peak[5] == "0.50x"
+
+
+def _workloads():
+    """benchmarks/workloads.py, imported by path (a benchmark child puts its folder on sys.path)."""
+    path = REPO / "benchmarks" / "workloads.py"
+    spec = importlib.util.spec_from_file_location("dygrad_benchmarks_workloads", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+TINY_CFG = {"warmup": 1, "samples": 2, "w1_ops": 30, "w2_points": 20, "w3_batch": 8,
+            "w3_hidden": 16, "w4_batch": 4, "w4_seed_batch": 2}  # fmt: skip
+
+
+@pytest.mark.parametrize("wl", COMPILED)
+def test_bench_compiled_first_step_matches(wl: str) -> None:
+    """dygrad-compiled, in process: its first step (run by the generated code, the tracing call
+    being dropped) gives the hand-written NumPy floor's loss and gradients, and PyTorch's when
+    installed; it traced once and replayed every later step."""
+    w = _workloads()
+    got = w.run(wl, "dygrad-compiled", TINY_CFG)
+    refs = [w.run(wl, "numpy", TINY_CFG).checks]
+    if HAVE_TORCH:
+        refs.append(w.run(wl, "torch", TINY_CFG).checks)
+    c = got.checks
+    assert c["compile_traces"] == 1
+    # the tracing call, the checked first step, the warm-up and the samples (W3, W4: and the
+    # final loss) all went through the compiled function
+    assert c["compile_calls"] >= 1 + 1 + TINY_CFG["warmup"] + TINY_CFG["samples"]
+    assert len(got.samples) == TINY_CFG["samples"] and all(t > 0 for t in got.samples)
+    for ref in refs:
+        if wl == "W1":
+            np.testing.assert_allclose(c["grad"], ref["grad"], rtol=1e-4, atol=1e-6)
+            continue
+        assert c["first_loss"] == pytest.approx(ref["first_loss"], rel=1e-5)
+        if wl == "W2":
+            assert c["grad_norm"] == pytest.approx(ref["grad_norm"], rel=1e-5)
+        if wl.startswith("W4"):
+            np.testing.assert_allclose(c["grad_norms"], ref["grad_norms"], rtol=1e-4)
+            np.testing.assert_allclose(c["grad_probes"], ref["grad_probes"], rtol=1e-3, atol=1e-6)
+        if wl != "W2":  # trained: the update after each step went to the same parameters
+            assert c["final_loss"] < c["first_loss"]
+
+
+def test_bench_compiled_refuses_a_retrace() -> None:
+    """A compiled benchmark function that traced again (or fell back to eager) would time
+    tracing, not generated code: its report raises instead of returning timings."""
+    import dygrad
+
+    w = _workloads()
+    cf = w._Compiled(dygrad, lambda x: (x * 2).sum(), dygrad.ones(3, requires_grad=True))
+    cf(dygrad.ones(3, requires_grad=True)).backward()
+    assert cf.report()["compile_traces"] == 1
+    cf(dygrad.ones(4, requires_grad=True))  # another shape: a second trace
+    with pytest.raises(RuntimeError, match="traced 2 times"):
+        cf.report()
+
+
+def test_bench_compiled_columns() -> None:
+    """With dygrad-compiled outcomes the table gains its column and the ratios compiled/torch
+    and compiled/eager; a workload without it reads n/a there."""
+    run = _bench_runner()
+    ref = {"first_loss": 1.0, "grad_norm": 2.0}
+
+    def o(wl: str, system: str, t: float) -> object:
+        return run.Outcome(wl, system, "ok", "us/step", [t], dict(ref))
+
+    results = {
+        "W2": {s: o("W2", s, t) for s, t in
+               (("dygrad", 8.0), ("dygrad-compiled", 2.0), ("torch", 4.0), ("numpy", 1.0))},
+        "W7": {s: o("W7", s, 1.0) for s in ("dygrad", "torch", "numpy")},
+    }  # fmt: skip
+    table = run.render(results, run.check("W2", results["W2"]), vars(run.parse_args([])))
+    assert HEADER in table.splitlines()
+    rows = _table_rows(table)
+    assert rows["W2"][7].startswith("2.00 ") and rows["W2"][8:] == ["0.50x", "0.25x"]
+    assert rows["W7"][7:] == ["n/a", "n/a", "n/a"]
+    assert "| W2 first-step loss 1, abs diff | dygrad-compiled | torch |" in table
+    # Without compiled outcomes the table keeps its seven columns.
+    del results["W2"]["dygrad-compiled"]
+    plain = run.render(results, [], vars(run.parse_args([])))
+    assert plain.splitlines()[0].endswith("| dygrad/numpy |")

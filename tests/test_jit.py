@@ -493,3 +493,41 @@ def test_buffer_reuse_writes_elementwise_results_into_dead_operands() -> None:
     xg.grad = None
     (((xg + 1) * xg - 3) * xg).sum().backward()
     np.testing.assert_allclose(g, xg.grad.numpy(), rtol=1e-6)
+
+
+def test_closure_over_a_module_retraces_on_eval_and_replaced_parameters() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+    f = torch.compile(lambda x: model(x).sum())
+    x = torch.ones(2, 4)
+    f(x)
+    f(x)
+    model.eval()
+    assert f(x).item() == pytest.approx(model(x).sum().item())
+    lin = nn.Linear(3, 1)
+    g = torch.compile(lambda x: lin(x).sum())
+    x3 = torch.ones(1, 3)
+    g(x3)
+    g(x3)
+    lin.weight = nn.Parameter(torch.zeros(1, 3))
+    assert g(x3).item() == pytest.approx(lin(x3).sum().item())
+    assert "Sequential.training is False" in f.explanations[-1]
+    assert "Linear.weight was replaced" in g.explanations[-1]
+
+
+def test_global_module_hooks_run_around_every_forward() -> None:
+    from dygrad.nn.modules.module import (
+        register_module_forward_hook,
+        register_module_forward_pre_hook,
+    )
+
+    calls = []
+    net = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+    h1 = register_module_forward_pre_hook(lambda m, a: calls.append(("pre", type(m).__name__)))
+    h2 = register_module_forward_hook(lambda m, a, o: calls.append(("post", type(m).__name__)))
+    net(torch.ones(1, 2))
+    h1.remove()
+    h2.remove()
+    net(torch.ones(1, 2))
+    assert calls == [("pre", "Sequential"), ("pre", "Linear"), ("post", "Linear"),
+                     ("pre", "ReLU"), ("post", "ReLU"), ("post", "Sequential")]  # fmt: skip

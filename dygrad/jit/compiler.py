@@ -49,16 +49,28 @@ class _Entry:
         return None
 
 
-def _state_checks(fn: Any) -> list[Any]:
-    checks: list[Any] = []
+def _state_checks(fn: Any, g: Graph) -> list[Any]:
+    """What a trace assumed about modules, beyond its inputs: each module's `training` flag
+    (dropout, batch norm) and which tensor sits in each parameter or buffer slot it read. Covers
+    the modules whose forward ran while tracing, whether `fn` is the module or a closure over
+    one, and the whole tree of `fn` when it is a module."""
+    names: dict[int, str] = {}
+    mods: dict[int, Any] = {}
     if hasattr(fn, "named_modules"):
         for name, m in fn.named_modules():
-            where = name or type(fn).__name__
-            checks.append(("training", m, m.training, where))
-            for d in (m._parameters, m._buffers):
-                for k, t in d.items():
-                    if t is not None:
-                        checks.append(("slot", d, k, t, f"{name + '.' if name else ''}{k}"))
+            names.setdefault(id(m), name or type(fn).__name__)
+            mods.setdefault(id(m), m)
+    for m in g.modules:
+        mods.setdefault(id(m), m)
+        names.setdefault(id(m), type(m).__name__)
+    checks: list[Any] = []
+    for key, m in mods.items():
+        where = names[key]
+        checks.append(("training", m, m.training, where))
+        for d in (m._parameters, m._buffers):
+            for k, t in d.items():
+                if t is not None:
+                    checks.append(("slot", d, k, t, f"{where}.{k}"))
     return checks
 
 
@@ -153,7 +165,7 @@ class CompiledFunction:
             from . import passes
 
             passes.optimize(graph)
-        self.entries.append(_Entry(sig, graph, _state_checks(self.fn)))
+        self.entries.append(_Entry(sig, graph, _state_checks(self.fn, graph)))
         return out
 
 

@@ -214,6 +214,9 @@ class Graph:
         # (inputs' Python values are frozen into the trace and guarded by its callers).
         self.input_leaves: list[Any] = []
         self.out_leaves: list[Any] = []
+        # The modules whose forward ran while tracing: their `training` flags and parameter
+        # slots are part of what the trace assumed.
+        self.modules: list[Any] = []
         self._next = 0
 
     # --- building ---------------------------------------------------------------------------

@@ -51,6 +51,7 @@ class Tracer:
         self.vcs: dict[int, int] = {}  # id(version counter) -> how many traced tensors share it
         self.names = names
         self.scope: list[str] = []
+        self.modules: dict[int, Any] = {}  # every module whose forward ran, by id
         self.n_captured = 0
 
     # --- values -------------------------------------------------------------------------------
@@ -252,22 +253,27 @@ def _has_mask(key: Any) -> bool:
     return any(isinstance(k, np.ndarray) and k.dtype == np.bool_ for k in items)
 
 
-def _scope_hooks(module: Any, tracer: Tracer) -> list[Any]:
-    handles = []
-    for name, m in module.named_modules():
-        if not name:
-            continue
+def _scope_hooks(module: Any, tracer: Any) -> list[Any]:
+    """Keep `tracer.scope` (a list) as the path of the module running now, through hooks around
+    every module's forward; modules outside `module`'s tree go by their class name. Every
+    module called is also added to `tracer.modules` (a dict by id) where the tracer has one."""
+    from ..nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 
-        def pre(mod: Any, args: Any, name: str = name) -> None:
-            tracer.scope.append(name)
+    names = {id(m): n for n, m in module.named_modules()} if hasattr(module, "named_modules") \
+        else {}  # fmt: skip
+    seen = getattr(tracer, "modules", None)
 
-        def post(mod: Any, args: Any, out: Any) -> None:
-            if tracer.scope:
-                tracer.scope.pop()
+    def pre(mod: Any, args: Any) -> None:
+        name = names.get(id(mod))
+        tracer.scope.append(type(mod).__name__ if name is None else name)
+        if seen is not None:
+            seen.setdefault(id(mod), mod)
 
-        handles.append(m.register_forward_pre_hook(pre))
-        handles.append(m.register_forward_hook(post))
-    return handles
+    def post(mod: Any, args: Any, out: Any) -> None:
+        if tracer.scope:
+            tracer.scope.pop()
+
+    return [register_module_forward_pre_hook(pre), register_module_forward_hook(post)]
 
 
 def module_names(fn: Any) -> dict[int, str]:
@@ -296,7 +302,7 @@ def trace_graph(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str,
             g.inputs.append(v)
             tracer.origin[id(leaf)] = v
             tracer.bind(leaf, v)
-    handles = _scope_hooks(fn, tracer) if hasattr(fn, "named_modules") else []
+    handles = _scope_hooks(fn, tracer)
     saved_track = state.track_source
     state.track_source = True  # the graph names each node's source line
     sync_node_extra()
@@ -329,4 +335,5 @@ def trace_graph(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str,
             g.mutations.append((origin, cur))
     # Python values among the inputs are frozen into the trace: the caller guards them.
     g.input_leaves = [None if isinstance(leaf, Tensor) else leaf for leaf in leaves]
+    g.modules = list(tracer.modules.values())
     return g, out

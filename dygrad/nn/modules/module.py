@@ -15,7 +15,7 @@ from ...creation import zeros
 from ...tensor import Tensor
 from ..parameter import Buffer, Parameter
 
-__all__ = ["Module"]
+__all__ = ["Module", "register_module_forward_pre_hook", "register_module_forward_hook"]
 
 _EXTRA_STATE_KEY_SUFFIX = "_extra_state"
 
@@ -53,6 +53,42 @@ def _addindent(s: str, num_spaces: int) -> str:
 
 
 _hook_ids = itertools.count()
+# Hooks that run around every module's forward, before the module's own
+# (`torch.nn.modules.module.register_module_forward_pre_hook`); dygrad.jit's tracer uses them.
+_global_forward_pre_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
+_global_forward_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
+
+
+def register_module_forward_pre_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """Call `hook(module, args)` before every module's forward, ahead of its own pre-hooks; a
+    non-None return replaces the positional arguments
+    (`torch.nn.modules.module.register_module_forward_pre_hook`).
+
+    >>> import dygrad as torch
+    >>> from dygrad.nn.modules.module import register_module_forward_pre_hook
+    >>> seen = []
+    >>> h = register_module_forward_pre_hook(lambda m, args: seen.append(type(m).__name__))
+    >>> _ = torch.nn.ReLU()(torch.ones(1)); h.remove(); seen
+    ['ReLU']
+    """
+    handle = RemovableHandle(_global_forward_pre_hooks)
+    _global_forward_pre_hooks[handle.id] = hook
+    return handle
+
+
+def register_module_forward_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """Call `hook(module, args, output)` after every module's forward, ahead of its own hooks; a
+    non-None return replaces the output (`torch.nn.modules.module.register_module_forward_hook`).
+
+    >>> import dygrad as torch
+    >>> from dygrad.nn.modules.module import register_module_forward_hook
+    >>> h = register_module_forward_hook(lambda m, args, out: out * 2)
+    >>> y = torch.nn.Identity()(torch.ones(1)); h.remove(); y
+    tensor([2.])
+    """
+    handle = RemovableHandle(_global_forward_hooks)
+    _global_forward_hooks[handle.id] = hook
+    return handle
 
 
 class RemovableHandle:
@@ -1075,13 +1111,18 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not (self._forward_hooks or self._forward_pre_hooks or self._backward_hooks
-                or self._backward_pre_hooks):  # fmt: skip
+                or self._backward_pre_hooks or _global_forward_pre_hooks
+                or _global_forward_hooks):  # fmt: skip
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
 
     def _call_with_hooks(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         full_backward_hooks, _ = self._get_backward_hooks()
         backward_pre_hooks = list(self._backward_pre_hooks.values())
+        for hook in list(_global_forward_pre_hooks.values()):
+            res = hook(self, args)
+            if res is not None:
+                args = res if isinstance(res, tuple) else (res,)
         for hook_id, hook in list(self._forward_pre_hooks.items()):
             if hook_id in self._forward_pre_hooks_with_kwargs:
                 res = hook(self, args, kwargs)
@@ -1100,6 +1141,10 @@ class Module:
             bw_hook = _BackwardHook(self, full_backward_hooks, backward_pre_hooks)
             args = bw_hook.setup_input_hook(args)
         result = self.forward(*args, **kwargs)
+        for hook in list(_global_forward_hooks.values()):
+            res = hook(self, args, result)
+            if res is not None:
+                result = res
         for hook_id, hook in list(self._forward_hooks.items()):
             if hook_id in self._forward_hooks_with_kwargs:
                 res = hook(self, args, kwargs, result)
