@@ -274,12 +274,12 @@ def build_program(g: Graph, with_grad: bool) -> Program:
                f" ({saved_tuple}{',' if saved_tuple else ''})")  # fmt: skip
     p.n_saved = len(saved)
     p.saved_leaves = [v for v in leaves if name[v.id] in saved_set]
-    pos = {v.id: k for k, v in enumerate(leaves)}
+    at = {v.id: k for k, v in enumerate(leaves)}
     p.externals = [g.external_tensors[v.id] for v in g.externals]
-    p.grad_pos = [pos[v.id] for v in p.grad_leaves]
-    p.saved_pos = [pos[v.id] for v in p.saved_leaves]
-    p.mutation_pos = [pos[t.id] for t, _ in g.mutations]
-    p.out_leaf = [pos[v.id] if v.kind in ("input", "external") else -1 for v in g.outputs]
+    p.grad_pos = [at[v.id] for v in p.grad_leaves]
+    p.saved_pos = [at[v.id] for v in p.saved_leaves]
+    p.mutation_pos = [at[t.id] for t, _ in g.mutations]
+    p.out_leaf = [at[v.id] if v.kind in ("input", "external") else -1 for v in g.outputs]
     p.n_diff = sum(p.diff_outputs) if with_grad else 0
 
     # --- backward -----------------------------------------------------------------------------
