@@ -48,6 +48,38 @@ def _fit(g: Any, shape: tuple[int, ...], dt: np.dtype) -> Any:
     return g
 
 
+def _broadcast_axes(big: tuple[int, ...], small: tuple[int, ...]) -> tuple[int, ...] | None:
+    # The axes of `big` that broadcasting `small` to it added or stretched (None: not a
+    # broadcast of small, e.g. a rule that already returned the input's shape).
+    lead = len(big) - len(small)
+    if lead < 0:
+        return None
+    axes = list(range(lead))
+    for k, (b, s) in enumerate(zip(big[lead:], small, strict=True)):
+        if s == 1 and b != 1:
+            axes.append(lead + k)
+        elif s != b:
+            return None
+    return tuple(axes)
+
+
+def _reduce(g: Any, big: tuple[int, ...], axes: tuple[int, ...] | None, shape: tuple[int, ...],
+            dt: np.dtype) -> Any:  # fmt: skip
+    """`_fit` with the axes precomputed for a gradient of the output's shape `big`."""
+    if g is None:
+        return None
+    if type(g) is not np.ndarray:
+        g = np.asarray(g)
+    if g.shape != shape:
+        if axes is not None and g.shape == big:
+            g = g.sum(axis=axes).reshape(shape) if axes else g.reshape(shape)
+        else:
+            g = sum_to_shape(g, shape)
+    if g.dtype != dt:
+        g = g.astype(dt)
+    return g
+
+
 def _acc(a: Any, b: Any) -> Any:
     if a is None:
         return b
@@ -291,7 +323,7 @@ def build_program(g: Graph, with_grad: bool) -> Program:
             src.append(f"    ({saved_tuple},) = saved")
         src.extend(bw)
     glb: dict[str, Any] = dict(w.consts)
-    glb.update(_asarray=_asarray, _fit=_fit, _acc=_acc, _Fail=_Fail, np=np)
+    glb.update(_asarray=_asarray, _fit=_fit, _reduce=_reduce, _acc=_acc, _Fail=_Fail, np=np)
     for k, gd in enumerate(g.guards):
         glb[f"G{k}"] = gd
     p.source = "\n".join(src) + "\n"
@@ -474,8 +506,12 @@ def _backward_lines(g: Graph, grad_nodes: list[Node], need: set[int], name: dict
             rn = w.const(rule, "V")
             args = ", ".join(env[j] for j in op.vjp_args[i])
             e = f"{rn}({gin}{', ' if args else ''}{args})"
-            if len(outs) == 1 and (a.shape != out0.shape or a.dtype != out0.dtype):
-                e = f"_fit({e}, {a.shape!r}, {w.const(a.dtype)})"
+            if len(outs) == 1 and (
+                a.dtype != out0.dtype or (a.shape != out0.shape and op.broadcasting)
+            ):
+                # Reduce a broadcast gradient: the axes are worked out here, once.
+                axes = _broadcast_axes(out0.shape, a.shape)
+                e = f"_reduce({e}, {out0.shape!r}, {axes!r}, {a.shape!r}, {w.const(a.dtype)})"
             add(a, e)
     leaves = [*g.inputs, *g.externals]
     res = []

@@ -109,7 +109,9 @@ class CompiledFunction:
         self.calls += 1
         if self.fallback:
             return self.fn(*args, **kwargs)
-        leaves, _ = tree_flatten((args, kwargs))
+        leaves = _flat_args(args) if not kwargs else None
+        if leaves is None:
+            leaves, _ = tree_flatten((args, kwargs))
         sig = signature(leaves)
         reason = "first call" if not self.entries else None
         for e in reversed(self.entries):
@@ -167,6 +169,24 @@ class CompiledFunction:
             passes.optimize(graph)
         self.entries.append(_Entry(sig, graph, _state_checks(self.fn, graph)))
         return out
+
+
+def _flat_args(args: tuple[Any, ...]) -> list[Any] | None:
+    """tree_flatten's leaves for the common call shapes (tensors, numbers, flat lists or tuples
+    of tensors), without its generality; None for anything else."""
+    leaves: list[Any] = []
+    for a in args:
+        ta = type(a)
+        if ta is list or ta is tuple:
+            for b in a:
+                if not isinstance(b, Tensor):
+                    return None
+                leaves.append(b)
+        elif isinstance(a, Tensor | int | float | str) and not isinstance(a, tuple):
+            leaves.append(a)
+        else:
+            return None
+    return leaves
 
 
 def _caller() -> str:
@@ -237,6 +257,3 @@ def compile(  # noqa: A001 - PyTorch's name
     if hasattr(fn, "named_modules"):
         return CompiledModule(fn, cf)
     return cf
-
-
-_ = Tensor

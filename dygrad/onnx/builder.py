@@ -72,7 +72,7 @@ class Dim:
         raise _DynamicUse(self)
 
     __index__ = __int__ = __float__ = __bool__ = _refuse
-    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse  # type: ignore[assignment]
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _refuse
     __floordiv__ = __rfloordiv__ = __mod__ = __neg__ = _refuse
     __hash__ = object.__hash__
@@ -175,6 +175,12 @@ class Builder:
         items = list(seq)
         if not any(isinstance(n, Dim) for n in items):
             return self.const(np.array(items, np.int64))
+        key = ("ints", *(("dim", n.expr) if isinstance(n, Dim) else n for n in items))
+        if key not in self._cache:
+            self._cache[key] = self._ints(items)
+        return self._cache[key]
+
+    def _ints(self, items: list[int | Dim]) -> str:
         parts: list[str] = []
         run: list[int] = []
         for n in items:
@@ -193,8 +199,9 @@ class Builder:
         """A 0-d tensor of `dtype` holding the size `n` (a Dim: computed at run time)."""
         if not isinstance(n, Dim):
             return self.const(n, dtype)
-        return self.cast(self.op("Reshape", self._dim(n), self.const(np.zeros(0, np.int64))),
-                         dtype)  # fmt: skip
+        scalar: str = self.op("Reshape", self._dim(n), self.const(np.zeros(0, np.int64)))
+        self.dtypes[scalar] = np.dtype(np.int64)
+        return self.cast(scalar, dtype)
 
     def _dim(self, d: Dim) -> str:
         # A Dim as a 1-element int64 tensor, from the inputs' shapes.

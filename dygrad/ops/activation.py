@@ -47,8 +47,10 @@ def _log_softmax_jvp(t: Any, dim: int, out: Any) -> Any:
 
 # softmax's Jacobian diag(s) - s s^T is symmetric, so its vjp rule is also its jvp rule.
 softmax = defop("softmax", grad_fn="SoftmaxBackward0", dtype=promote_float,
+                onnx=lambda ox, x, dim: ox.op("Softmax", x, axis=dim),
                 forward=_softmax_fwd, vjp=(_softmax_vjp,), jvp=(_softmax_vjp,),
                 shape=lambda x, dim: x)  # fmt: skip
 log_softmax = defop("log_softmax", grad_fn="LogSoftmaxBackward0", dtype=promote_float,
+                    onnx=lambda ox, x, dim: ox.op("LogSoftmax", x, axis=dim),
                     forward=_log_softmax_fwd, vjp=(_log_softmax_vjp,), jvp=(_log_softmax_jvp,),
                     shape=lambda x, dim: x)  # fmt: skip

@@ -249,8 +249,16 @@ def _conv_shape(x: Any, w: Any, b: Any, stride: Ints, padding: Ints, dilation: I
     return Spec((x[0], c, *o), np.result_type(x.dtype, w.dtype))
 
 
+def _conv_onnx(ox: Any, x: str, w: str, b: str | None, stride: Ints, padding: Ints,
+               dilation: Ints, transposed: bool, output_padding: Ints, groups: int) -> str:
+    extra = {"output_padding": list(output_padding)} if transposed else {}
+    return ox.op("ConvTranspose" if transposed else "Conv", x, w, b, strides=list(stride),
+                 pads=[*padding, *padding], dilations=list(dilation), group=groups, **extra)
+
+
 convolution_op = defop(
     "convolution",
+    onnx=_conv_onnx,
     grad_fn="ConvolutionBackward0",
     forward=_conv_fwd,
     shape=_conv_shape,
@@ -425,8 +433,16 @@ def _max_pool_shape(x: Any, kernel: Ints, stride: Ints, padding: Ints, dilation:
     return Spec(o, x.dtype), Spec(o, np.int64)
 
 
+def _max_pool_onnx(ox: Any, x: str, kernel: Ints, stride: Ints, padding: Ints, dilation: Ints,
+                   ceil_mode: bool, x_shape: Ints) -> tuple[str, None]:
+    y = ox.op("MaxPool", x, kernel_shape=list(kernel), strides=list(stride),
+              pads=[*padding, *padding], dilations=list(dilation), ceil_mode=int(ceil_mode))
+    return y, None  # ONNX's indices count over the whole tensor, PyTorch's within each plane
+
+
 max_pool2d_op = defop(
     "max_pool2d",
+    onnx=_max_pool_onnx,
     grad_fn="MaxPool2DWithIndicesBackward0",
     n_outputs=2,
     shape=_max_pool_shape,
@@ -550,8 +566,19 @@ def _avg_bwd_vjp(g: Any, kernel: Ints, stride: Ints, padding: Ints, ceil_mode: b
     return avg_pool2d_op(g, kernel, stride, padding, ceil_mode, include_pad, divisor, x_shape)
 
 
+def _avg_pool_onnx(ox: Any, x: str, kernel: Ints, stride: Ints, padding: Ints, ceil_mode: bool,
+                   include_pad: bool, divisor: int | None, x_shape: Ints) -> str:
+    y = ox.op("AveragePool", x, kernel_shape=list(kernel), strides=list(stride),
+              pads=[*padding, *padding], ceil_mode=int(ceil_mode),
+              count_include_pad=int(include_pad or divisor is not None))
+    if divisor is not None:  # divisor_override: the window's sum over that number
+        y = ox.op("Mul", y, ox.const(math.prod(kernel) / divisor, ox.dtype(x)))
+    return y
+
+
 avg_pool2d_op = defop(
     "avg_pool2d",
+    onnx=_avg_pool_onnx,
     grad_fn="AvgPool2DBackward0",
     forward=_avg_pool_fwd,
     shape=lambda x, kernel, stride, padding, ceil_mode, include_pad, divisor, x_shape: _pool_shape(
@@ -590,8 +617,20 @@ def _adaptive_bwd(g: np.ndarray, output_size: Ints, x_shape: Ints) -> np.ndarray
     return np.matmul(np.matmul(ph.T, g), pw)
 
 
+def _adaptive_onnx(ox: Any, x: str, output_size: Ints, x_shape: Ints) -> str:
+    if tuple(output_size) == (1, 1):
+        return ox.op("ReduceMean", x, ox.ints([-2, -1]))
+    (h, w), (oh, ow) = x_shape[-2:], output_size
+    if h % oh or w % ow or len(x_shape) != 4:
+        ox.fail(f"adaptive average pooling from {h}x{w} to {oh}x{ow}: ONNX's AveragePool "
+                "needs sizes that divide evenly, on a batched (N, C, H, W) input")
+    k = [h // oh, w // ow]
+    return ox.op("AveragePool", x, kernel_shape=k, strides=k)
+
+
 adaptive_avg_pool2d_op = defop(
     "adaptive_avg_pool2d",
+    onnx=_adaptive_onnx,
     grad_fn="AdaptiveAvgPool2DBackward0",
     forward=_adaptive_fwd,
     shape=lambda x, output_size, x_shape: (*x[:-2], *output_size),
@@ -636,8 +675,20 @@ def _pad_shape(x: tuple[int, ...], pad: Ints, *rest: Any) -> tuple[int, ...]:
     return (*x[: len(x) - nd], *inner)
 
 
+def _pad_onnx(ox: Any, x: str, pad: Ints, value: Any, mode: str = "constant") -> str:
+    # PyTorch's pad runs (before, after) from the last dim back; ONNX's lists all befores, then
+    # all afters, from the first dim.
+    r, nd = ox.rank(x), len(pad) // 2
+    before, after = [0] * r, [0] * r
+    for i in range(nd):
+        before[r - 1 - i], after[r - 1 - i] = pad[2 * i], pad[2 * i + 1]
+    fill = None if value is None else ox.const(value, ox.dtype(x))
+    return ox.op("Pad", x, ox.ints(before + after), fill, mode=mode)
+
+
 constant_pad_nd_op = defop(
     "constant_pad_nd",
+    onnx=_pad_onnx,
     grad_fn="ConstantPadNdBackward0",
     forward=_pad_fwd,
     shape=_pad_shape,
@@ -703,12 +754,14 @@ index_pad_backward_op = defop(
 # PyTorch names the node after the mode and the number of padded dims; circular padding is
 # built from slice copies there, hence CopySlices.
 _PAD_OPS: dict[tuple[str, int], Any] = {}
+_ONNX_PAD = {"reflect": "reflect", "replicate": "edge"}  # circular is "wrap" from opset 19 on
 for _nd in (1, 2, 3):
     for _mode, _name in (("reflect", "reflection"), ("replicate", "replication")):
         _PAD_OPS[_mode, _nd] = defop(
             f"{_name}_pad{_nd}d", grad_fn=f"{_name.capitalize()}Pad{_nd}DBackward0",
             forward=lambda x, pad, mode, x_shape: _index_pad_fwd(x, pad, mode),
             vjp=(_index_pad_vjp,), jvp=(_index_pad_jvp,), shape=_pad_shape,
+            onnx=lambda ox, x, pad, mode, x_shape: _pad_onnx(ox, x, pad, None, _ONNX_PAD[mode]),
         )  # fmt: skip
     _PAD_OPS["circular", _nd] = _PAD_OPS["circular", 1] if _nd > 1 else defop(
         "circular_pad", grad_fn="CopySlices",

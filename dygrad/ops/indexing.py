@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .pointwise import broadcast_check, where, zeros_like
-from .registry import Spec, defop, shape_of
+from .registry import defop, shape_of
 
 __all__ = [
     "select", "slice_", "index", "index_backward", "index_put", "copy_slices", "index_select",
@@ -93,17 +93,62 @@ def key_shape(shape: tuple[int, ...], key: Any) -> tuple[int, ...]:
     return tuple(res)
 
 
+def _index_onnx(ox: Any, x: str, key: Any, x_shape: Any = None) -> str:
+    # x[key] with ints, slices, None and ...: one Slice, a Gather per int (last dims first, so
+    # the dims before keep their numbers), one Unsqueeze. One index tensor (or array) among full
+    # slices, x[:, idx], is a Gather along its dim.
+    key = key if isinstance(key, tuple) else (key,)
+    n = ox.rank(x) - sum(k is not None and k is not Ellipsis for k in key)
+    full = [j for k in key for j in ([slice(None)] * n if k is Ellipsis else [k])]
+    dims = [k for k in full if k is not None]  # one entry per dim of x
+    arrays = [d for d, k in enumerate(dims) if isinstance(k, str | np.ndarray)]
+    if arrays:
+        d, k = arrays[0], dims[arrays[0]]
+        whole = all(isinstance(j, slice) and j.start is None and j.stop is None and j.step is None
+                    for j in full if j is not k)  # fmt: skip
+        mask = (ox.dtype(k) if isinstance(k, str) else k.dtype).kind == "b"
+        if len(arrays) > 1 or not whole or mask:
+            ox.fail("ONNX export takes ints, slices, None, ... and one integer index tensor "
+                    "among full slices (x[:, idx]) as index keys")  # fmt: skip
+        return ox.op("Gather", x, k if isinstance(k, str) else ox.const(k), axis=d)
+    starts, ends, axes, steps, ints, new = [], [], [], [], [], []
+    dim = out = 0
+    for k in full:
+        if k is None:
+            new.append(out)
+            out += 1
+        elif isinstance(k, slice):
+            if k.start is not None or k.stop is not None or k.step is not None:
+                starts.append(0 if k.start is None else k.start)
+                ends.append(2**63 - 1 if k.stop is None else k.stop)
+                axes.append(dim)
+                steps.append(1 if k.step is None else k.step)
+            dim, out = dim + 1, out + 1
+        else:
+            ints.append((dim, k))
+            dim += 1
+    y = x
+    if axes:
+        y = ox.op("Slice", y, ox.ints(starts), ox.ints(ends), ox.ints(axes), ox.ints(steps))
+    for d, i in reversed(ints):
+        y = ox.op("Gather", y, ox.size(i, np.int64), axis=d)  # a 0-d index drops the dim
+    return ox.op("Unsqueeze", y, ox.ints(new)) if new else y
+
+
 # Basic indexing returns views; PyTorch names each step (select, slice, unsqueeze), so do we.
 # Indexing is linear: a tangent is indexed like its primal.
 select = defop("select", grad_fn="SelectBackward0", view=True,
+               onnx=_index_onnx,
                forward=lambda x, key, x_shape: x[key], vjp=(_ib,),
                jvp=(lambda t, key, x_shape: select(t, key, x_shape),),
                shape=lambda x, key, x_shape: key_shape(x, key))  # fmt: skip
 slice_ = defop("slice", grad_fn="SliceBackward0", view=True,
+               onnx=_index_onnx,
                forward=lambda x, key, x_shape: x[key], vjp=(_ib,),
                jvp=(lambda t, key, x_shape: slice_(t, key, x_shape),),
                shape=lambda x, key, x_shape: key_shape(x, key))  # fmt: skip
 index = defop("index", grad_fn="IndexBackward0",
+              onnx=_index_onnx,
               forward=lambda x, key, x_shape=None: x[key], vjp=(_ib,),
               jvp=(lambda t, key: index(t, key, tuple(t.shape)),),
               shape=lambda x, key, x_shape=None: key_shape(x, key))  # fmt: skip
@@ -233,8 +278,13 @@ def _index_select_shape(x: tuple[int, ...], dim: int, idx: Any) -> tuple[int, ..
     return (*x[:d], *shape_of(idx), *x[d + 1 :])
 
 
+def _index_select_onnx(ox: Any, x: str, dim: int, idx: Any) -> str:
+    return ox.op("Gather", x, idx if isinstance(idx, str) else ox.const(idx), axis=dim)
+
+
 index_select = defop(
     "index_select", grad_fn="IndexSelectBackward0", shape=_index_select_shape,
+    onnx=_index_select_onnx,
     forward=_index_select_fwd,
     vjp=(lambda g, dim, idx, x: index_select_backward(g, dim, idx, x.shape),),
     jvp=(lambda t, dim, idx: index_select(t, dim, idx),),
@@ -299,8 +349,13 @@ def _gather_shape(x: tuple[int, ...], dim: int, idx: Any) -> tuple[int, ...]:
     return s
 
 
+def _gather_onnx(ox: Any, x: str, dim: int, idx: Any) -> str:
+    return ox.op("GatherElements", x, idx if isinstance(idx, str) else ox.const(idx), axis=dim)
+
+
 gather = defop(
     "gather", grad_fn="GatherBackward0", shape=_gather_shape,
+    onnx=_gather_onnx,
     forward=_gather_fwd,
     vjp=(lambda g, dim, idx, x: scatter_zeros(g, dim, idx, x.shape),),
     jvp=(lambda t, dim, idx: gather(t, dim, idx),),
@@ -404,8 +459,15 @@ def _masked_fill_shape(x: tuple[int, ...], mask: Any, value: Any) -> tuple[int, 
     return tuple(np.broadcast_shapes(x, shape_of(mask)))
 
 
+def _masked_fill_onnx(ox: Any, x: str, mask: str, value: Any) -> str:
+    d = ox.dtype(x)
+    fill = ox.cast(value, d) if isinstance(value, str) else ox.const(value, d)
+    return ox.op("Where", mask, fill, x)
+
+
 masked_fill = defop(
     "masked_fill", grad_fn="MaskedFillBackward0", broadcasting=True, shape=_masked_fill_shape,
+    onnx=_masked_fill_onnx,
     forward=_masked_fill_fwd,
     vjp=(lambda g, mask: where(mask, 0.0, g), None),
     jvp=(lambda t, mask: masked_fill(t, mask, 0), None),

@@ -96,6 +96,7 @@ def _bmm_fwd(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 mm = defop(
     "mm", grad_fn="MmBackward0", dtype=promote,
+    onnx=lambda ox, x, y: ox.op("MatMul", x, y),
     forward=_mm_fwd,
     vjp=(lambda g, y: mm(g, _mT(y)),
          lambda g, x: mm(_mT(x), g)),
@@ -105,6 +106,7 @@ mm = defop(
 )  # fmt: skip
 bmm = defop(
     "bmm", grad_fn="BmmBackward0", dtype=promote,
+    onnx=lambda ox, x, y: ox.op("MatMul", x, y),
     forward=_bmm_fwd,
     vjp=(lambda g, y: bmm(g, _mT(y)),
          lambda g, x: bmm(_mT(x), g)),
@@ -114,6 +116,7 @@ bmm = defop(
 )  # fmt: skip
 matmul = defop(
     "matmul", grad_fn="MatmulBackward0", dtype=promote, broadcasting=True,
+    onnx=lambda ox, x, y: ox.op("MatMul", x, y),
     forward=lambda x, y: np.matmul(x, y),
     vjp=(lambda g, y: matmul(g, _mT(y)),
          lambda g, x: matmul(_mT(x), g)),
@@ -135,6 +138,7 @@ def _outer_fwd(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 outer = defop(
     # PyTorch computes outer as a broadcast multiply, and names its node so.
     "outer", grad_fn="MulBackward0", dtype=promote,
+    onnx=lambda ox, x, y: ox.op("Mul", ox.op("Unsqueeze", x, ox.ints([1])), y),
     forward=_outer_fwd,
     vjp=(lambda g, y: mv(g, y),
          lambda g, x: mv(_mT(g), x)),
@@ -144,6 +148,7 @@ outer = defop(
 )  # fmt: skip
 mv = defop(
     "mv", grad_fn="MvBackward0", dtype=promote,
+    onnx=lambda ox, x, y: ox.op("MatMul", x, y),
     forward=lambda x, y: x @ y,
     vjp=(lambda g, y: outer(g, y),
          lambda g, x: mv(_mT(x), g)),
@@ -173,6 +178,7 @@ def _dot_shape(x: tuple[int, ...], y: tuple[int, ...]) -> tuple[int, ...]:
 
 dot = defop(
     "dot", grad_fn="DotBackward0", dtype=promote,
+    onnx=lambda ox, x, y: ox.op("MatMul", x, y),
     forward=lambda x, y: np.asarray(np.dot(x, y)),
     vjp=(lambda g, y: g * y,
          lambda g, x: g * x),
@@ -211,6 +217,7 @@ def _addmm_shape(b: Any, x: tuple[int, ...], y: tuple[int, ...]) -> tuple[int, .
 
 addmm = defop(
     "addmm", grad_fn="AddmmBackward0", dtype=promote, broadcasting=True, shape=_addmm_shape,
+    onnx=lambda ox, b, x, y: ox.op("Gemm", x, y, b),
     forward=_addmm_fwd,
     vjp=(lambda g: g,
          lambda g, y: mm(g, _mT(y)),

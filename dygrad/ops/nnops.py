@@ -169,8 +169,10 @@ def _erfc_d(g: Any, x: Any) -> Any:
 
 
 _erf = defop("erf", grad_fn="ErfBackward0", dtype=promote_float, shape=_same, forward=_erf_fwd,
+             onnx=lambda ox, x: ox.op("Erf", x),
              vjp=(_erf_d,), jvp=(_erf_d,))  # fmt: skip
 _erfc = defop("erfc", grad_fn="ErfcBackward0", dtype=promote_float, shape=_same,
+              onnx=lambda ox, x: ox.op("Sub", ox.const(1, ox.dtype(x)), ox.op("Erf", x)),
               forward=_erfc_fwd, vjp=(_erfc_d,), jvp=(_erfc_d,))  # fmt: skip
 
 
@@ -218,7 +220,20 @@ def _gelu_vjp(g: Any, x: Any, approximate: str) -> Any:
     return g * (cdf + x * pdf)
 
 
+def _gelu_onnx(ox: Any, x: str, approximate: str) -> str:
+    def c(v: float) -> str:
+        return ox.const(v, ox.dtype(x))
+
+    if approximate == "tanh":
+        cube = ox.op("Mul", ox.op("Mul", ox.op("Mul", x, x), x), c(0.044715))
+        phi = ox.op("Tanh", ox.op("Mul", ox.op("Add", x, cube), c(math.sqrt(2.0 / math.pi))))
+    else:
+        phi = ox.op("Erf", ox.op("Mul", x, c(_SQRT1_2)))
+    return ox.op("Mul", ox.op("Mul", x, c(0.5)), ox.op("Add", phi, c(1.0)))
+
+
 _gelu = defop("gelu", grad_fn="GeluBackward0", dtype=promote_float, shape=_same,
+              onnx=_gelu_onnx,
               forward=_gelu_fwd, vjp=(_gelu_vjp,), jvp=(_gelu_vjp,))  # fmt: skip
 
 
@@ -250,14 +265,24 @@ def _leaky_result_d(g: Any, slope: float, out: Any) -> Any:
     return where(out > 0, g, g * slope)
 
 
+def _elu_onnx(ox: Any, x: str, alpha: float, scale: float, input_scale: float) -> str:
+    if input_scale != 1:
+        ox.fail("ONNX's Selu has no input scale")
+    return ox.op("Selu", x, alpha=float(alpha), gamma=float(scale))  # ELU: SELU with gamma 1
+
+
 _elu = defop("elu", grad_fn="EluBackward0", shape=_same, forward=_elu_fwd, vjp=(_elu_vjp,),
+             onnx=_elu_onnx,
              jvp=(_elu_vjp,))  # fmt: skip
 _leaky_relu = defop("leaky_relu", grad_fn="LeakyReluBackward0", shape=_same, forward=_leaky_fwd,
+                    onnx=lambda ox, x, slope: ox.op("LeakyRelu", x, alpha=float(slope)),
                     vjp=(_leaky_d,), jvp=(_leaky_d,))  # fmt: skip
 # The in-place forms differentiate from their result, as PyTorch's (EluBackward1, ...) do.
 _elu_ = defop("elu_", grad_fn="EluBackward1", shape=_same, forward=_elu_fwd,
+              onnx=_elu_onnx,
               vjp=(_elu_result_vjp,), jvp=(_elu_result_vjp,))  # fmt: skip
 _leaky_relu_ = defop("leaky_relu_", grad_fn="LeakyReluBackward1", shape=_same,
+                     onnx=lambda ox, x, slope: ox.op("LeakyRelu", x, alpha=float(slope)),
                      forward=_leaky_fwd, vjp=(_leaky_result_d,),
                      jvp=(_leaky_result_d,))  # fmt: skip
 
@@ -268,6 +293,7 @@ def _silu_vjp(g: Any, x: Any) -> Any:
 
 
 _silu = defop("silu", grad_fn="SiluBackward0", shape=_same,
+              onnx=lambda ox, x: ox.op("Mul", x, ox.op("Sigmoid", x)),
               forward=lambda x: x * sigmoid(x), vjp=(_silu_vjp,), jvp=(_silu_vjp,))  # fmt: skip
 
 
@@ -289,15 +315,25 @@ def _logsigmoid_d(g: Any, x: Any) -> Any:
     return g * sigmoid(-x)
 
 
+def _softplus_onnx(ox: Any, x: str, beta: float, threshold: float) -> str:
+    d = ox.dtype(x)
+    bx = ox.op("Mul", x, ox.const(beta, d))
+    soft = ox.op("Div", ox.op("Softplus", bx), ox.const(beta, d))
+    return ox.op("Where", ox.op("Greater", bx, ox.const(threshold, d)), x, soft)
+
+
 _softplus = defop("softplus", grad_fn="SoftplusBackward0", shape=_same, forward=_softplus_fwd,
+                  onnx=_softplus_onnx,
                   vjp=(_softplus_d,), jvp=(_softplus_d,))  # fmt: skip
 _hardtanh = defop(
     "hardtanh", grad_fn="HardtanhBackward0", shape=_same,
+    onnx=lambda ox, x, lo, hi: ox.op("Clip", x, *(ox.const(v, ox.dtype(x)) for v in (lo, hi))),
     forward=lambda x, lo, hi: np.clip(x, lo, hi).astype(x.dtype, copy=False),
     vjp=(_hardtanh_d,), jvp=(_hardtanh_d,),
 )  # fmt: skip
 _logsigmoid = defop(
     "logsigmoid", grad_fn="LogSigmoidBackward0", shape=_same,
+    onnx=lambda ox, x: ox.op("Neg", ox.op("Softplus", ox.op("Neg", x))),
     forward=lambda x: -np.logaddexp(0, -x).astype(x.dtype, copy=False),
     vjp=(_logsigmoid_d,), jvp=(_logsigmoid_d,),
 )  # fmt: skip
@@ -528,8 +564,28 @@ def _bn_shape(x: Any, weight: Any, bias: Any, running_mean: Any, running_var: An
     return Spec(x, x.dtype), Spec(stat, x.dtype), Spec(stat, x.dtype)
 
 
+def _bn_onnx(ox: Any, x: str, weight: str | None, bias: str | None, running_mean: str | None,
+             running_var: str | None, training: bool, eps: float) -> tuple[str, None, None]:
+    d, c = ox.dtype(x), ox.shape(x)[1]
+    weight = weight or ox.const(np.ones(c, d))
+    bias = bias or ox.const(np.zeros(c, d))
+    if not training:
+        y = ox.op("BatchNormalization", x, weight, bias, running_mean, running_var,
+                  epsilon=float(eps))
+        return y, None, None  # the saved statistics (empty out of training) are not exported
+    # Batch statistics (a norm without running statistics): over all dims but the channels.
+    axes = ox.ints([0, *range(2, ox.rank(x))])
+    xc = ox.op("Sub", x, ox.op("ReduceMean", x, axes))
+    var = ox.op("ReduceMean", ox.op("Mul", xc, xc), axes)
+    y = ox.op("Div", xc, ox.op("Sqrt", ox.op("Add", var, ox.const(eps, d))))
+    pshape = ox.ints([1, -1] + [1] * (ox.rank(x) - 2))
+    y = ox.op("Mul", y, ox.op("Reshape", weight, pshape))
+    return ox.op("Add", y, ox.op("Reshape", bias, pshape)), None, None
+
+
 _batch_norm = defop(
     "native_batch_norm", grad_fn="NativeBatchNormBackward0", forward=_bn_fwd, n_outputs=3,
+    onnx=_bn_onnx,
     shape=_bn_shape,
     differentiable_outputs=(True, False, False), n_inputs=5,
     vjp=(_bn_x, _bn_w,
@@ -640,8 +696,15 @@ def _ln_x_jvp(t: Any, x: Any, weight: Any, k: int, eps: float) -> Any:
     return ty if weight is None else ty * weight
 
 
+def _ln_onnx(ox: Any, x: str, weight: str | None, bias: str | None, k: int, eps: float) -> str:
+    if weight is None:
+        weight = ox.const(np.ones(ox.shape(x)[len(ox.shape(x)) - k :], ox.dtype(x)))
+    return ox.op("LayerNormalization", x, weight, bias, axis=-k, epsilon=float(eps))
+
+
 _layer_norm = defop(
     "native_layer_norm", grad_fn="NativeLayerNormBackward0", forward=_ln_fwd, n_inputs=3,
+    onnx=_ln_onnx,
     shape=lambda x, w, b, k, eps: x,
     vjp=(_ln_x, _ln_w,
          lambda g, k: sum_dim(g, tuple(range(len(g.shape) - k)), False, g.shape)),
@@ -733,8 +796,24 @@ def _gn_x_jvp(t: Any, x: Any, weight: Any, groups: int, eps: float) -> Any:
     return ty if weight is None else ty * reshape(weight, pshape, weight.shape)
 
 
+def _gn_onnx(ox: Any, x: str, weight: str | None, bias: str | None, groups: int,
+             eps: float) -> str:  # fmt: skip
+    # Normalize each (sample, group) row of x seen as (N, groups, -1); then the affine map.
+    rows = ox.op("Reshape", x, ox.ints([0, groups, -1]))  # 0: N as it is
+    axes = ox.ints([2])
+    xc = ox.op("Sub", rows, ox.op("ReduceMean", rows, axes))
+    var = ox.op("ReduceMean", ox.op("Mul", xc, xc), axes)
+    y = ox.op("Div", xc, ox.op("Sqrt", ox.op("Add", var, ox.const(eps, ox.dtype(x)))))
+    y = ox.op("Reshape", y, ox.op("Shape", x))
+    pshape = ox.ints([1, -1] + [1] * (ox.rank(x) - 2))
+    if weight is not None:
+        y = ox.op("Mul", y, ox.op("Reshape", weight, pshape))
+    return y if bias is None else ox.op("Add", y, ox.op("Reshape", bias, pshape))
+
+
 _group_norm = defop(
     "native_group_norm", grad_fn="NativeGroupNormBackward0", forward=_gn_fwd, n_inputs=3,
+    onnx=_gn_onnx,
     shape=lambda x, w, b, groups, eps: x,
     vjp=(_gn_x, _gn_w,
          lambda g: sum_dim(g, _bn_geom(g)[0], False, g.shape)),
@@ -836,6 +915,7 @@ def _emb_jvp(t: Any, indices: Any, padding_idx: int, scale_grad_by_freq: bool, r
 
 _embedding = defop(
     "embedding", grad_fn="EmbeddingBackward0", n_inputs=2,
+    onnx=lambda ox, weight, indices, *attrs: ox.op("Gather", weight, indices, axis=0),
     forward=lambda weight, indices, padding_idx, scale_grad_by_freq, rows: np.take(
         weight, indices, axis=0),
     vjp=(_emb_vjp, None), jvp=(_emb_jvp, None),
@@ -1547,6 +1627,7 @@ def nll_loss(
 _div_scalar = defop(
     # at::div(Tensor, Scalar): the node PyTorch records for composite losses' final division.
     "div_scalar", grad_fn="DivBackward1", forward=lambda x, y: np.asarray(x / y),
+    onnx=lambda ox, x, y: ox.op("Div", x, ox.const(y, ox.dtype(x))),
     vjp=(lambda g, y: g / y,), jvp=(lambda t, y: t / y,), shape=_same,
 )  # fmt: skip
 

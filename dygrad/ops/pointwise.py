@@ -85,6 +85,7 @@ tie_mask = defop("tie_mask", grad_fn="TieMask", forward=_tie_mask_fwd, n_inputs=
 # --- arithmetic -------------------------------------------------------------------------------
 add = defop(
     "add", grad_fn="AddBackward0", broadcasting=True, dtype=promote, shape=_bcast_shape,
+    onnx=lambda ox, x, y: ox.op("Add", x, y),
     forward=lambda x, y: x + y,
     inplace=lambda x, y: np.add(x, y, out=x),
     vjp=(lambda g: g,
@@ -95,6 +96,7 @@ add = defop(
 )  # fmt: skip
 sub = defop(
     "sub", grad_fn="SubBackward0", broadcasting=True, dtype=promote, shape=_bcast_shape,
+    onnx=lambda ox, x, y: ox.op("Sub", x, y),
     forward=lambda x, y: x - y,
     inplace=lambda x, y: np.subtract(x, y, out=x),
     vjp=(lambda g: g,
@@ -105,12 +107,14 @@ sub = defop(
 )  # fmt: skip
 rsub = defop(
     "rsub", grad_fn="RsubBackward1", broadcasting=True, dtype=promote, shape=_bcast_shape,
+    onnx=lambda ox, x, y: ox.op("Sub", y, x),
     forward=lambda x, y: y - x,
     vjp=(lambda g: -g, None),
     jvp=(lambda t: -t, None),
 )  # fmt: skip
 mul = defop(
     "mul", grad_fn="MulBackward0", broadcasting=True, dtype=promote, shape=_bcast_shape,
+    onnx=lambda ox, x, y: ox.op("Mul", x, y),
     forward=lambda x, y: x * y,
     inplace=lambda x, y: np.multiply(x, y, out=x),
     vjp=(lambda g, y: g * y,
@@ -121,6 +125,7 @@ mul = defop(
 )  # fmt: skip
 div = defop(
     "div", grad_fn="DivBackward0", broadcasting=True, dtype=promote_float, shape=_bcast_shape,
+    onnx=lambda ox, x, y: ox.op("Div", x, y),
     forward=lambda x, y: x / y,
     inplace=lambda x, y: np.true_divide(x, y, out=x),
     vjp=(lambda g, y: g / y,
@@ -130,6 +135,7 @@ div = defop(
     check=broadcast_check,
 )  # fmt: skip
 neg = defop("neg", grad_fn="NegBackward0", forward=lambda x: -x, vjp=(lambda g: -g,),
+            onnx=lambda ox, x: ox.op("Neg", x),
             jvp=(lambda t: -t,), shape=_same_shape)  # fmt: skip
 
 
@@ -141,6 +147,7 @@ def _pow_x(g: Any, x: Any, y: Any) -> Any:
 
 pow = defop(  # noqa: A001 - PyTorch's name
     "pow", grad_fn="PowBackward0", dtype=promote, shape=_same_shape,
+    onnx=lambda ox, x, y: ox.op("Pow", x, y),
     forward=lambda x, y: x**y,
     vjp=(_pow_x, None),
     jvp=(_pow_x, None),
@@ -163,6 +170,7 @@ def _pow_exp(g: Any, x: Any, out: Any) -> Any:
 
 pow_tensor = defop(
     "pow_tensor", grad_fn="PowBackward1", broadcasting=True, dtype=promote, shape=_bcast_shape,
+    onnx=lambda ox, x, y: ox.op("Pow", x, y),
     forward=lambda x, y: x**y,
     vjp=(_pow_base, _pow_exp),
     jvp=(_pow_base, _pow_exp),  # elementwise: the same products with the tangent for g
@@ -196,6 +204,7 @@ def _rpow_shape(x: Any, y: Any) -> Spec:
 # The dtype comes from both x and the base y, so the forward promotes (a dtype rule sees only x).
 rpow = defop(
     "rpow", grad_fn="PowBackward2", shape=_rpow_shape,
+    onnx=lambda ox, x, y: ox.op("Pow", y, x),
     forward=_rpow_fwd,
     vjp=(lambda g, y, out: g * out * float(np.log(y)), None),
     jvp=(lambda t, y, out: t * out * float(np.log(y)), None),
@@ -228,8 +237,16 @@ def _floor_div(x: Any, y: Any) -> Any:
     return np.floor_divide(x, y)
 
 
+def _remainder_onnx(ox: Any, x: str, y: str) -> str:
+    # Python's remainder takes the divisor's sign: ONNX's Mod does so for integers only.
+    if ox.out_dtype.kind in "iu":
+        return ox.op("Mod", x, y)
+    return ox.op("Sub", x, ox.op("Mul", ox.op("Floor", ox.op("Div", x, y)), y))
+
+
 remainder = defop(
     "remainder", grad_fn="RemainderBackward1", broadcasting=True, dtype=promote,
+    onnx=_remainder_onnx,
     shape=_bcast_shape,
     forward=_remainder_fwd,
     vjp=(lambda g: g,
@@ -241,6 +258,7 @@ remainder = defop(
 # With a number as divisor PyTorch records RemainderBackward0; same forward, one rule.
 remainder_scalar = defop(
     "remainder_scalar", grad_fn="RemainderBackward0", dtype=promote, shape=_same_shape,
+    onnx=_remainder_onnx,
     forward=_remainder_fwd,
     vjp=(lambda g: g, None),
     jvp=(lambda t: t, None),
@@ -252,38 +270,49 @@ floor_divide = defop(
 
 # --- unary math --------------------------------------------------------------------------------
 exp = defop("exp", grad_fn="ExpBackward0", dtype=promote_float, shape=_same_shape,
+            onnx=lambda ox, x: ox.op("Exp", x),
             forward=lambda x: np.exp(x), vjp=(lambda g, out: g * out,),
             jvp=(lambda t, out: t * out,))  # fmt: skip
 log = defop("log", grad_fn="LogBackward0", dtype=promote_float, shape=_same_shape,
+            onnx=lambda ox, x: ox.op("Log", x),
             forward=lambda x: np.log(x), vjp=(lambda g, x: g / x,),
             jvp=(lambda t, x: t / x,))  # fmt: skip
 log1p = defop("log1p", grad_fn="Log1PBackward0", dtype=promote_float, shape=_same_shape,
+              onnx=lambda ox, x: ox.op("Log", ox.op("Add", x, ox.const(1, ox.dtype(x)))),
               forward=lambda x: np.log1p(x), vjp=(lambda g, x: g / (x + 1),),
               jvp=(lambda t, x: t / (x + 1),))  # fmt: skip
 expm1 = defop("expm1", grad_fn="Expm1Backward0", dtype=promote_float, shape=_same_shape,
+              onnx=lambda ox, x: ox.op("Sub", ox.op("Exp", x), ox.const(1, ox.dtype(x))),
               forward=lambda x: np.expm1(x), vjp=(lambda g, out: g * (out + 1),),
               jvp=(lambda t, out: t * (out + 1),))  # fmt: skip
 sqrt = defop("sqrt", grad_fn="SqrtBackward0", dtype=promote_float, shape=_same_shape,
+             onnx=lambda ox, x: ox.op("Sqrt", x),
              forward=lambda x: np.sqrt(x), vjp=(lambda g, out: g / (2 * out),),
              jvp=(lambda t, out: t / (2 * out),))  # fmt: skip
 rsqrt = defop("rsqrt", grad_fn="RsqrtBackward0", dtype=promote_float, shape=_same_shape,
+              onnx=lambda ox, x: ox.op("Reciprocal", ox.op("Sqrt", x)),
               forward=lambda x: 1 / np.sqrt(x),
               vjp=(lambda g, out: -0.5 * g * out * out * out,),
               jvp=(lambda t, out: -0.5 * t * out * out * out,))  # fmt: skip
 reciprocal = defop("reciprocal", grad_fn="ReciprocalBackward0", dtype=promote_float,
+                   onnx=lambda ox, x: ox.op("Reciprocal", x),
                    shape=_same_shape, forward=lambda x: 1 / x,
                    vjp=(lambda g, out: -g * out * out,),
                    jvp=(lambda t, out: -t * out * out,))  # fmt: skip
 sin = defop("sin", grad_fn="SinBackward0", dtype=promote_float, shape=_same_shape,
+            onnx=lambda ox, x: ox.op("Sin", x),
             forward=lambda x: np.sin(x), vjp=(lambda g, x: g * cos(x),),
             jvp=(lambda t, x: t * cos(x),))  # fmt: skip
 cos = defop("cos", grad_fn="CosBackward0", dtype=promote_float, shape=_same_shape,
+            onnx=lambda ox, x: ox.op("Cos", x),
             forward=lambda x: np.cos(x), vjp=(lambda g, x: -g * sin(x),),
             jvp=(lambda t, x: -t * sin(x),))  # fmt: skip
 tan = defop("tan", grad_fn="TanBackward0", dtype=promote_float, shape=_same_shape,
+            onnx=lambda ox, x: ox.op("Tan", x),
             forward=lambda x: np.tan(x), vjp=(lambda g, out: g * (out * out + 1),),
             jvp=(lambda t, out: t * (out * out + 1),))  # fmt: skip
 tanh = defop("tanh", grad_fn="TanhBackward0", dtype=promote_float, shape=_same_shape,
+             onnx=lambda ox, x: ox.op("Tanh", x),
              forward=lambda x: np.tanh(x), vjp=(lambda g, out: g * (1 - out * out),),
              jvp=(lambda t, out: t * (1 - out * out),))  # fmt: skip
 
@@ -300,14 +329,17 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 sigmoid = defop("sigmoid", grad_fn="SigmoidBackward0", dtype=promote_float, shape=_same_shape,
+                onnx=lambda ox, x: ox.op("Sigmoid", x),
                 forward=_sigmoid, vjp=(lambda g, out: g * out * (1 - out),),
                 jvp=(lambda t, out: t * out * (1 - out),))  # fmt: skip
 relu = defop("relu", grad_fn="ReluBackward0", shape=_same_shape,
+             onnx=lambda ox, x: ox.op("Relu", x),
              forward=lambda x: np.maximum(x, 0, dtype=x.dtype),
              # g * bool multiplies in one pass on arrays; on tensors the mask is promoted.
              vjp=(lambda g, out: g * (out > 0),),
              jvp=(lambda t, out: t * (out > 0),))  # fmt: skip
 abs = defop("abs", grad_fn="AbsBackward0", shape=_same_shape,  # noqa: A001
+            onnx=lambda ox, x: ox.op("Abs", x),
             forward=lambda x: np.abs(x), vjp=(lambda g, x: g * sign(x),),
             jvp=(lambda t, x: t * sign(x),))  # fmt: skip
 
@@ -320,6 +352,7 @@ def _sign_fwd(x: np.ndarray) -> np.ndarray:
 
 
 sign = defop("sign", grad_fn="SignBackward0", shape=_same_shape, forward=_sign_fwd,
+             onnx=lambda ox, x: ox.op("Sign", x),
              vjp=(lambda g: zeros_like(g),), jvp=(lambda t: zeros_like(t),))  # fmt: skip
 
 
@@ -362,10 +395,22 @@ def _clamp_shape(x: Any, lo: Any, hi: Any) -> Spec:
     return Spec(x, x.dtype if d is None else d)
 
 
+def _clamp_onnx(ox: Any, x: str, lo: Any, hi: Any) -> str:
+    # min(max(x, lo), hi) as the forward computes it, in the result's dtype (bounds may be tensors).
+    d = ox.out_dtype
+    y = ox.cast(x, d)
+    for kind, v in (("Max", lo), ("Min", hi)):
+        if v is not None:
+            y = ox.op(kind, y, ox.cast(v, d) if isinstance(v, str) else ox.const(v, d))
+    return y
+
+
 clamp = defop("clamp", grad_fn="ClampBackward1", forward=_clamp_fwd, shape=_clamp_shape,
+              onnx=_clamp_onnx,
               vjp=(_clamp_vjp,), jvp=(_clamp_vjp,), check=_clamp_check)  # fmt: skip
 maximum = defop(
     "maximum", grad_fn="MaximumBackward0", broadcasting=True, dtype=promote, shape=_bcast_shape,
+    onnx=lambda ox, x, y: ox.op("Max", x, y),
     forward=lambda x, y: np.maximum(x, y),
     vjp=(lambda g, x, y: g * tie_mask(x, y),
          lambda g, x, y: g * tie_mask(y, x)),
@@ -375,6 +420,7 @@ maximum = defop(
 )  # fmt: skip
 minimum = defop(
     "minimum", grad_fn="MinimumBackward0", broadcasting=True, dtype=promote, shape=_bcast_shape,
+    onnx=lambda ox, x, y: ox.op("Min", x, y),
     forward=lambda x, y: np.minimum(x, y),
     vjp=(lambda g, x, y: g * tie_mask(y, x),
          lambda g, x, y: g * tie_mask(x, y)),
@@ -416,9 +462,15 @@ def _where_shape(condition: Any, x: Any, y: Any) -> Spec:
     return Spec(_bcast_shape(condition, x, y), d)
 
 
+def _where_onnx(ox: Any, condition: str, x: str, y: str) -> str:
+    d = ox.out_dtype  # the forward promotes x and y only
+    return ox.op("Where", condition, ox.cast(x, d), ox.cast(y, d))
+
+
 where = defop(
     # No dtype rule: the forward promotes x and y only (a dtype rule would cast the condition).
     "where", grad_fn="WhereBackward0", broadcasting=True, shape=_where_shape,
+    onnx=_where_onnx,
     forward=_where_fwd,
     vjp=(None,
          lambda g, condition: where(condition, g, 0.0),
@@ -431,30 +483,40 @@ where = defop(
 
 # --- comparisons and predicates (never differentiable) -----------------------------------------
 eq = defop("eq", grad_fn="EqBackward0", n_inputs=2, dtype=promote,
+           onnx=lambda ox, x, y: ox.op("Equal", x, y),
            forward=lambda x, y: np.equal(x, y), check=broadcast_check,
            shape=_bool_shape)  # fmt: skip
 ne = defop("ne", grad_fn="NeBackward0", n_inputs=2, dtype=promote,
+           onnx=lambda ox, x, y: ox.op("Not", ox.op("Equal", x, y)),
            forward=lambda x, y: np.not_equal(x, y), check=broadcast_check,
            shape=_bool_shape)  # fmt: skip
 lt = defop("lt", grad_fn="LtBackward0", n_inputs=2, dtype=promote,
+           onnx=lambda ox, x, y: ox.op("Less", x, y),
            forward=lambda x, y: np.less(x, y), check=broadcast_check,
            shape=_bool_shape)  # fmt: skip
 le = defop("le", grad_fn="LeBackward0", n_inputs=2, dtype=promote,
+           onnx=lambda ox, x, y: ox.op("LessOrEqual", x, y),
            forward=lambda x, y: np.less_equal(x, y), check=broadcast_check,
            shape=_bool_shape)  # fmt: skip
 gt = defop("gt", grad_fn="GtBackward0", n_inputs=2, dtype=promote,
+           onnx=lambda ox, x, y: ox.op("Greater", x, y),
            forward=lambda x, y: np.greater(x, y), check=broadcast_check,
            shape=_bool_shape)  # fmt: skip
 ge = defop("ge", grad_fn="GeBackward0", n_inputs=2, dtype=promote,
+           onnx=lambda ox, x, y: ox.op("GreaterOrEqual", x, y),
            forward=lambda x, y: np.greater_equal(x, y), check=broadcast_check,
            shape=_bool_shape)  # fmt: skip
 logical_not = defop(
     "logical_not", grad_fn="LogicalNot", n_inputs=1, forward=lambda x: np.logical_not(x),
+    onnx=lambda ox, x: ox.op("Not", ox.cast(x, bool)),
     shape=_bool_shape,
 )
 isnan = defop("isnan", grad_fn="IsNan", n_inputs=1, forward=lambda x: np.isnan(x),
+              onnx=lambda ox, x: ox.op("IsNaN", x),
               shape=_bool_shape)  # fmt: skip
 isinf = defop("isinf", grad_fn="IsInf", n_inputs=1, forward=lambda x: np.isinf(x),
+              onnx=lambda ox, x: ox.op("IsInf", x),
               shape=_bool_shape)  # fmt: skip
 isfinite = defop("isfinite", grad_fn="IsFinite", n_inputs=1, forward=lambda x: np.isfinite(x),
+                 onnx=lambda ox, x: ox.op("Not", ox.op("Or", ox.op("IsNaN", x), ox.op("IsInf", x))),
                  shape=_bool_shape)  # fmt: skip

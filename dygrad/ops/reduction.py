@@ -75,9 +75,23 @@ def _sum_shape(x: Any, dims: Any, keepdim: bool, *rest: Any) -> Spec:
     return Spec(_reduced_shape(x, dims, keepdim), _sum_dtype(x) or x.dtype)
 
 
+def _sum_all_onnx(ox: Any, x: str, shape: tuple[int, ...]) -> str:
+    return ox.op("ReduceSum", ox.cast(x, ox.out_dtype), keepdims=0)  # ints sum as int64
+
+
+def _reduce_onnx(ox: Any, kind: str, x: str, dims: Any, keepdim: bool) -> str:
+    # ONNX reduces every dim when given none; NumPy's axis=() (the forward's) reduces none.
+    dims = (dims,) if isinstance(dims, int) else dims
+    x = ox.cast(x, ox.out_dtype)  # integers sum as int64
+    if dims is not None and len(dims) == 0:
+        return x
+    return ox.op(kind, x, None if dims is None else ox.ints(dims), keepdims=int(keepdim))
+
+
 # --- sum / mean ---------------------------------------------------------------------------------
 sum_all = defop(
     "sum_all", grad_fn="SumBackward0",
+    onnx=_sum_all_onnx,
     forward=lambda x, shape: np.asarray(x.sum(dtype=_sum_dtype(x))),
     vjp=(lambda g, shape: expand(g, shape, g.shape),),
     jvp=(lambda t, shape: sum_all(t, shape),),
@@ -85,6 +99,7 @@ sum_all = defop(
 )  # fmt: skip
 sum_dim = defop(
     "sum_dim", grad_fn="SumBackward1", shape=_sum_shape,
+    onnx=lambda ox, x, dims, keepdim, shape: _reduce_onnx(ox, "ReduceSum", x, dims, keepdim),
     forward=lambda x, dims, keepdim, shape: x.sum(axis=dims, keepdims=keepdim,
                                                   dtype=_sum_dtype(x)),
     vjp=(lambda g, dims, keepdim, shape: _unreduce(g, dims, keepdim, shape),),
@@ -92,6 +107,7 @@ sum_dim = defop(
 )  # fmt: skip
 mean_all = defop(
     "mean_all", grad_fn="MeanBackward0",
+    onnx=lambda ox, x, shape: ox.op("ReduceMean", x, keepdims=0),
     forward=lambda x, shape: np.asarray(x.mean(dtype=x.dtype)),
     vjp=(lambda g, shape: expand(g / max(int(np.prod(shape)), 1), shape, g.shape),),
     jvp=(lambda t, shape: mean_all(t, shape),),
@@ -99,6 +115,7 @@ mean_all = defop(
 )  # fmt: skip
 mean_dim = defop(
     "mean_dim", grad_fn="MeanBackward1",
+    onnx=lambda ox, x, dims, keepdim, shape: _reduce_onnx(ox, "ReduceMean", x, dims, keepdim),
     shape=lambda x, dims, keepdim, shape: _reduced_shape(x, dims, keepdim),
     forward=lambda x, dims, keepdim, shape: x.mean(axis=dims, keepdims=keepdim, dtype=x.dtype),
     vjp=(lambda g, dims, keepdim, shape: _unreduce(g / max(_count(shape, dims), 1), dims,
@@ -199,8 +216,10 @@ def _ext_all_jvp(t: Any, x: Any, out: Any) -> Any:
 
 
 max_all = defop("max_all", grad_fn="MaxBackward1", forward=lambda x: np.asarray(x.max()),
+                onnx=lambda ox, x: ox.op("ReduceMax", x, keepdims=0),
                 vjp=(_ext_all_vjp,), jvp=(_ext_all_jvp,), shape=lambda x: ())  # fmt: skip
 min_all = defop("min_all", grad_fn="MinBackward1", forward=lambda x: np.asarray(x.min()),
+                onnx=lambda ox, x: ox.op("ReduceMin", x, keepdims=0),
                 vjp=(_ext_all_vjp,), jvp=(_ext_all_jvp,), shape=lambda x: ())  # fmt: skip
 
 
@@ -218,10 +237,12 @@ def _amax_jvp(t: Any, x: Any, dims: tuple[int, ...], keepdim: bool, out: Any) ->
 
 
 amax = defop("amax", grad_fn="AmaxBackward0",
+             onnx=lambda ox, x, dims, keepdim: _reduce_onnx(ox, "ReduceMax", x, dims, keepdim),
              shape=lambda x, dims, keepdim: _reduced_shape(x, dims, keepdim, "maximum"),
              forward=lambda x, dims, keepdim: x.max(axis=dims, keepdims=keepdim),
              vjp=(_amax_vjp,), jvp=(_amax_jvp,))  # fmt: skip
 amin = defop("amin", grad_fn="AminBackward0",
+             onnx=lambda ox, x, dims, keepdim: _reduce_onnx(ox, "ReduceMin", x, dims, keepdim),
              shape=lambda x, dims, keepdim: _reduced_shape(x, dims, keepdim, "minimum"),
              forward=lambda x, dims, keepdim: x.min(axis=dims, keepdims=keepdim),
              vjp=(_amax_vjp,), jvp=(_amax_jvp,))  # fmt: skip
@@ -278,11 +299,20 @@ def _ext_dim_shape(x: Any, dim: int, keepdim: bool) -> tuple[Spec, Spec]:
     return Spec(s, x.dtype), Spec(s, np.int64)
 
 
+def _ext_dim_onnx(ox: Any, kind: str, x: str, dim: int, keepdim: bool) -> tuple[str, str]:
+    if ox.rank(x) == 0:
+        return x, ox.const(0, np.int64)
+    vals = ox.op(f"Reduce{kind}", x, ox.ints([dim]), keepdims=int(keepdim))
+    return vals, ox.op(f"Arg{kind}", x, axis=dim, keepdims=int(keepdim))  # the first, as NumPy
+
+
 max_dim = defop("max_dim", grad_fn="MaxBackward0", n_outputs=2, shape=_ext_dim_shape,
+                onnx=lambda ox, x, dim, keepdim: _ext_dim_onnx(ox, "Max", x, dim, keepdim),
                 differentiable_outputs=(True, False),
                 forward=lambda x, dim, keepdim: _ext_dim_fwd(x, dim, keepdim, np.argmax),
                 vjp=(_ext_dim_vjp,), jvp=(_ext_dim_jvp,))  # fmt: skip
 min_dim = defop("min_dim", grad_fn="MinBackward0", n_outputs=2, shape=_ext_dim_shape,
+                onnx=lambda ox, x, dim, keepdim: _ext_dim_onnx(ox, "Min", x, dim, keepdim),
                 differentiable_outputs=(True, False),
                 forward=lambda x, dim, keepdim: _ext_dim_fwd(x, dim, keepdim, np.argmin),
                 vjp=(_ext_dim_vjp,), jvp=(_ext_dim_jvp,))  # fmt: skip
@@ -295,10 +325,19 @@ def _arg_shape(x: Any, dim: int | None, keepdim: bool) -> Spec:
     return Spec(s, np.int64)
 
 
+def _arg_onnx(ox: Any, kind: str, x: str, dim: int | None, keepdim: bool) -> str:
+    if dim is None:  # over the flattened tensor
+        flat = ox.op(kind, ox.reshape(x, [-1]), axis=0, keepdims=0)
+        return ox.reshape(flat, [1] * ox.rank(x)) if keepdim else flat
+    return ox.op(kind, x, axis=dim, keepdims=int(keepdim))
+
+
 argmax = defop("argmax", grad_fn="ArgmaxBackward", n_inputs=1, shape=_arg_shape,
+               onnx=lambda ox, x, dim, keepdim: _arg_onnx(ox, "ArgMax", x, dim, keepdim),
                forward=lambda x, dim, keepdim: np.asarray(
                    np.argmax(x, axis=dim, keepdims=keepdim)).astype(np.int64))  # fmt: skip
 argmin = defop("argmin", grad_fn="ArgminBackward", n_inputs=1, shape=_arg_shape,
+               onnx=lambda ox, x, dim, keepdim: _arg_onnx(ox, "ArgMin", x, dim, keepdim),
                forward=lambda x, dim, keepdim: np.asarray(
                    np.argmin(x, axis=dim, keepdims=keepdim)).astype(np.int64))  # fmt: skip
 all_ = defop(
@@ -388,9 +427,22 @@ def _std_jvp(t: Any, x: Any, dims: Any, correction: float, keepdim: bool, out: A
     return where(zero, 0.0, dv / where(zero, out + 1, 2 * out))
 
 
+def _var_onnx(ox: Any, x: str, dims: Any, correction: float, keepdim: bool,
+              sd: bool = False) -> str:  # fmt: skip
+    shape = ox.shape(x)
+    axes = tuple(range(len(shape))) if dims is None else dims
+    n = int(np.prod([shape[d] for d in axes]))
+    xc = ox.op("Sub", x, ox.op("ReduceMean", x, ox.ints(axes)))
+    ss = ox.op("ReduceSum", ox.op("Mul", xc, xc), ox.ints(axes), keepdims=int(keepdim))
+    r = ox.op("Div", ss, ox.const(max(n - correction, 0), ox.dtype(x)))
+    return ox.op("Sqrt", r) if sd else r
+
+
 var = defop("var", grad_fn="VarBackward0", forward=_var_fwd, vjp=(_var_vjp,), jvp=(_var_jvp,),
+            onnx=_var_onnx,
             shape=lambda x, dims, correction, keepdim: _reduced_shape(x, dims, keepdim))
 std = defop("std", grad_fn="StdBackward0",
+            onnx=lambda ox, *args: _var_onnx(ox, *args, sd=True),
             shape=lambda x, dims, correction, keepdim: _reduced_shape(x, dims, keepdim),
             forward=lambda x, dims, correction, keepdim: np.sqrt(
                 _var_fwd(x, dims, correction, keepdim)),
@@ -421,6 +473,7 @@ def _lse_jvp(t: Any, x: Any, dims: tuple[int, ...], keepdim: bool, out: Any) -> 
 
 
 logsumexp = defop("logsumexp", grad_fn="LogsumexpBackward0", forward=_lse_fwd, vjp=(_lse_vjp,),
+                  onnx=lambda ox, *args: _reduce_onnx(ox, "ReduceLogSumExp", *args),
                   shape=lambda x, dims, keepdim: _reduced_shape(x, dims, keepdim),
                   jvp=(_lse_jvp,))  # fmt: skip
 

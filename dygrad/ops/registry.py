@@ -624,8 +624,9 @@ class Op:
     node_cls: type[OpNode]
     doc: str
     random: bool  # draws from the random generator: never merged, folded or skipped by dygrad.jit
-    # How dygrad.onnx exports it: `onnx(b, ins, *attrs)` emits nodes through the builder `b` and
-    # returns the output name(s); None: not exportable.
+    # How dygrad.onnx exports it: `onnx(ox, *args)` gets the builder `ox` (dygrad/onnx/builder.py)
+    # and the traced arguments as the forward takes them, tensors as ONNX value names; it emits
+    # nodes with `ox.op(...)` and returns the output name(s) (see defop). None: not exportable.
     onnx: Callable[..., Any] | None
 
     def __init__(self, **kw: Any) -> None:
@@ -688,7 +689,15 @@ def defop(
     tangent `t` first, then parameters named after the forward's (and `out`), and returns its
     contribution to the output's tangent (a tuple, one per output, for multi-output ops). The
     contributions are summed, broadcast to the output's shape and cast to its dtype in one place.
-    A variadic op has one rule taking the list of tangents."""
+    A variadic op has one rule taking the list of tangents.
+
+    `onnx(ox, *args)` exports the op (`dygrad.onnx.export`): `args` are a traced call's arguments
+    as the forward takes them, tensors given as ONNX value names (strs; a list for a variadic op)
+    already cast as the `dtype` rule casts them, numbers at tensor positions as constants of that
+    dtype, attributes as traced (a size that follows a dynamic axis as a `dygrad.onnx.Dim`). It
+    emits nodes through the builder `ox` (`ox.op("Add", x, y)`, `ox.const`, `ox.ints`,
+    `ox.reshape`, `ox.cast`, `ox.shape`) and returns the output's name, or a tuple of names for
+    several outputs (None for an output ONNX cannot make). Without it the op is not exportable."""
     params = _names(forward)
     if variadic:
         n_in = 1
@@ -1428,7 +1437,7 @@ def infer(op: Op, *args: Any) -> Any:
         specs: Sequence[Any] = args[0]
         for s in specs:
             if not isinstance(s, Spec):
-                raise TypeError(f"{op.name}(): expected a sequence of Specs, got {type(s).__name__}")
+                raise TypeError(f"{op.name}(): expected Specs in the list, got {type(s).__name__}")
     else:
         # NumPy scalars count as Python numbers, as in dispatch.
         args = tuple(a.item() if i < op.n_in and isinstance(a, np.generic) else a

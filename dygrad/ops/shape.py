@@ -44,6 +44,7 @@ def _shape_check(x: Any, shape: tuple[int, ...], x_shape: tuple[int, ...]) -> No
 
 reshape = defop(
     "reshape", grad_fn="ViewBackward0", view=True,
+    onnx=lambda ox, x, shape, x_shape: ox.reshape(x, shape),
     forward=lambda x, shape, x_shape: np.reshape(x, shape),
     vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
     jvp=(lambda t, shape, x_shape: reshape(t, shape, x_shape),),
@@ -54,6 +55,7 @@ reshape = defop(
 # have the new shape.
 reshape_alias = defop(
     "reshape_alias", grad_fn="ReshapeAliasBackward0", view=True,
+    onnx=lambda ox, x, shape, x_shape: ox.reshape(x, shape),
     forward=_view_fwd,
     vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
     jvp=(lambda t, shape, x_shape: reshape(t, shape, x_shape),),
@@ -61,6 +63,7 @@ reshape_alias = defop(
 )  # fmt: skip
 unsafe_view = defop(
     "unsafe_view", grad_fn="UnsafeViewBackward0",
+    onnx=lambda ox, x, shape, x_shape: ox.reshape(x, shape),
     forward=lambda x, shape, x_shape: np.reshape(x, shape),
     vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
     jvp=(lambda t, shape, x_shape: unsafe_view(t, shape, x_shape),),
@@ -68,6 +71,7 @@ unsafe_view = defop(
 )  # fmt: skip
 view = defop(
     "view", grad_fn="ViewBackward0", view=True,
+    onnx=lambda ox, x, shape, x_shape: ox.reshape(x, shape),
     forward=_view_fwd,
     vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
     jvp=(lambda t, shape, x_shape: reshape(t, shape, x_shape),),
@@ -106,6 +110,7 @@ def _sum_back(g: Any, x_shape: tuple[int, ...]) -> Any:
 
 expand = defop(
     "expand", grad_fn="ExpandBackward0", view=True,
+    onnx=lambda ox, x, shape, x_shape: ox.op("Expand", x, ox.ints(shape)),
     forward=lambda x, shape, x_shape: np.broadcast_to(x, shape),
     vjp=(lambda g, x_shape: _sum_back(g, x_shape),),
     jvp=(lambda t, shape, x_shape: expand(t, shape, x_shape),),
@@ -128,8 +133,17 @@ def _squeeze_shape(x: tuple[int, ...], dims: Any) -> tuple[int, ...]:
     return tuple(n for i, n in enumerate(x) if not (i in drop and n == 1))
 
 
+def _squeeze_onnx(ox: Any, x: str, dims: Any) -> str:
+    # The dims of size 1 go; a dim that follows a dynamic axis stays (its size need not be 1).
+    shape = ox.shape(x)
+    ones = [d % len(shape) for d in dims if shape and type(shape[d]) is int and shape[d] == 1]
+    axes = sorted(set(ones))
+    return ox.op("Squeeze", x, ox.ints(axes)) if axes else x
+
+
 squeeze = defop(
     "squeeze", grad_fn="SqueezeBackward0", view=True,
+    onnx=lambda ox, x, x_shape: _squeeze_onnx(ox, x, range(len(x_shape))),
     shape=lambda x, x_shape: _squeeze_shape(x, None),
     forward=lambda x, x_shape: np.squeeze(x) if x.ndim else x,
     vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
@@ -137,6 +151,7 @@ squeeze = defop(
 )  # fmt: skip
 squeeze_dim = defop(
     "squeeze_dim", grad_fn="SqueezeBackward1", view=True,
+    onnx=lambda ox, x, dim, x_shape: _squeeze_onnx(ox, x, (dim,)),
     shape=lambda x, dim, x_shape: _squeeze_shape(x, (dim,)),
     forward=lambda x, dim, x_shape: np.squeeze(x, dim) if x.ndim and x.shape[dim] == 1 else x,
     vjp=(lambda g, x_shape: reshape(g, x_shape, g.shape),),
@@ -144,6 +159,7 @@ squeeze_dim = defop(
 )  # fmt: skip
 squeeze_dims = defop(
     "squeeze_dims", grad_fn="SqueezeBackward2", view=True,
+    onnx=lambda ox, x, dims, x_shape: _squeeze_onnx(ox, x, dims),
     shape=lambda x, dims, x_shape: _squeeze_shape(x, dims),
     forward=lambda x, dims, x_shape: np.squeeze(x, tuple(d for d in dims if x.shape[d] == 1))
     if x.ndim else x,
@@ -157,6 +173,7 @@ def _unsqueeze_shape(x: tuple[int, ...], dim: int) -> tuple[int, ...]:
 
 unsqueeze = defop(
     "unsqueeze", grad_fn="UnsqueezeBackward0", view=True, shape=_unsqueeze_shape,
+    onnx=lambda ox, x, dim: ox.op("Unsqueeze", x, ox.ints([dim])),
     forward=lambda x, dim: np.expand_dims(x, dim),
     vjp=(lambda g, dim: squeeze_dim(g, dim, g.shape),),
     jvp=(lambda t, dim: unsqueeze(t, dim),),
@@ -183,21 +200,33 @@ def _permute_shape(x: tuple[int, ...], dims: tuple[int, ...]) -> tuple[int, ...]
     return tuple(x[d] for d in axes)
 
 
+def _transpose_onnx(ox: Any, x: str, a: int, b: int) -> str:
+    perm = list(range(ox.rank(x)))
+    if not perm:
+        return x
+    perm[a], perm[b] = perm[b], perm[a]
+    return ox.op("Transpose", x, perm=perm)
+
+
 transpose = defop(
     "transpose", grad_fn="TransposeBackward0", view=True, shape=_swap_shape,
+    onnx=_transpose_onnx,
     forward=_swap,
     vjp=(lambda g, a, b: transpose(g, a, b),),
     jvp=(lambda t, a, b: transpose(t, a, b),),
 )  # fmt: skip
 permute = defop(
     "permute", grad_fn="PermuteBackward0", view=True, shape=_permute_shape,
+    onnx=lambda ox, x, dims: ox.op("Transpose", x, perm=[d % len(dims) for d in dims]),
     forward=lambda x, dims: np.transpose(x, dims),
     vjp=(lambda g, dims: permute(g, tuple(np.argsort(dims).tolist())),),
     jvp=(lambda t, dims: permute(t, dims),),
 )  # fmt: skip
 t = defop("t", grad_fn="TBackward0", view=True, shape=lambda x: x[::-1],
+          onnx=lambda ox, x: ox.op("Transpose", x, perm=[1, 0]) if ox.rank(x) == 2 else x,
           forward=lambda x: x.T, vjp=(lambda g: t(g),), jvp=(lambda tx: t(tx),))  # fmt: skip
 alias = defop("alias", grad_fn="AliasBackward0", view=True, shape=lambda x: x,
+              onnx=lambda ox, x: x,
               forward=lambda x: x.view(), vjp=(lambda g: g,), jvp=(lambda t: t,))  # fmt: skip
 
 
@@ -224,8 +253,16 @@ def _repeat_shape(x: tuple[int, ...], reps: tuple[int, ...], x_shape: Any) -> tu
     return tuple(a * r for a, r in zip(xs, rs))
 
 
+def _repeat_onnx(ox: Any, x: str, reps: tuple[int, ...], x_shape: tuple[int, ...]) -> str:
+    lead = len(reps) - len(x_shape)  # repeat adds leading dims, Tile does not
+    if lead:
+        x = ox.op("Unsqueeze", x, ox.ints(range(lead)))
+    return ox.op("Tile", x, ox.ints(reps))
+
+
 repeat = defop(
     "repeat", grad_fn="RepeatBackward0", shape=_repeat_shape,
+    onnx=_repeat_onnx,
     forward=lambda x, reps, x_shape: np.tile(x, reps),
     vjp=(_repeat_vjp,),
     jvp=(lambda t, reps, x_shape: repeat(t, reps, x_shape),),
@@ -279,8 +316,13 @@ def _cat_shape(xs: list[tuple[int, ...]], dim: int, sizes: Any) -> tuple[int, ..
     return (*ref[:d], sum(x[d] for x in kept), *ref[d + 1 :])
 
 
+def _cat_onnx(ox: Any, xs: list[str], dim: int, sizes: tuple[int | None, ...]) -> str:
+    return ox.op("Concat", *[x for x, n in zip(xs, sizes) if n is not None], axis=dim)
+
+
 # dtype: PyTorch's promotion over all inputs, legacy empty ones included.
 cat = defop("cat", grad_fn="CatBackward0", variadic=True, dtype=promote, forward=_cat_fwd,
+            onnx=_cat_onnx,
             shape=_cat_shape,
             vjp=_cat_vjp,
             jvp=lambda ts, dim, sizes: cat(ts, dim, sizes), check=_cat_check)  # fmt: skip
@@ -306,7 +348,13 @@ def _stack_shape(xs: list[Any], dim: int) -> Spec:
     return Spec((*xs[0][:d], len(xs), *xs[0][d:]), np.result_type(*[x.dtype for x in xs]))
 
 
+def _stack_onnx(ox: Any, xs: list[str], dim: int) -> str:
+    # Negative dims count from the end of the result in Unsqueeze and Concat alike.
+    return ox.op("Concat", *[ox.op("Unsqueeze", x, ox.ints([dim])) for x in xs], axis=dim)
+
+
 stack = defop("stack", grad_fn="StackBackward0", variadic=True, shape=_stack_shape,
+              onnx=_stack_onnx,
               forward=lambda xs, dim: np.stack(xs, axis=dim),
               vjp=lambda g, dim: unbind(g, dim), jvp=lambda ts, dim: stack(ts, dim),
               check=_stack_check)  # fmt: skip
@@ -340,11 +388,17 @@ def _split_shape(x: tuple[int, ...], sizes: tuple[int, ...], dim: int) -> list[t
     return out
 
 
+def _split_onnx(ox: Any, x: str, sizes: tuple[int, ...], dim: int) -> Any:
+    return ox.op("Split", x, ox.ints(sizes), axis=dim, outputs=len(sizes))
+
+
 split_with_sizes = defop("split_with_sizes", grad_fn="SplitWithSizesBackward0", view=True,
+                         onnx=_split_onnx,
                          n_outputs=-1, forward=_split_fwd, vjp=(_split_vjp,),
                          shape=_split_shape,
                          jvp=(lambda t, sizes, dim: split_with_sizes(t, sizes, dim),))  # fmt: skip
 split = defop("split", grad_fn="SplitBackward0", view=True, n_outputs=-1,
+              onnx=_split_onnx,
               forward=_split_fwd, vjp=(_split_vjp,), shape=_split_shape,
               jvp=(lambda t, sizes, dim: split(t, sizes, dim),))  # fmt: skip
 
@@ -358,11 +412,25 @@ def _unbind_shape(x: tuple[int, ...], dim: int) -> list[tuple[int, ...]]:
     return [(*x[:d], *x[d + 1 :])] * x[d]
 
 
+def _unbind_onnx(ox: Any, x: str, dim: int) -> tuple[str, ...]:
+    n = ox.shape(x)[dim]
+    parts = ox.op("Split", x, ox.ints([1] * n), axis=dim, outputs=n)
+    return tuple(ox.op("Squeeze", p, ox.ints([dim])) for p in ((parts,) if n == 1 else parts))
+
+
 unbind = defop("unbind", grad_fn="UnbindBackward0", view=True, n_outputs=-1, shape=_unbind_shape,
+               onnx=_unbind_onnx,
                forward=_unbind_fwd, vjp=(lambda g, dim: stack(list(g), dim),),
                jvp=(lambda t, dim: unbind(t, dim),))  # fmt: skip
 
+
+def _flip_onnx(ox: Any, x: str, dims: tuple[int, ...]) -> str:
+    back = ox.ints([-1] * len(dims))  # from the last element, by steps of -1, to before the first
+    return ox.op("Slice", x, back, ox.ints([-(2**63)] * len(dims)), ox.ints(dims), back)
+
+
 flip = defop("flip", grad_fn="FlipBackward0", forward=lambda x, dims: np.flip(x, dims).copy(),
+             onnx=_flip_onnx,
              shape=lambda x, dims: x,
              vjp=(lambda g, dims: flip(g, dims),),
              jvp=(lambda t, dims: flip(t, dims),))  # fmt: skip
@@ -377,8 +445,10 @@ roll = defop(
 # --- copies and conversions -----------------------------------------------------------------------
 # The tangent is copied too, so the copy's tangent is never the same tensor as the input's.
 clone = defop("clone", grad_fn="CloneBackward0", forward=lambda x: x.copy(), shape=lambda x: x,
+              onnx=lambda ox, x: x,
               vjp=(lambda g: g,), jvp=(lambda t: clone(t),))  # fmt: skip
 contiguous = defop("contiguous", grad_fn="CloneBackward0", shape=lambda x: x,
+                   onnx=lambda ox, x: x,
                    forward=lambda x: np.ascontiguousarray(x), vjp=(lambda g: g,),
                    jvp=(lambda t: contiguous(t),))  # fmt: skip
 
@@ -389,6 +459,7 @@ def _to_vjp(g: Any, x_dtype: Any) -> Any:
 
 to_dtype = defop(
     "to_dtype", grad_fn="ToCopyBackward0", shape=lambda x, dtype, x_dtype: Spec(x, dtype),
+    onnx=lambda ox, x, dtype, x_dtype: ox.cast(x, dtype),
     forward=lambda x, dtype, x_dtype: x.astype(dtype, copy=True),
     vjp=(_to_vjp,),
     jvp=(lambda t, dtype, x_dtype: to_dtype(t, dtype, x_dtype),),
@@ -409,6 +480,7 @@ def _copy_shape(x: Any, src: Any) -> Spec:
 
 copy = defop(
     "copy", grad_fn="CopyBackwards", broadcasting=True, shape=_copy_shape,
+    onnx=lambda ox, x, src: ox.op("Expand", ox.cast(src, ox.dtype(x)), ox.op("Shape", x)),
     forward=lambda x, src: np.broadcast_to(np.asarray(src), x.shape).astype(x.dtype),
     vjp=(lambda g: zeros_like(g),
          lambda g: g),
@@ -416,10 +488,18 @@ copy = defop(
          lambda t: t),
     check=_copy_check,
 )  # fmt: skip
+
+
+def _fill_onnx(ox: Any, x: str, value: Any) -> str:
+    return ox.op("Expand", ox.const(value, ox.dtype(x)), ox.op("Shape", x))
+
+
 # In-place fill_ and zero_ record these (PyTorch's names); the old values get no gradient.
 fill = defop("fill", grad_fn="FillBackward2", forward=lambda x, value: np.full_like(x, value),
+             onnx=_fill_onnx,
              shape=lambda x, value: x,
              vjp=(lambda g: zeros_like(g),), jvp=(lambda t: zeros_like(t),))  # fmt: skip
 zero = defop("zero", grad_fn="ZeroBackward0", forward=lambda x: np.zeros_like(x),
+             onnx=lambda ox, x: _fill_onnx(ox, x, 0),
              shape=lambda x: x,
              vjp=(lambda g: zeros_like(g),), jvp=(lambda t: zeros_like(t),))  # fmt: skip
