@@ -119,15 +119,15 @@ def is_floating_point(t: Tensor) -> object:
 
 
 # The library layer: nn, optim, utils, serialization (they use only the public API above).
-from . import (  # noqa: E402
+# The static-graph mode (tools layer): tracing, shape checking, compiled replay.
+from . import (  # noqa: E402  # noqa: E402
     func,
+    jit,
     nn,
+    onnx,
     optim,
     utils,
     viz,  # noqa: E402
 )
-from .serialization import load, save  # noqa: E402
-
-# The static-graph mode (tools layer): tracing, shape checking, compiled replay.
-from . import jit  # noqa: E402
 from .jit.compiler import compile  # noqa: E402, A004 - PyTorch's name
+from .serialization import load, save  # noqa: E402

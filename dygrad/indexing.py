@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd.grad_mode import state
+from .autograd.grad_mode import hook_open, state
 from .ops import indexing as I  # noqa: E741
 from .ops import shape as S
 from .ops.registry import apply, apply_inplace, note_inplace
@@ -131,12 +131,13 @@ def setitem(t: Tensor, key: Any, value: Any) -> None:
         key_args = (key,)
     # A dual target or value goes through apply_inplace too, or the target's tangent goes stale.
     dual = bool(state.fw_levels) and (t._fw is not None or getattr(value, "_fw", None) is not None)
+    # dygrad.jit (hook_open) must see every write: through the op, never straight to the array.
     if isinstance(value, Tensor):
-        if dual or state.enabled and (value._requires_grad or t._requires_grad):
+        if dual or hook_open[0] or state.enabled and (value._requires_grad or t._requires_grad):
             apply_inplace(op, t, value, *key_args)
             return
         value = value._data
-    elif dual or state.enabled and t._requires_grad:
+    elif dual or hook_open[0] or state.enabled and t._requires_grad:
         apply_inplace(op, t, tensor(value, dtype=t.dtype), *key_args)
         return
     try:

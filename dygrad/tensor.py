@@ -1361,8 +1361,10 @@ class Tensor:
         if isinstance(v, _nd) and v.ndim:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
                                f"with {v.ndim} dimensions.")  # fmt: skip
-        if state.enabled and self._requires_grad or state.fw_levels and self._fw is not None:
-            return apply_inplace(S.fill, self, v)  # records the node, or zeroes the tangent
+        if (state.enabled and self._requires_grad or state.fw_levels and self._fw is not None
+                or hook_open[0]):  # fmt: skip
+            # records the node, zeroes the tangent, or lets dygrad.jit see the write
+            return apply_inplace(S.fill, self, v)
         self._data[...] = v
         self._vc[0] += 1
         note_inplace(self._vc, "fill_")
@@ -1379,6 +1381,8 @@ class Tensor:
         return self._fill_random(generator().normal(mean, std, self._data.shape))
 
     def _fill_random(self, values: np.ndarray) -> Tensor:
+        if hook_open[0]:
+            _untraceable("uniform_()/normal_() (an in-place random fill)")
         if state.enabled and self._requires_grad and self.grad_fn is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                                "operation.")  # fmt: skip

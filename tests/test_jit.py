@@ -531,3 +531,23 @@ def test_global_module_hooks_run_around_every_forward() -> None:
     net(torch.ones(1, 2))
     assert calls == [("pre", "Sequential"), ("pre", "Linear"), ("post", "Linear"),
                      ("pre", "ReLU"), ("post", "ReLU"), ("post", "Sequential")]  # fmt: skip
+
+
+def test_writes_that_bypass_autograd_are_traced() -> None:
+    def f(x: Tensor) -> Tensor:
+        y = x * 1
+        y.fill_(3.0)
+        z = x.clone()
+        z[0] = 7.0
+        z[1] = x[2]
+        w = torch.zeros(3)
+        w.zero_()
+        return y + z + w
+
+    t = jit.trace(f, torch.randn(3))
+    for _ in range(2):
+        x2 = torch.randn(3)
+        np.testing.assert_allclose(t(x2).numpy(), f(x2).numpy())
+    assert [n.name for n in t.graph.nodes].count("copy_slices") == 2
+    with pytest.raises(jit.TraceError, match="random fill"):
+        jit.trace(lambda x: (x * 1).uniform_() + x, torch.ones(2))

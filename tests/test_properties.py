@@ -1817,7 +1817,8 @@ def _pair(draw: Draw, **kw: Any) -> tuple[In, In, str]:
 def _dropout(draw: Draw, fd: bool) -> Ex:
     # p=1 is the one deterministic mask (all zeros): the op runs and its product has a gradient.
     shape = draw(shapes())
-    return ex("F.dropout(x, 1.0)", lambda m, x: F(m).dropout(x, 1.0), X(draw(values(shape, "real"))))
+    x = X(draw(values(shape, "real")))
+    return ex("F.dropout(x, 1.0)", lambda m, x: F(m).dropout(x, 1.0), x)
 
 
 @prop("mse_loss", "nn")

@@ -33,8 +33,7 @@ FUSED = PseudoOp("fused", _no_forward)
 # Shape rules that only elementwise ops declare: the output element at an index depends only on
 # the inputs' elements at that index (after broadcasting).
 _ELEMENTWISE_SHAPES: tuple[Callable[..., Any], ...] = (_same_shape, _bcast_shape, _nn_same_shape)
-# Elementwise ops declared without a shape rule (their dtype depends on more than one operand,
-# so shape inference runs the forward).
+# Elementwise ops whose shape rule is their own (it also works out a dtype): named here.
 _ELEMENTWISE_NAMES = frozenset(
     "where clamp masked_fill to_dtype eq ne lt le gt ge logical_not isnan isinf isfinite".split()
 )

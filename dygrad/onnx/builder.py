@@ -35,7 +35,13 @@ class _DynamicUse(Exception):  # noqa: N818 - internal signal, turned into an Ex
 
 
 def describe(node: Node) -> str:
-    """`op() at file:line (module 'path')`: where the user's code called a traced op."""
+    """`op() at file:line (module 'path')`: where the user's code called a traced op.
+
+    >>> import dygrad, dygrad.jit
+    >>> g = dygrad.jit.trace(lambda x: x.exp(), dygrad.ones(2)).graph
+    >>> describe(g.nodes[0])  # doctest: +ELLIPSIS
+    'exp() at <doctest ...>:1'
+    """
     site = node.site
     text = f"{node.op.name}() at " + (f"{site.file}:{site.line}" if site else "an unknown line")
     return text + (f" (module '{node.scope}')" if node.scope else "")
@@ -46,7 +52,11 @@ class Dim:
     when the model was traced again at other sizes: `expr` is `(coef, symbols, offset)`, the
     size being coef * (product of the symbols' sizes) + offset, or None when it is no such
     expression. A mapping passes it on to `Builder.ints` or `Builder.reshape`; using it as a
-    number (arithmetic, comparison, `int()`) stops the export with a message naming the op."""
+    number (arithmetic, comparison, `int()`) stops the export with a message naming the op.
+
+    >>> print(Dim(6, (3, ("batch",), 0), ["batch"]), Dim(4, (1, ("time",), -1), ["time"]))
+    3*batch time-1
+    """
 
     __slots__ = ("traced", "expr", "axes")
 
@@ -97,7 +107,13 @@ def _static(a: Any) -> None:
 class Builder:
     """Collects the ONNX nodes and initializers of one export. An op's mapping (`onnx=` in its
     `defop`) is called as `onnx(ox, *args)`, `ox` being this builder, and returns the ONNX name of
-    each output (a tuple for several outputs; None for an output ONNX cannot make)."""
+    each output (a tuple for several outputs; None for an output ONNX cannot make).
+
+    >>> ox = Builder()
+    >>> y = ox.op("Mul", "x", ox.const(2.0, "float32"))
+    >>> y, [n.op_type for n in ox.nodes], len(ox.initializers)
+    ('/Mul_2', ['Mul'], 1)
+    """
 
     def __init__(self) -> None:
         import onnx

@@ -1443,9 +1443,15 @@ def infer(op: Op, *args: Any) -> Any:
         args = tuple(a.item() if i < op.n_in and isinstance(a, np.generic) else a
                      for i, a in enumerate(args))  # fmt: skip
         specs = args[: op.n_in]
-    vals = [_dummy(s) if isinstance(s, Spec) else s for s in specs]
     d = None
-    if op.dtype_rule is not None:
+    dts = {s.dtype for s in specs if isinstance(s, Spec)}
+    # As dispatch: same-dtype floating tensors with Python numbers need no promotion.
+    simple = op.std_promote and len(dts) == 1 and next(iter(dts)).kind == "f" and all(
+        isinstance(s, Spec) or type(s) is float or type(s) is int for s in specs)  # fmt: skip
+    vals: list[Any] = []
+    if op.shape is None or (op.dtype_rule is not None and not simple):
+        vals = [_dummy(s) if isinstance(s, Spec) else s for s in specs]
+    if op.dtype_rule is not None and not simple:
         try:
             d = op.dtype_rule(vals)
         except TypeError as err:
