@@ -118,16 +118,16 @@ def is_floating_point(t: Tensor) -> object:
     return t.is_floating_point()
 
 
-# The library layer: nn, optim, utils, serialization (they use only the public API above).
-# The static-graph mode (tools layer): tracing, shape checking, compiled replay.
-from . import (  # noqa: E402  # noqa: E402
+# The library layer (nn, optim, utils, serialization: the public API above only) and the tools
+# (viz, func, the static-graph mode: tracing, shape checking, compiled replay, ONNX export).
+from . import (  # noqa: E402
     func,
     jit,
     nn,
     onnx,
     optim,
     utils,
-    viz,  # noqa: E402
+    viz,
 )
 from .jit.compiler import compile  # noqa: E402, A004 - PyTorch's name
 from .serialization import load, save  # noqa: E402
