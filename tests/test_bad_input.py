@@ -943,6 +943,14 @@ def _jit():
     return dygrad.jit
 
 
+def _onnx():
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    import dygrad.onnx
+
+    return dygrad.onnx
+
+
 class _Straight(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
@@ -997,6 +1005,25 @@ JIT = [
      "dygrad.compile() expects a function or module, got str"),
     ("compiled net shape", lambda w: torch.compile(w["net"])(torch.ones(5, 7)), RuntimeError,
      "mat1 and mat2 shapes cannot be multiplied (5x7 and 3x4)"),
+    ("check wrong in_features", lambda w: _jit().check(w["net"], _jit().spec("B", 4)),
+     _jit().ShapeError, "module '0' (Linear)"),
+    ("check dtype", lambda w: _jit().check(w["net"], _jit().spec("B", 3, dtype=torch.int64)),
+     _jit().ShapeError, "mat1 and mat2 must have the same dtype"),
+    ("check data-dependent", lambda w: _jit().check(_branch, _jit().spec("B", 3)),
+     _jit().CheckError, "test_bad_input.py:"),
+    ("onnx unsupported op", lambda w: _onnx().export(lambda x: x.prod(), (w["b"],),
+                                                     w["dir"] / "m.onnx"),
+     _onnx().UnsupportedOperatorError, "no ONNX mapping for 1 op(s) the model calls: prod_all()"),
+    ("onnx missing directory", lambda w: _onnx().export(w["lin"], (w["b"].t(),),
+                                                        w["dir"] / "no" / "m.onnx"),
+     FileNotFoundError, "the directory"),
+    ("onnx input_names", lambda w: _onnx().export(w["lin"], (w["b"].t(),), w["dir"] / "m.onnx",
+                                                  input_names=["a", "b"]),
+     ValueError, "2 input_names given, but the example inputs hold 1 tensor(s)"),
+    ("onnx dynamic_axes name", lambda w: _onnx().export(w["lin"], (w["b"].t(),),
+                                                        w["dir"] / "m.onnx",
+                                                        dynamic_axes={"inp": {0: "n"}}),
+     ValueError, "dynamic_axes names 'inp', which is neither an input name"),
     ("compiled double backward", lambda w: torch.autograd.grad(
         _compiled_twice(lambda x: (x * x).sum(), w["a"])[1], w["a"], create_graph=True),
      RuntimeError, "double backward (create_graph=True) through a compiled function"),
