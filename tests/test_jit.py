@@ -72,7 +72,7 @@ def test_trace_module_names_parameters_and_module_paths() -> None:
     model = nn.Sequential(Block(), nn.Linear(4, 2))
     g = jit.trace(model, torch.randn(5, 3)).graph
     text = str(g)
-    assert "%0.fc.weight : float32[4, 3]" in text and "%1.bias : float32[2]" in text
+    assert '%"0.fc.weight" : float32[4, 3]' in text and '%"1.bias" : float32[2]' in text
     scopes = {n.name: n.scope for n in g.nodes}
     assert scopes["relu"] == "0"  # relu is called by Block itself
     assert any(n.scope == "0.fc" for n in g.nodes) and any(n.scope == "1" for n in g.nodes)

@@ -38,7 +38,11 @@ class Value:
 
     @property
     def ref(self) -> str:
-        return f"%{self.name}" if self.name else f"%{self.id}"
+        if not self.name:
+            return f"%{self.id}"
+        # A name that starts with a digit (`0.weight` in a Sequential) is quoted, as LLVM does,
+        # so that it cannot be read as a numbered value.
+        return f'%"{self.name}"' if self.name[0].isdigit() else f"%{self.name}"
 
     @property
     def type_str(self) -> str:
