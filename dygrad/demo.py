@@ -22,9 +22,10 @@ def _need(module: str, extra: str = "examples") -> Any:
     try:
         return importlib.import_module(module)
     except ImportError:
+        top = module.split(".")[0]  # sklearn.datasets comes with scikit-learn
         raise ImportError(
-            f"this needs the '{module}' package: pip install 'dygrad[{extra}]' "
-            f"(or pip install {module if module != 'sklearn' else 'scikit-learn'})"
+            f"this needs the '{top}' package: pip install 'dygrad[{extra}]' "
+            f"(or pip install {top if top != 'sklearn' else 'scikit-learn'})"
         ) from None
 
 

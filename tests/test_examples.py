@@ -59,3 +59,50 @@ def test_demo_trains_the_cnn_with_a_progress_bar_and_writes_its_outputs(tmp_path
     assert "epoch" in p.stderr  # tqdm draws its bar on stderr
     assert (out / "digits_cnn.png").stat().st_size > 1000
     assert (out / "digits_cnn.safetensors").stat().st_size > 1000
+
+
+@pytest.fixture(scope="module")
+def static_graph_run(tmp_path_factory):
+    import contextlib
+    import io
+
+    out_dir = tmp_path_factory.mktemp("static_graph")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        res = load("static_graph").main(["--out", str(out_dir), "--steps", "30"])
+    return res, buf.getvalue(), out_dir
+
+
+def test_static_graph_checks_shapes_with_a_symbolic_batch(static_graph_run):
+    res, out, _ = static_graph_run
+    # 8x8 -> two 2x2 poolings -> 2x2 maps -> Linear(.., 10): batch stays symbolic
+    assert res["output_spec"] == "float32[B, 10]"
+    err = res["shape_error"]
+    assert err is not None and "classifier.1" in err and "static_graph.py:" in err
+    assert "[B, 128]" in err  # 32 channels x 2 x 2 reach a Linear built for 16 x 2 x 2
+    for k in range(1, 5):
+        assert f"=== {k}." in out
+
+
+def test_static_graph_guards_a_branch_and_compile_retraces(static_graph_run):
+    res, out, _ = static_graph_run
+    assert res["guard_error"] is not None and "static_graph.py:" in res["guard_error"]
+    assert "GuardError" in out
+    assert res["retraces"] == 2  # one trace per branch taken
+    assert res["branch_gap"] < 1e-6  # compiled vs the eager function
+
+
+def test_static_graph_optimizes_and_compiles_to_the_eager_answer(static_graph_run):
+    res, _, _ = static_graph_run
+    assert res["nodes_after"] < res["nodes_before"]
+    assert res["optimize_gap"] < 1e-5
+    assert abs(res["acc_eager"] - res["acc_compiled"]) <= 0.02
+    assert res["speedup"] > 0
+
+
+def test_static_graph_onnx_matches_dygrad_at_another_batch_size(static_graph_run):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    res, _, out_dir = static_graph_run
+    assert (out_dir / "digits_cnn.onnx").stat().st_size > 1000
+    assert res["onnx_max_diff"] < 1e-5
