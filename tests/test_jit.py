@@ -551,3 +551,61 @@ def test_writes_that_bypass_autograd_are_traced() -> None:
     assert [n.name for n in t.graph.nodes].count("copy_slices") == 2
     with pytest.raises(jit.TraceError, match="random fill"):
         jit.trace(lambda x: (x * 1).uniform_() + x, torch.ones(2))
+
+
+def _inplace_input(x: Tensor) -> Tensor:
+    y = x.clone()
+    y.add_(1)
+    y[0] = 0
+    return y * x
+
+
+def _cases() -> dict[str, tuple[Any, tuple[Any, ...], list[Tensor]]]:
+    torch.manual_seed(0)
+    emb = nn.Embedding(10, 4)
+    lin = nn.Linear(4, 3)
+    lstm = nn.LSTM(4, 3, batch_first=True)
+    x = torch.randn(5, 4, requires_grad=True)
+    xs = torch.randn(2, 5, 4)
+    idx = torch.tensor([[1, 2, 3], [4, 5, 9]])
+    tgt = torch.tensor([0, 2, 1, 1, 0])
+    ce = nn.functional.cross_entropy
+    return {
+        "embedding": (lambda i: emb(i).tanh(), (idx,), list(emb.parameters())),
+        "cross_entropy": (lambda x, t: ce(lin(x), t), (x, tgt), [x, *lin.parameters()]),
+        "max and argmax": (lambda x: (x.max(dim=1)[0], x.argmax(dim=1)), (x,), [x]),
+        "lstm (out, (h, c))": (lambda x: lstm(x), (xs,), list(lstm.parameters())),
+        "reshape by x.shape": (lambda x: x.reshape(x.shape[0], -1).softmax(-1), (xs,), []),
+        "in-place on a clone": (_inplace_input, (x,), [x]),
+        "split and cat": (lambda x: torch.cat(x.split(2, dim=0)[::-1], 0).sum(1), (x,), [x]),
+        "where": (lambda x: torch.where(x > 0, x, x * 0.1), (x,), [x]),
+        "float64": (lambda x: (x.double() * 3).exp(), (x,), [x]),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_cases()))
+def test_compiled_equals_eager_across_ops_and_outputs(name: str) -> None:
+    f, args, params = _cases()[name]
+    cf = torch.compile(f)
+
+    def run(fn: Any) -> tuple[np.ndarray, list[Any]]:
+        for p in params:
+            p.grad = None
+        out = fn(*args)
+        first = out[0] if isinstance(out, tuple) else out
+        if first.requires_grad:
+            (first.float() * torch.linspace(0.5, 1.5, first.numel()).reshape(first.shape)
+             ).sum().backward()  # fmt: skip
+        return first.detach().numpy().copy(), [
+            None if p.grad is None else p.grad.numpy().copy() for p in params
+        ]
+
+    for _ in range(3):  # trace, then replays
+        got, gg = run(cf)
+        ref, rg = run(f)
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+        for a, b in zip(gg, rg, strict=True):
+            assert (a is None) == (b is None)
+            if a is not None:
+                np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert cf.traces == 1
