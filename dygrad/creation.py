@@ -81,6 +81,8 @@ def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
     """A tensor filled with `fill_value`, dtype inferred from it (`torch.full`)."""
     if dtype is None:
         dtype = dtypes.result_type(fill_value)
+    if isinstance(fill_value, Tensor) and fill_value.ndim == 0:
+        fill_value = fill_value.item()  # through item(): a trace keeps a guard on it
     return _finish(np.full(_shape_arg((size,)), fill_value, dtypes.to_dtype(dtype).np),
                    requires_grad, device)  # fmt: skip
 

@@ -356,6 +356,9 @@ class Tensor:
 
     @property
     def grad(self) -> Tensor | None:
+        if hook_open[0] and self._grad is not None:
+            # A trace would keep this one tensor; the next backward makes another.
+            _untraceable(".grad read inside traced code (an optimizer step)")
         return self._grad
 
     @grad.setter
@@ -1000,10 +1003,19 @@ class Tensor:
 
     def allclose(self, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8,
                  equal_nan: bool = False) -> bool:  # fmt: skip
-        return bool(np.allclose(self._data, _raw(other), rtol, atol, equal_nan))
+        v = bool(np.allclose(self._data, _raw(other), rtol, atol, equal_nan))
+        if hook_open[0]:  # the same answer through ops, so that a trace guards on it
+            ok = isinstance(other, Tensor) and not equal_nan
+            close = ((self - other).abs() <= (other.abs() * rtol + atol)).all() if ok else None
+            return _concrete_pair(close, v)
+        return v
 
     def equal(self, other: Tensor) -> bool:
-        return self.shape == other.shape and bool(np.array_equal(self._data, other._data))
+        v = self.shape == other.shape and bool(np.array_equal(self._data, other._data))
+        if hook_open[0]:
+            same = apply(P.eq, self, other).all() if self.shape == other.shape else None
+            return _concrete_pair(same, v)
+        return v
 
     # --- reductions -----------------------------------------------------------------------------
     def sum(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
@@ -1448,9 +1460,20 @@ def _times_alpha(x: Tensor, y: Any, alpha: Any) -> Any:
 
 
 def _raw_scalar(v: Any) -> Any:
-    # Tensors passed where PyTorch accepts a Scalar (clamp bounds, fill values) become numbers.
+    # Tensors passed where PyTorch accepts a Scalar (clamp bounds, fill values) become numbers
+    # (through item(): a trace keeps a guard on the value).
     if isinstance(v, Tensor):
-        return v._data.item() if v._data.size == 1 and v._data.ndim == 0 else v._data
+        return v.item() if v._data.size == 1 and v._data.ndim == 0 else v._data
+    return v
+
+
+def _concrete_pair(t: Tensor | None, v: bool) -> bool:
+    # allclose()/equal() seen by Python while tracing: guarded through `t`, the same answer
+    # computed with ops; refused where that cannot be had.
+    if t is None or bool(t._data) != v:
+        _untraceable("allclose()/equal() on these tensors")
+    else:
+        _concrete(t, "bool", v)
     return v
 
 
@@ -1492,7 +1515,13 @@ def tensor(data: Any, *, dtype: Any = None, device: Any = None, requires_grad: b
     if requires_grad:
         t.requires_grad_(True)
     if hook_open[0]:
-        _created(t)
+        if not isinstance(data, Tensor):
+            _created(t)  # a constant of the traced code
+        elif arr.dtype == data._data.dtype and not requires_grad:
+            _made(t, data)  # a copy of a traced value: recorded like detach()
+        else:
+            _untraceable("torch.tensor(t) of a tensor with another dtype or requires_grad "
+                         "(use t.detach().to(dtype))")  # fmt: skip
     return t
 
 

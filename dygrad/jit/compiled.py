@@ -121,7 +121,7 @@ def _needs_grad(g: Graph) -> set[int]:
         if _is_pseudo(n, "detach") or _is_pseudo(n, "random"):
             continue
         op: Any = n.op
-        if not op.differentiable:
+        if not op.differentiable or not n.grad_enabled:  # recorded under no_grad: a cut
             continue
         if any(v.id in need for v in n.tensor_args()):
             dif = op.differentiable_outputs or (True,) * len(n.outputs)
@@ -192,7 +192,9 @@ def build_program(g: Graph, with_grad: bool) -> Program:
                 grad_nodes.append(n)
                 reach.update(v.id for v in ins)
     p.grad_leaves = [v for v in leaves if v.id in reach and v.requires_grad]
-    p.diff_outputs = [v.id in need for v in g.outputs]
+    # An output that is an input or parameter itself goes back as that tensor, with its own
+    # history: it is not an output of the compiled node.
+    p.diff_outputs = [v.id in need and v.kind == "node" for v in g.outputs]
     p.out_meta = [(v.shape, v.dtype) for v in g.outputs]
 
     # What backward needs from forward: per grad node, the arrays its rules name.

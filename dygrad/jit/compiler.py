@@ -20,6 +20,15 @@ from .tracer import trace_graph
 __all__ = ["compile", "CompiledFunction"]
 
 
+_MISSING = object()
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, Tensor):
+        return f"a tensor of shape {list(v.shape)} at {id(v):#x}"
+    return "missing" if v is _MISSING else repr(v)
+
+
 class _Entry:
     """One trace: the graph, its generated programs, and what it was specialized on."""
 
@@ -31,10 +40,24 @@ class _Entry:
 
     def state_mismatch(self) -> str | None:
         for chk in self.state_checks:
-            if chk[0] == "slot":
+            kind = chk[0]
+            if kind == "slot":
                 _, d, key, t, where = chk
                 if d.get(key) is not t:
                     return f"{where} was replaced"
+            elif kind == "value":
+                _, d, key, v, where = chk
+                now = d.get(key, _MISSING)
+                if not _same(now, v):
+                    return f"{where} changed ({_show(v)} when traced, now {_show(now)})"
+            elif kind == "cell":
+                _, cell, key, v, where = chk
+                try:
+                    now = cell.cell_contents
+                except ValueError:
+                    now = _MISSING
+                if not _same(now, v):
+                    return f"{where} changed ({_show(v)} when traced, now {_show(now)})"
             else:
                 _, m, training, where = chk
                 if m.training != training:
@@ -71,7 +94,44 @@ def _state_checks(fn: Any, g: Graph) -> list[Any]:
             for k, t in d.items():
                 if t is not None:
                     checks.append(("slot", d, k, t, f"{where}.{k}"))
+        # Plain attributes the forward may read as Python values (a scale, a flag, a tensor).
+        for k, v in vars(m).items():
+            if not k.startswith("_") and k != "training" and _watchable(v):
+                checks.append(("value", vars(m), k, v, f"{where}.{k}"))
+    # What a function reads from its closure and globals as Python values.
+    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    if code is not None:
+        f = getattr(fn, "__func__", fn)
+        for name, cell in zip(code.co_freevars, f.__closure__ or (), strict=False):
+            try:
+                v = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            if _watchable(v):
+                checks.append(("cell", cell, name, v, name))
+        glb = f.__globals__
+        for name in code.co_names:
+            if name in glb and _watchable(glb[name]):
+                checks.append(("value", glb, name, glb[name], name))
     return checks
+
+
+def _watchable(v: Any) -> bool:
+    # Values whose change a replay would miss and a check can see cheaply: numbers, strings,
+    # None and tuples of them (by value), tensors (by identity).
+    if v is None or isinstance(v, bool | int | float | str | Tensor):
+        return True
+    return (
+        type(v) is tuple
+        and len(v) <= 8
+        and all(x is None or isinstance(x, bool | int | float | str) for x in v)
+    )
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return a is b
+    return type(a) is type(b) and (a == b or a != a and b != b)
 
 
 class CompiledFunction:

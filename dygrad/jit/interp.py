@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd.grad_mode import no_grad
+from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..ops.registry import apply
 from ..ops.shape import to_dtype
 from ..tensor import Tensor
@@ -58,7 +58,11 @@ def run_node(n: Node, env: dict[int, Any]) -> tuple[Any, ...]:
         return (args[0].detach(),)
     if op.name == "random" and not hasattr(op, "grad_fn"):
         return (Tensor._wrap(op.forward(), False, None, 0),)
-    res = apply(op, *args)  # type: ignore[arg-type]
+    if n.grad_enabled or not is_grad_enabled():
+        res = apply(op, *args)  # type: ignore[arg-type]
+    else:
+        with no_grad():  # it ran under no_grad while tracing
+            res = apply(op, *args)  # type: ignore[arg-type]
     outs = res if isinstance(res, tuple) else (res,)
     if n.inplace and outs[0]._data.dtype != n.outputs[0].dtype:
         src = outs[0]

@@ -91,7 +91,7 @@ DETACH = PseudoOp("detach", lambda x: x)
 class Node:
     """One op applied to its arguments (values at tensor positions, attributes elsewhere)."""
 
-    __slots__ = ("op", "args", "outputs", "site", "scope", "fused", "inplace")
+    __slots__ = ("op", "args", "outputs", "site", "scope", "fused", "inplace", "grad_enabled")
 
     def __init__(self, op: Op | PseudoOp, args: list[Any], site: Site | None, scope: str) -> None:
         self.op = op
@@ -102,6 +102,8 @@ class Node:
         self.fused: list[Node] | None = None  # the nodes a fusion pass merged into this one
         # Recorded from an in-place op (`add_`): its result keeps the target's dtype.
         self.inplace = False
+        # Grad mode when it ran: a node recorded under no_grad passes no gradient on replay.
+        self.grad_enabled = True
 
     def tensor_args(self) -> list[Value]:
         """The values this node reads, in order (duplicates kept)."""

@@ -229,7 +229,7 @@ def cse(graph: Graph, max_const_bytes: int = 1 << 16) -> dict[str, int]:
             keep.append(n)
             continue
         out_types = tuple((v.shape, v.dtype.str) for v in n.outputs)
-        k = (id(n.op), n.inplace, out_types, _key(n.args))
+        k = (id(n.op), n.inplace, n.grad_enabled, out_types, _key(n.args))
         other = table.get(k)
         if other is not None and all(
             may_merge(a, b) for a, b in zip(n.outputs, other.outputs, strict=True)

@@ -23,9 +23,12 @@ def signature(leaves: list[Any], grad: bool = True) -> tuple[Any, ...]:
     """What a trace is specialized on, for flattened call arguments: each tensor's shape, dtype
     and (with `grad`: the compiled replay depends on it) requires_grad; every other value."""
     out: list[tuple[Any, ...]] = []
-    for x in leaves:
+    first: dict[int, int] = {}
+    for k, x in enumerate(leaves):
         if isinstance(x, Tensor):
-            out.append(("T", x._data.shape, x._data.dtype, x._requires_grad and grad))
+            # Which arguments are one tensor is part of it: the graph has one input for them.
+            same = first.setdefault(id(x), k)
+            out.append(("T", x._data.shape, x._data.dtype, x._requires_grad and grad, same))
         else:
             out.append(("V", type(x), x))
     return tuple(out)
@@ -43,12 +46,18 @@ def describe_mismatch(old: tuple[Any, ...], new: tuple[Any, ...]) -> str:
                 return f"argument {k} has shape {list(b[1])}, traced with {list(a[1])}"
             if a[2] != b[2]:
                 return f"argument {k} has dtype {b[2]}, traced with {a[2]}"
-            return f"argument {k} has requires_grad={b[3]}, traced with {a[3]}"
+            if a[3] != b[3]:
+                return f"argument {k} has requires_grad={b[3]}, traced with {a[3]}"
+            return f"argument {k} is {_who(k, b[4])}, traced with {_who(k, a[4])}"
         if a[0] != b[0]:
             return f"argument {k} is a {'tensor' if b[0] == 'T' else type(new[k][2]).__name__}" \
                    f", traced with a {'tensor' if a[0] == 'T' else a[1].__name__}"  # fmt: skip
         return f"argument {k} is {b[2]!r}, traced with {a[2]!r}"
     return "nothing"
+
+
+def _who(k: int, first: int) -> str:
+    return "a tensor of its own" if first == k else f"the same tensor as argument {first}"
 
 
 class TracedFunction:

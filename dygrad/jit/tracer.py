@@ -52,7 +52,9 @@ class Tracer:
         self.names = names
         self.scope: list[str] = []
         self.modules: dict[int, Any] = {}  # every module whose forward ran, by id
+        self.slots: dict[int, Any] = {}  # id -> (module, path, its parameter/buffer ids)
         self.n_captured = 0
+        self.outer_grad = bool(state.enabled)
 
     # --- values -------------------------------------------------------------------------------
     def bind(self, t: Any, v: Value) -> None:
@@ -140,6 +142,12 @@ class Tracer:
                 "other tensor. Use the out-of-place op (e.g. x = x.add(y)) in traced code."
             )
         old = self.value_of(target, user)
+        if old.kind in ("input", "external") and target._requires_grad and state.enabled:
+            raise TraceError(
+                f"{user} at {_where(self.site())} changes an input that requires grad in place: "
+                "a replay could not give that tensor the history eager mode gives it. Work on a "
+                "copy (x = x.mul(2)) or pass the input detached."
+            )
         state.dispatch_hook = None
         try:
             apply_inplace(op, target, *rest)
@@ -238,6 +246,9 @@ class Tracer:
             self.g.guards.append(Guard(v, "shape", v.shape, node.site))
 
     def _outputs(self, node: Node, outs: Sequence[Any]) -> None:
+        # A no_grad block inside the code cuts gradients on replay; one around the whole trace
+        # does not (a replay with gradients on must compute them).
+        node.grad_enabled = bool(state.enabled) or not self.outer_grad
         for j, o in enumerate(outs):
             v = self.g.new_value(o._data.shape, o._data.dtype, "node")
             v.node = node
@@ -263,17 +274,39 @@ def _scope_hooks(module: Any, tracer: Any) -> list[Any]:
         else {}  # fmt: skip
     seen = getattr(tracer, "modules", None)
 
+    slots = getattr(tracer, "slots", None)
+
     def pre(mod: Any, args: Any) -> None:
         name = names.get(id(mod))
         tracer.scope.append(type(mod).__name__ if name is None else name)
         if seen is not None:
             seen.setdefault(id(mod), mod)
+        if slots is not None and id(mod) not in slots:
+            slots[id(mod)] = (mod, tracer.scope[-1], _slot_ids(mod))
 
     def post(mod: Any, args: Any, out: Any) -> None:
         if tracer.scope:
             tracer.scope.pop()
 
     return [register_module_forward_pre_hook(pre), register_module_forward_hook(post)]
+
+
+def _slot_ids(mod: Any) -> dict[str, int]:
+    return {k: id(t) for d in (mod._parameters, mod._buffers) for k, t in d.items()}
+
+
+def _check_slots(tracer: Tracer) -> None:
+    # `self.count = self.count + 1` in forward rebinds a buffer: a replay would not.
+    for mod, where, before in tracer.slots.values():
+        after = _slot_ids(mod)
+        for k in sorted(set(before) | set(after)):
+            if before.get(k) != after.get(k):
+                name = where or type(mod).__name__
+                raise TraceError(
+                    f"module {name!r} ({type(mod).__name__}) rebinds its parameter or buffer "
+                    f"{k!r} in forward: a replay would not. Update it in place instead "
+                    f"(self.{k}.add_(1), self.{k}.copy_(value))."
+                )
 
 
 def module_names(fn: Any) -> dict[int, str]:
@@ -319,6 +352,7 @@ def trace_graph(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str,
         sync_node_extra()
         for h in handles:
             h.remove()
+    _check_slots(tracer)
     outs, spec = tree_flatten(out)
     g.out_spec = spec
     result: list[Any] = []
