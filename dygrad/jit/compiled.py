@@ -72,7 +72,10 @@ def _reduce(g: Any, big: tuple[int, ...], axes: tuple[int, ...] | None, shape: t
         g = np.asarray(g)
     if g.shape != shape:
         if axes is not None and g.shape == big:
-            g = g.sum(axis=axes).reshape(shape) if axes else g.reshape(shape)
+            if axes:
+                g = g.sum(axis=axes)
+            if g.shape != shape:  # a reshape makes a view, which a leaf's .grad would copy
+                g = g.reshape(shape)
         else:
             g = sum_to_shape(g, shape)
     if g.dtype != dt:

@@ -14,7 +14,7 @@ from ..tensor import Tensor
 from .compiled import Program, build_program, run_program
 from .interp import GuardFailure
 from .ir import Graph
-from .traced import _graph_inputs, describe_mismatch, signature, unflatten_outputs
+from .traced import describe_mismatch, signature, unflatten_outputs
 from .tracer import trace_graph
 
 __all__ = ["compile", "CompiledFunction"]
@@ -37,6 +37,15 @@ class _Entry:
         self.graph = graph
         self.state_checks = state_checks  # (dict, key, tensor) and (module, training) pairs
         self.programs: dict[bool, Program] = {}
+        # Positions of the distinct tensors among the flattened arguments (the graph's inputs).
+        self.input_pos = [k for k, x in enumerate(sig) if x[0] == "T" and x[4] == k]
+        self.any_grad = any(x[0] == "T" and x[3] for x in sig) or any(
+            v.requires_grad for v in graph.externals
+        )
+        # The result is one tensor computed by the graph: no tree to rebuild.
+        self.single = len(graph.out_leaves) == 1 and graph.out_spec.is_leaf() and bool(
+            graph.outputs
+        )
 
     def state_mismatch(self) -> str | None:
         for chk in self.state_checks:
@@ -181,11 +190,10 @@ class CompiledFunction:
             if why is not None:
                 reason = reason or why
                 continue
-            inputs = _graph_inputs(leaves)
-            with_grad = bool(state.enabled) and (
-                any(t._requires_grad for t in inputs)
-                or any(v.requires_grad for v in e.graph.externals)
-            )
+            # The leaves' requires_grad flags are in the signature and the outside tensors' are
+            # checked above: whether anything needs a gradient is fixed per entry.
+            inputs = [leaves[k] for k in e.input_pos]
+            with_grad = e.any_grad and bool(state.enabled)
             p = e.programs.get(with_grad)
             if p is None:
                 p = e.programs[with_grad] = build_program(e.graph, with_grad)
@@ -197,6 +205,8 @@ class CompiledFunction:
                     f"{gd.describe()} was {gd.expected!r} when traced and is not now"
                 )
                 continue
+            if e.single:
+                return outs[0]
             return unflatten_outputs(e.graph, outs)
         if reason is None:
             near = self.entries[-1].sig
