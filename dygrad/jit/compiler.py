@@ -43,8 +43,8 @@ class _Entry:
             v.requires_grad for v in graph.externals
         )
         # The result is one tensor computed by the graph: no tree to rebuild.
-        self.single = len(graph.out_leaves) == 1 and graph.out_spec.is_leaf() and bool(
-            graph.outputs
+        self.single = (
+            len(graph.out_leaves) == 1 and graph.out_spec.is_leaf() and bool(graph.outputs)
         )
 
     def state_mismatch(self) -> str | None:
