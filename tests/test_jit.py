@@ -615,3 +615,17 @@ def test_compiled_equals_eager_across_ops_and_outputs(name: str) -> None:
             if a is not None:
                 np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert cf.traces == 1
+
+
+def test_a_value_returned_twice_is_one_tensor_with_both_gradients() -> None:
+    cf = torch.compile(lambda x: ((x * 3).tanh(),) * 2)
+    for _ in range(3):
+        x = torch.randn(3, requires_grad=True)
+        a, b = cf(x)
+        assert a is b
+        (a.sum() + 2 * b.sum()).backward()
+        g = x.grad.numpy().copy()
+        x.grad = None
+        y = (x * 3).tanh()
+        (y.sum() + 2 * y.sum()).backward()
+        np.testing.assert_allclose(g, x.grad.numpy(), rtol=1e-6)

@@ -682,20 +682,20 @@ def test_bug_closure_state_frozen(which: str) -> None:
         assert a2() == a1()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an input changed in place and returned comes back as a "
-    "new tensor on replay, not the input itself (eager: out is x)",
-)
 def test_bug_inplace_input_returned_identity() -> None:
     def f(x: Any) -> Any:
         x.mul_(2)
-        return x
+        y = x + 1
+        return x, y, y
 
     c = torch.compile(f)
-    for _ in range(3):
+    t = torch.jit.trace(f, torch.ones(2))
+    for g in (c, c, c, t):
         x = torch.ones(2)
-        assert c(x) is x
+        a, b, b2 = g(x)
+        assert a is x and b is b2
+        np.testing.assert_allclose(_arr(x), [2.0, 2.0])
+        np.testing.assert_allclose(_arr(b), [3.0, 3.0])
 
 
 @pytest.mark.xfail(

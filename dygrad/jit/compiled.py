@@ -112,6 +112,7 @@ class Program:
         self.saved_pos: list[int] = []  # of saved_leaves
         self.mutation_pos: list[int] = []  # of each mutation's target
         self.out_leaf: list[int] = []  # per output: the leaf it is, or -1
+        self.out_first: list[int] = []  # per output: the first output with the same value
         self.n_diff = 0
         self.guards: list[Guard] = []
         self.n_saved = 0
@@ -316,7 +317,17 @@ def build_program(g: Graph, with_grad: bool) -> Program:
     p.grad_pos = [at[v.id] for v in p.grad_leaves]
     p.saved_pos = [at[v.id] for v in p.saved_leaves]
     p.mutation_pos = [at[t.id] for t, _ in g.mutations]
-    p.out_leaf = [at[v.id] if v.kind in ("input", "external") else -1 for v in g.outputs]
+    # An output that is an input or parameter, or the final value of one changed in place, goes
+    # back as that tensor (eager mode returns it); a value returned twice, as one tensor twice.
+    final_of = {val.id: at[tgt.id] for tgt, val in g.mutations}
+    p.out_leaf = [
+        at[v.id] if v.kind in ("input", "external") else final_of.get(v.id, -1) for v in g.outputs
+    ]
+    first: dict[int, int] = {}
+    p.out_first = [first.setdefault(v.id, j) for j, v in enumerate(g.outputs)]
+    p.diff_outputs = [
+        d and p.out_leaf[j] < 0 and p.out_first[j] == j for j, d in enumerate(p.diff_outputs)
+    ]
     p.n_diff = sum(p.diff_outputs) if with_grad else 0
 
     # --- backward -----------------------------------------------------------------------------
@@ -603,8 +614,10 @@ def run_program(p: Program, g: Graph, inputs: list[Any], with_grad: bool) -> lis
     k = 0
     for j, arr in enumerate(outs):
         src = p.out_leaf[j]
-        if src >= 0:  # the function returned one of its inputs (or a parameter) unchanged
+        if src >= 0:  # the function returned one of its inputs (or a parameter)
             res.append(tensors[src])
+        elif p.out_first[j] != j:
+            res.append(res[p.out_first[j]])
         elif node is not None and p.diff_outputs[j]:
             res.append(Tensor._wrap(arr, True, node, k))
             k += 1

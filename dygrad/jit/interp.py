@@ -98,11 +98,17 @@ def run_graph(g: Graph, inputs: list[Any]) -> list[Any]:
                     if vg is not None and v.id in env:
                         check_guards(vg, env[v.id]._data)
     write_back(g, env, lambda v: env[v.id]._data)
-    # A returned constant is copied: each run's result is its own.
-    return [
-        Tensor._wrap(env[v.id]._data.copy(), False, None, 0) if v.kind == "const" else env[v.id]
-        for v in g.outputs
-    ]
+    # A returned constant is copied: each run's result is its own; the final value of a tensor
+    # changed in place is that tensor, as in eager mode.
+    final = {val.id: env[tgt.id] for tgt, val in g.mutations}
+    res: dict[int, Any] = {}
+    for v in g.outputs:
+        if v.id not in res:
+            if v.kind == "const":
+                res[v.id] = Tensor._wrap(env[v.id]._data.copy(), False, None, 0)
+            else:
+                res[v.id] = final.get(v.id, env[v.id])
+    return [res[v.id] for v in g.outputs]
 
 
 def write_back(g: Graph, env: dict[int, Any], array_of: Any) -> None:
