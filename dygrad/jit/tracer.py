@@ -190,6 +190,12 @@ class Tracer:
         self._outputs(node, (t,))
 
     def created(self, t: Any, regen: Callable[[], Any] | None) -> None:
+        if t._requires_grad:
+            raise TraceError(
+                f"a tensor created with requires_grad=True at {_where(self.site())} inside traced "
+                "code: eager mode makes a new leaf on every call, which a replay cannot. Create "
+                "it outside (a parameter) and pass it in or capture it."
+            )
         self.untraced.pop(id(t), None)
         old = self.vals.pop(id(t), None)
         if old is not None:  # `_finish` reported it first as a constant: replace that
