@@ -13,6 +13,9 @@ __all__ = ["mm", "bmm", "mv", "dot", "matmul", "outer", "addmm"]
 
 
 def _mT(a: Any) -> Any:  # noqa: N802 - PyTorch's name
+    # Rules run on raw arrays when nothing is recorded: then a NumPy view is all it takes.
+    if type(a) is np.ndarray:
+        return a.swapaxes(-1, -2)
     return transpose(a, -1, -2)
 
 

@@ -108,10 +108,30 @@ def _sum_back(g: Any, x_shape: tuple[int, ...]) -> Any:
     return sum_to_size(g, x_shape, g.shape)
 
 
+def _broadcast(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """np.broadcast_to(x, shape) (a read-only view), built directly from strides when x is
+    contiguous: broadcast_to's Python-level setup costs ten times the view itself, and every
+    backward of a sum or mean starts with one."""
+    lead = len(shape) - x.ndim
+    if lead < 0 or not x.flags.c_contiguous:
+        return np.broadcast_to(x, shape)
+    strides = [0] * lead
+    for k, (n, m) in enumerate(zip(x.shape, shape[lead:], strict=True)):
+        if n == m:
+            strides.append(x.strides[k])
+        elif n == 1 and m >= 0:
+            strides.append(0)
+        else:
+            return np.broadcast_to(x, shape)  # raises NumPy's error for a bad shape
+    r = np.ndarray(shape, x.dtype, x, 0, tuple(strides))
+    r.flags.writeable = False
+    return r
+
+
 expand = defop(
     "expand", grad_fn="ExpandBackward0", view=True,
     onnx=lambda ox, x, shape, x_shape: ox.op("Expand", x, ox.ints(shape)),
-    forward=lambda x, shape, x_shape: np.broadcast_to(x, shape),
+    forward=lambda x, shape, x_shape: _broadcast(x, shape),
     vjp=(lambda g, x_shape: _sum_back(g, x_shape),),
     jvp=(lambda t, shape, x_shape: expand(t, shape, x_shape),),
     shape=_expand_shape, check=_expand_check,
