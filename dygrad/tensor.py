@@ -771,19 +771,26 @@ class Tensor:
     def __invert__(self) -> Tensor:
         if self._data.dtype == np.bool_:
             return apply(P.logical_not, self)
-        return Tensor._wrap(~self._data, False, None, 0)
+        if self._data.dtype.kind not in "iu":
+            raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type "
+                            "tensors")  # fmt: skip
+        return apply(P.bitwise_not, self)
 
     def __and__(self, other: Any) -> Tensor:
-        return Tensor._wrap(self._data & _raw(other), False, None, 0)
+        return apply(P.bitwise_and, self, other)
 
     def __or__(self, other: Any) -> Tensor:
-        return Tensor._wrap(self._data | _raw(other), False, None, 0)
+        return apply(P.bitwise_or, self, other)
 
     def __xor__(self, other: Any) -> Tensor:
-        return Tensor._wrap(self._data ^ _raw(other), False, None, 0)
+        return apply(P.bitwise_xor, self, other)
 
-    __rand__ = __and__
-    __ror__ = __or__
+    def bitwise_not(self) -> Tensor:
+        return apply(P.bitwise_not, self)
+
+    __rand__ = bitwise_and = __and__
+    __ror__ = bitwise_or = __or__
+    __rxor__ = bitwise_xor = __xor__
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
         return apply(P.eq, self, other)
@@ -845,12 +852,7 @@ class Tensor:
         if rounding_mode == "floor":
             return apply(P.floor_divide, self, other)
         if rounding_mode == "trunc":
-            rd = dtypes.result_type(self, other).np
-            if rd.kind in "biu":
-                P.check_int_division(self._data, _raw(other), "div_trunc_cpu")
-            q = apply(P.div, self, other).detach()
-            return Tensor._wrap(np.trunc(q._data).astype(
-                dtypes.result_type(self, other).np), False, None, 0)  # fmt: skip
+            return apply(P.div_trunc, self, other)
         raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
                          f"found '{rounding_mode}'")  # fmt: skip
 
@@ -881,7 +883,9 @@ class Tensor:
         return apply(P.remainder_scalar, self, other)
 
     def fmod(self, other: Any) -> Tensor:
-        return Tensor._wrap(np.fmod(self._data, _raw(other)), False, None, 0)
+        if isinstance(other, Tensor):
+            return apply(P.fmod, self, other)
+        return apply(P.fmod_scalar, self, other)
 
     def floor_divide(self, other: Any) -> Tensor:
         return apply(P.floor_divide, self, other)
@@ -993,13 +997,18 @@ class Tensor:
         return apply(P.logical_not, self)
 
     def floor(self) -> Tensor:
-        return Tensor._wrap(np.floor(self._data), False, None, 0)
+        return apply(P.floor, self)
 
     def ceil(self) -> Tensor:
-        return Tensor._wrap(np.ceil(self._data), False, None, 0)
+        return apply(P.ceil, self)
 
     def round(self) -> Tensor:
-        return Tensor._wrap(np.round(self._data), False, None, 0)
+        return apply(P.round, self)
+
+    def trunc(self) -> Tensor:
+        return apply(P.trunc, self)
+
+    fix = trunc
 
     def allclose(self, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8,
                  equal_nan: bool = False) -> bool:  # fmt: skip

@@ -980,8 +980,8 @@ def _branch(x):
 JIT = [
     ("trace numpy()", lambda w: _jit().trace(lambda x: torch.tensor(x.numpy()) * x, w["b"]),
      _jit().TraceError, "inside traced code: the data would leave the graph"),
-    ("trace floor()", lambda w: _jit().trace(lambda x: x.floor() + x, w["b"]), _jit().TraceError,
-     "uses a tensor that was computed outside dygrad's ops"),
+    ("trace where(cond)", lambda w: _jit().trace(lambda x: torch.where(x > 0)[0] + x.sum(), w["b"]),
+     _jit().TraceError, "uses a tensor that was computed outside dygrad's ops"),
     ("trace in-place view", lambda w: _jit().trace(_view_add, w["b"]), _jit().TraceError,
      "changes a tensor in place that shares memory with another"),
     ("trace custom Function", lambda w: _jit().trace(lambda x: _Straight.apply(x), w["a"]),

@@ -184,10 +184,10 @@ def test_numpy_inside_traced_code_is_an_error_naming_the_line() -> None:
 
 def test_tensor_computed_outside_the_ops_is_an_error_naming_the_line() -> None:
     def f(x: Tensor) -> Tensor:
-        return x.floor() + x  # floor-line
+        return torch.where(x > 0)[0] + x.sum()  # where-line
 
     with pytest.raises(
-        jit.TraceError, match=rf"outside dygrad's ops.*{HERE}:{_line('# floor-line')}"
+        jit.TraceError, match=rf"outside dygrad's ops.*{HERE}:{_line('# where-line')}"
     ):
         jit.trace(f, torch.ones(2))
 

@@ -491,7 +491,7 @@ def test_eager_thread_unaffected_while_another_traces() -> None:
 
     def eager() -> None:
         for i in range(100):
-            z = (torch.ones(3) * 2 + 1).floor()  # made outside the ops: a tracer would refuse
+            z = (torch.ones(3) * 2 + 1).floor()  # eager work in another thread while one traces
             if float(z.sum()) != 9:
                 bad.append(i)
 
@@ -715,3 +715,47 @@ def test_bug_requires_grad_tensor_created_inside() -> None:
 )
 def test_bug_str_of_tensor_frozen() -> None:
     assert_compile_matches(lambda x: x * len(str(x.detach())))
+
+
+# ---------------------------------------------------------------------------------------------
+# Rounding, fmod and bitwise ops are registry ops: traced, compiled and differentiated like others
+
+
+def _rounding_and_bits(x: Any, y: Any) -> Any:
+    q = x.floor() + x.ceil() * 0.5 - x.round() + torch.trunc(x * 3)
+    r = torch.fmod(x, y) + x.fmod(0.7) + x.div(y, rounding_mode="trunc")
+    i = (x * 4).long()
+    bits = ((i & 3) | (i ^ 5)) + ~i + (2 & i)
+    m = ((x > 0) & (y > 0)) | (x < -1) ^ (y < 0)
+    return q + r, bits, m
+
+
+@pytest.mark.parametrize("mode", ["trace", "compile"])
+def test_rounding_fmod_bitwise_replay_matches_eager(mode: str) -> None:
+    rng = np.random.default_rng(0)
+    ex = [torch.tensor(rng.standard_normal(6).astype(np.float32)) for _ in range(2)]
+    g = torch.compile(_rounding_and_bits) if mode == "compile" else torch.jit.trace(
+        _rounding_and_bits, *ex)  # fmt: skip
+    if mode == "trace":
+        names = {n.op.name for n in g.graph.nodes}
+        assert {"floor", "ceil", "round", "trunc", "fmod", "fmod_scalar", "div_trunc",
+                "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not"} <= names  # fmt: skip
+    for _ in range(3):
+        xv = (rng.standard_normal(6) * 3).astype(np.float32)
+        yv = (rng.uniform(0.5, 2.0, 6) * rng.choice([-1.0, 1.0], 6)).astype(np.float32)
+        grads = []
+        outs = []
+        for fn in (_rounding_and_bits, g):
+            x = torch.tensor(xv, requires_grad=True)
+            y = torch.tensor(yv, requires_grad=True)
+            out = fn(x, y)
+            out[0].sum().backward()
+            outs.append([_arr(o) for o in out])
+            grads.append((_arr(x.grad), _arr(y.grad)))
+        for a, b in zip(outs[0], outs[1], strict=True):
+            assert a.dtype == b.dtype and np.array_equal(a, b), (a, b)
+        # d/dx: 1 from each fmod, 0 from the rest; d/dy of fmod(x, y): -trunc(x / y).
+        np.testing.assert_allclose(grads[0][0], np.full(6, 2.0, np.float32))
+        np.testing.assert_allclose(grads[0][1], -np.trunc(xv / yv))
+        np.testing.assert_allclose(grads[1][0], grads[0][0])
+        np.testing.assert_allclose(grads[1][1], grads[0][1])

@@ -357,6 +357,51 @@ def _remainder_scalar(draw: Draw, fd: bool) -> Ex:
     return ex(text, fn, X(x))
 
 
+@prop("fmod_scalar", "elementwise")
+@st.composite
+def _fmod_scalar(draw: Draw, fd: bool) -> Ex:
+    c = draw(st.sampled_from([0.7, 2, -1.5, 1, 0.25]))
+    text, fn = pick(draw, [
+        (f"x.fmod({c})", lambda m, x: x.fmod(c)),
+        (f"torch.fmod(x, {c})", lambda m, x: m.fmod(x, c)),
+    ])  # fmt: skip
+    shape = draw(shapes())
+    if not fd and isinstance(c, int) and draw(st.integers(0, 4)) == 0:
+        return ex(text, fn, I(draw(int_values(shape))))
+    x = draw(values(shape))
+    if fd:  # jumps where x / c is a whole number
+        q = x / c
+        assume(far(q - np.round(q), 0.0, 1e-3))
+    return ex(text, fn, X(x))
+
+
+def _rounding(op: str) -> Builder:
+    forms = [(f"x.{op}()", lambda m, x: getattr(x, op)()),
+             (f"torch.{op}(x)", lambda m, x: getattr(m, op)(x))]  # fmt: skip
+    if op == "trunc":
+        forms.append(("torch.fix(x)", lambda m, x: m.fix(x)))
+
+    @st.composite
+    def build(draw: Draw, fd: bool) -> Ex:
+        text, fn = pick(draw, forms)
+        shape = draw(shapes())
+        if fd:  # whole numbers plus 0.3: away from the jumps (whole and half-way values)
+            return ex(text, fn, X(np.round(draw(values(shape))) + 0.3))
+        if draw(st.integers(0, 4)) == 0:
+            dt = draw(st.sampled_from(["int64", "int32"]))
+            return ex(text, fn, I(draw(int_values(shape)), dt))
+        # ties holds the half-way values (round half to even) and whole numbers.
+        return ex(
+            text, fn, X(draw(values(shape, draw(st.sampled_from(["real", "ties", "special"])))))
+        )
+
+    return build
+
+
+for _op in ("floor", "ceil", "round", "trunc"):
+    prop(_op, "elementwise")(_rounding(_op))
+
+
 @prop("to_dtype", "elementwise")
 @st.composite
 def _to_dtype(draw: Draw, fd: bool) -> Ex:
@@ -407,6 +452,54 @@ def _logical_not(draw: Draw, fd: bool) -> Ex:
     if text == "~x" or draw(st.booleans()):
         return ex(text, fn, B(draw(bools(shape))))
     return ex(text, fn, X(draw(values(shape, "ties"))))
+
+
+def _int_or_bool(draw: Draw, shape: tuple[int, ...]) -> Any:
+    kind = draw(st.sampled_from(["int64", "int32", "bool"]))
+    return B(draw(bools(shape))) if kind == "bool" else I(draw(int_values(shape)), kind)
+
+
+def _bitwise(op: str, sym: str) -> Builder:
+    @st.composite
+    def build(draw: Draw, fd: bool) -> Ex:
+        form = draw(st.integers(0, 7))
+        if form == 0:  # a Python number operand, on either side
+            c = draw(st.sampled_from([3, -2, True, False]))
+            x = _int_or_bool(draw, draw(shapes()))
+            if draw(st.booleans()):
+                return ex(f"x {sym} {c!r}", lambda m, x: getattr(x, f"__{op}__")(c), x)
+            return ex(f"{c!r} {sym} x", lambda m, x: getattr(x, f"__r{op}__")(c), x)
+        sx, sy = draw(broadcast_shapes(2))
+        if form == 7:  # now and then a float operand: PyTorch's kernel refuses it
+            x, y = _int_or_bool(draw, sx), X(draw(values(sy)), grad=False)
+        else:
+            x, y = _int_or_bool(draw, sx), _int_or_bool(draw, sy)
+        text, fn = pick(draw, [
+            (f"x {sym} y", lambda m, x, y: getattr(x, f"__{op}__")(y)),
+            (f"torch.bitwise_{op}(x, y)", lambda m, x, y: getattr(m, f"bitwise_{op}")(x, y)),
+            (f"x.bitwise_{op}(y)", lambda m, x, y: getattr(x, f"bitwise_{op}")(y)),
+        ])  # fmt: skip
+        return ex(text, fn, x, y)
+
+    return build
+
+
+for _op, _sym in (("and", "&"), ("or", "|"), ("xor", "^")):
+    prop(f"bitwise_{_op}", "elementwise", fd=False)(_bitwise(_op, _sym))
+
+
+@prop("bitwise_not", "elementwise", fd=False)
+@st.composite
+def _bitwise_not(draw: Draw, fd: bool) -> Ex:
+    text, fn = pick(draw, [
+        ("~x", lambda m, x: ~x),
+        ("x.bitwise_not()", lambda m, x: x.bitwise_not()),
+        ("torch.bitwise_not(x)", lambda m, x: m.bitwise_not(x)),
+    ])  # fmt: skip
+    shape = draw(shapes())
+    if text != "~x" and draw(st.integers(0, 7)) == 7:  # a float: PyTorch's kernel refuses it
+        return ex(text, fn, X(draw(values(shape)), grad=False))
+    return ex(text, fn, _int_or_bool(draw, shape))
 
 
 # --- broadcasting: binary and ternary ops -----------------------------------------------------
@@ -476,6 +569,24 @@ BINARY: dict[str, Bin] = {
             ("torch.remainder(x, y)", lambda m, x, y: m.remainder(x, y)),
         ),
         dy="nonzero",
+    ),
+    "fmod": Bin(
+        (
+            ("torch.fmod(x, y)", lambda m, x, y: m.fmod(x, y)),
+            ("x.fmod(y)", lambda m, x, y: x.fmod(y)),
+        ),
+        dy="nonzero",
+    ),
+    "div_trunc": Bin(
+        (
+            ("x.div(y, rounding_mode='trunc')", lambda m, x, y: x.div(y, rounding_mode="trunc")),
+            (
+                "torch.div(x, y, rounding_mode='trunc')",
+                lambda m, x, y: m.div(x, y, rounding_mode="trunc"),
+            ),
+        ),
+        dy="nonzero",
+        scalar=lambda x, c: x.div(c, rounding_mode="trunc"),
     ),
     "maximum": Bin(
         (
@@ -554,7 +665,7 @@ def _binary(op: str) -> Builder:
         xv, yv = np.broadcast_arrays(x.value, y.value)
         if fd and op in ("maximum", "minimum"):
             assume(far(xv - yv, 0.0, 1e-2))
-        if op == "remainder" and fd:  # jumps where x / y is whole
+        if op in ("remainder", "fmod", "div_trunc") and fd:  # jumps where x / y is whole
             q = xv / yv
             assume(far(q - np.round(q), 0.0, 1e-3))
         return ex(text, fn, x, y)

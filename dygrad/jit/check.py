@@ -573,8 +573,8 @@ class _Run:
         return value
 
     def made(self, t: Any, src: Any) -> None:
-        # A detached tensor has its source's values; one computed outside the ops (floor(), a
-        # bitwise operator) may have been computed from a tensor without data: unknown.
+        # A detached tensor has its source's values; one computed outside the ops
+        # (torch.where(cond)) may have been computed from a tensor without data: unknown.
         if src is None or self.is_meta(src):
             self.mark(t)
         self.keep.append(t)
@@ -722,9 +722,8 @@ def check(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> CheckResult:
 
     Limits: values are not checked (an index out of range, a view of a non-contiguous tensor
     that eager mode refuses); creation functions inside the code (`torch.zeros(n, ...)`,
-    `zeros_like(x)`) allocate their real arrays, and methods that compute outside the ops
-    (`floor()`, bitwise operators, `torch.where(cond)`) compute on the stand-in data, at full
-    size, giving unknown values (and for `torch.where(cond)`, a wrong shape).
+    `zeros_like(x)`) allocate their real arrays, and `torch.where(cond)` (computed outside the
+    ops) computes on the stand-in data, at full size, giving unknown values and a wrong shape.
 
     >>> import dygrad as torch
     >>> from dygrad.jit.check import check, spec

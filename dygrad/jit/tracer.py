@@ -70,10 +70,9 @@ class Tracer:
         if id(t) in self.untraced:
             raise TraceError(
                 f"{user} at {_where(self.site())} uses a tensor that was computed outside "
-                f"dygrad's ops (at {_where(self.untraced[id(t)])}, e.g. by Tensor.floor(), "
-                "a bitwise operator or torch.where(cond) with one argument): a trace would "
-                "freeze its value. Compute it with traceable ops, or outside the traced code "
-                "and pass it in as an input."
+                f"dygrad's ops (at {_where(self.untraced[id(t)])}, e.g. by torch.where(cond) "
+                "with one argument): a trace would freeze its value. Compute it with traceable "
+                "ops, or outside the traced code and pass it in as an input."
             )
         name = self.names.get(id(t))
         if name is None:

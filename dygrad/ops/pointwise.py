@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import dtypes
 from .registry import Spec, defop, promote, promote_float, shape_of, stand_in
 
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "tan", "tanh", "sigmoid", "relu", "abs", "sign", "clamp", "maximum", "minimum", "where",
     "remainder_scalar",
     "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "isnan", "isinf", "isfinite",
+    "floor", "ceil", "round", "trunc", "fmod", "fmod_scalar", "div_trunc", "bitwise_and",
+    "bitwise_or", "bitwise_xor", "bitwise_not",
     "broadcast_check", "mask_like", "tie_mask", "zeros_like", "check_int_division",
 ]  # fmt: skip
 
@@ -268,6 +271,83 @@ floor_divide = defop(
     forward=_floor_div, check=broadcast_check,
 )  # fmt: skip
 
+
+def _promote_int(vals: Any) -> np.dtype | None:
+    # PyTorch's promotion, where a bool tensor with an integer number gives int64 (as bool + 1).
+    d = promote(vals)
+    # (np.dtype("float64") == None holds: compare kinds.)
+    if d is None and all(v.dtype.kind == "b" for v in vals if hasattr(v, "dtype")):
+        if any(isinstance(v, int) and type(v) is not bool for v in vals):
+            return np.dtype(np.int64)
+    return d
+
+
+def _fmod_fwd(x: Any, y: Any) -> Any:
+    check_int_division(x, y, "fmod_cpu")
+    return np.fmod(x, y)
+
+
+def _trunc_div(x: Any, y: Any) -> Any:
+    # trunc(x / y) in the dtype the forward divided in: raw arrays from a backward rule skip the
+    # dtype rule (a 0-d float64 x with a float32 y divides in float32), tensors promote.
+    if type(x) is np.ndarray and type(y) is np.ndarray:
+        d = promote([x, y])
+        if d is not None:
+            x, y = x.astype(d), y.astype(d)
+    return trunc(x / y)
+
+
+def _fmod_onnx(ox: Any, x: str, y: str) -> str:
+    return ox.op("Mod", x, y, fmod=1)  # C's fmod: the dividend's sign, for floats and integers
+
+
+fmod = defop(
+    "fmod", grad_fn="FmodBackward1", broadcasting=True, dtype=_promote_int, shape=_bcast_shape,
+    onnx=_fmod_onnx,
+    forward=_fmod_fwd,
+    vjp=(lambda g: g,
+         lambda g, x, y: -g * _trunc_div(x, y)),
+    jvp=(lambda t: t,
+         lambda t, x, y: -t * _trunc_div(x, y)),
+    check=broadcast_check,
+)  # fmt: skip
+# With a number as divisor PyTorch records FmodBackward0; same forward, one rule.
+fmod_scalar = defop(
+    "fmod_scalar", grad_fn="FmodBackward0", dtype=_promote_int, shape=_same_shape,
+    onnx=_fmod_onnx,
+    forward=_fmod_fwd,
+    vjp=(lambda g: g, None),
+    jvp=(lambda t: t, None),
+)  # fmt: skip
+
+
+def _div_trunc_fwd(x: Any, y: Any) -> Any:
+    check_int_division(x, y, "div_trunc_cpu")
+    if np.result_type(x, y).kind in "biu":
+        # Exact in integers (a float quotient loses digits past 2**53): floor, then one up where
+        # the quotient is negative and inexact.
+        q = np.floor_divide(x, y)
+        return np.where((q < 0) & (np.remainder(x, y) != 0), q + 1, q)
+    return np.trunc(x / y)
+
+
+def _div_trunc_onnx(ox: Any, x: str, y: str) -> str:
+    q = ox.op("Div", x, y)  # integer Div truncates toward zero
+    return _trunc_onnx(ox, q)
+
+
+# div(x, y, rounding_mode="trunc"): PyTorch records DivBackward2, whose gradients are zero.
+div_trunc = defop(
+    "div_trunc", grad_fn="DivBackward2", broadcasting=True, dtype=_promote_int,
+    shape=_bcast_shape, onnx=_div_trunc_onnx,
+    forward=_div_trunc_fwd,
+    vjp=(lambda g: zeros_like(g),
+         lambda g: zeros_like(g)),
+    jvp=(lambda t: zeros_like(t),
+         lambda t: zeros_like(t)),
+    check=broadcast_check,
+)  # fmt: skip
+
 # --- unary math --------------------------------------------------------------------------------
 exp = defop("exp", grad_fn="ExpBackward0", dtype=promote_float, shape=_same_shape,
             onnx=lambda ox, x: ox.op("Exp", x),
@@ -354,6 +434,49 @@ def _sign_fwd(x: np.ndarray) -> np.ndarray:
 sign = defop("sign", grad_fn="SignBackward0", shape=_same_shape, forward=_sign_fwd,
              onnx=lambda ox, x: ox.op("Sign", x),
              vjp=(lambda g: zeros_like(g),), jvp=(lambda t: zeros_like(t),))  # fmt: skip
+
+
+def _no_bool(kernel: str) -> Any:
+    # A dtype rule that keeps the input's dtype and refuses bool, as PyTorch's kernel does.
+    def rule(vals: Any) -> None:
+        if getattr(vals[0], "dtype", None) == np.bool_:
+            raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+
+    return rule
+
+
+def _rounding(fn: Any) -> Any:
+    # Integers are already whole: a copy of the same dtype, as in PyTorch (NumPy gives floats).
+    return lambda x: fn(x) if x.dtype.kind == "f" else x.copy()
+
+
+def _rounding_onnx(kind: str) -> Any:
+    return lambda ox, x: ox.op(kind, x) if ox.out_dtype.kind == "f" else ox.op("Identity", x)
+
+
+def _trunc_onnx(ox: Any, x: str) -> str:
+    # ONNX has no Trunc: ceil below zero, floor above (Ceil keeps -0.0 for -1 < x < 0).
+    if ox.out_dtype.kind != "f":
+        return ox.op("Identity", x)
+    neg = ox.op("Less", x, ox.const(0, ox.out_dtype))
+    return ox.op("Where", neg, ox.op("Ceil", x), ox.op("Floor", x))
+
+
+# The rounding ops: zero gradients (PyTorch's FloorBackward0 etc.), like sign.
+floor = defop("floor", grad_fn="FloorBackward0", shape=_same_shape, dtype=_no_bool("floor_vml_cpu"),
+              forward=_rounding(np.floor), onnx=_rounding_onnx("Floor"),
+              vjp=(lambda g: zeros_like(g),), jvp=(lambda t: zeros_like(t),))  # fmt: skip
+ceil = defop("ceil", grad_fn="CeilBackward0", shape=_same_shape, dtype=_no_bool("ceil_vml_cpu"),
+             forward=_rounding(np.ceil), onnx=_rounding_onnx("Ceil"),
+             vjp=(lambda g: zeros_like(g),), jvp=(lambda t: zeros_like(t),))  # fmt: skip
+# np.round and ONNX's Round both round half to even, as torch.round does.
+round = defop("round", grad_fn="RoundBackward0", shape=_same_shape,  # noqa: A001
+              dtype=_no_bool("round_vml_cpu"), forward=_rounding(np.round),
+              onnx=_rounding_onnx("Round"),
+              vjp=(lambda g: zeros_like(g),), jvp=(lambda t: zeros_like(t),))  # fmt: skip
+trunc = defop("trunc", grad_fn="TruncBackward0", shape=_same_shape, dtype=_no_bool("trunc_vml_cpu"),
+              forward=_rounding(np.trunc), onnx=_trunc_onnx,
+              vjp=(lambda g: zeros_like(g),), jvp=(lambda t: zeros_like(t),))  # fmt: skip
 
 
 def _clamp_fwd(x: np.ndarray, lo: Any, hi: Any) -> np.ndarray:
@@ -511,6 +634,42 @@ logical_not = defop(
     onnx=lambda ox, x: ox.op("Not", ox.cast(x, bool)),
     shape=_bool_shape,
 )
+
+
+# --- bitwise ops (bool and integer tensors only, never differentiable) --------------------------
+def _bitwise_dtype(kernel: str) -> Any:
+    def rule(vals: Any) -> np.dtype | None:
+        d = _promote_int(vals)
+        got = d if d is not None else next(v.dtype for v in vals if hasattr(v, "dtype"))
+        if got.kind not in "biu":
+            name = dtypes.pt_name(dtypes.from_numpy_dtype(got))
+            raise NotImplementedError(f"\"{kernel}\" not implemented for '{name}'")
+        return d
+
+    return rule
+
+
+def _bitwise_onnx(logical: str, bitwise: str) -> Any:
+    # ONNX's Bitwise* ops take integers only; bool tensors use the logical ops.
+    return lambda ox, *xs: ox.op(logical if ox.out_dtype.kind == "b" else bitwise, *xs)
+
+
+bitwise_and = defop("bitwise_and", grad_fn="BitwiseAndBackward0", n_inputs=2,
+                    dtype=_bitwise_dtype("bitwise_and_cpu"), shape=_bcast_shape,
+                    onnx=_bitwise_onnx("And", "BitwiseAnd"),
+                    forward=lambda x, y: np.bitwise_and(x, y), check=broadcast_check)  # fmt: skip
+bitwise_or = defop("bitwise_or", grad_fn="BitwiseOrBackward0", n_inputs=2,
+                   dtype=_bitwise_dtype("bitwise_or_cpu"), shape=_bcast_shape,
+                   onnx=_bitwise_onnx("Or", "BitwiseOr"),
+                   forward=lambda x, y: np.bitwise_or(x, y), check=broadcast_check)  # fmt: skip
+bitwise_xor = defop("bitwise_xor", grad_fn="BitwiseXorBackward0", n_inputs=2,
+                    dtype=_bitwise_dtype("bitwise_xor_cpu"), shape=_bcast_shape,
+                    onnx=_bitwise_onnx("Xor", "BitwiseXor"),
+                    forward=lambda x, y: np.bitwise_xor(x, y), check=broadcast_check)  # fmt: skip
+bitwise_not = defop("bitwise_not", grad_fn="BitwiseNotBackward0", n_inputs=1,
+                    dtype=_bitwise_dtype("bitwise_not_cpu"), shape=_same_shape,
+                    onnx=_bitwise_onnx("Not", "BitwiseNot"),
+                    forward=lambda x: np.invert(x))  # fmt: skip
 isnan = defop("isnan", grad_fn="IsNan", n_inputs=1, forward=lambda x: np.isnan(x),
               onnx=lambda ox, x: ox.op("IsNaN", x),
               shape=_bool_shape)  # fmt: skip
