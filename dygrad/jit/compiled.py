@@ -11,13 +11,11 @@ use, and elementwise results are written into dead buffers of the same shape (bu
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from ..autograd.grad_mode import state
 from ..autograd.graph import Node as GraphNode
 from ..backend import sum_to_shape
 from ..ops.registry import _edge, stale_message
@@ -624,10 +622,3 @@ def run_program(p: Program, g: Graph, inputs: list[Any], with_grad: bool) -> lis
         else:
             res.append(Tensor._wrap(arr, False, None, 0))
     return res
-
-
-def grad_enabled() -> bool:
-    return bool(state.enabled)
-
-
-_ = sys  # keep the import for debugging generated code (sys._getframe in tracebacks)
