@@ -27,16 +27,18 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--epochs", type=int, default=None, help="default: 30 (mlp), 20 (cnn)")
     parser.add_argument("--out", default="dygrad-examples", help="folder for the plot and weights")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the weights and the batches")
     parser.add_argument("--compile", action="store_true",
                         help="train through dygrad.compile (traced once, replayed)")
     args = parser.parse_args(argv)
     build, epochs, lr, title = MODELS[args.model]
     os.makedirs(args.out, exist_ok=True)
 
+    torch.manual_seed(args.seed)  # the weights: the same run on every machine and test order
     model = build()
     print(model)
     history = train(model, epochs=args.epochs or epochs, lr=lr, progress=not args.no_progress,
-                    compile=args.compile)
+                    seed=args.seed, compile=args.compile)
     acc = history["test_acc"][-1]
     print(f"test accuracy: {100 * acc:.2f}%")
     plot = os.path.join(args.out, f"digits_{args.model}.png")

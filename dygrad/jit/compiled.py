@@ -21,7 +21,7 @@ from ..backend import sum_to_shape
 from ..ops.registry import _edge, stale_message
 from ..tensor import Tensor
 from .interp import GuardFailure
-from .ir import DataRef, Graph, Guard, Node, Value, _values_in
+from .ir import DataRef, Graph, Guard, Node, Value, _values_in, pseudo
 
 __all__ = ["Program", "build_program", "CompiledFunctionBackward"]
 
@@ -32,18 +32,6 @@ class _Fail(Exception):  # noqa: N818 - a guard index, caught at once
 
 def _asarray(x: Any) -> np.ndarray:
     return x if type(x) is np.ndarray else np.asarray(x)
-
-
-def _fit(g: Any, shape: tuple[int, ...], dt: np.dtype) -> Any:
-    if g is None:
-        return None
-    if type(g) is not np.ndarray:
-        g = np.asarray(g)
-    if g.shape != shape:
-        g = sum_to_shape(g, shape)
-    if g.dtype != dt:
-        g = g.astype(dt)
-    return g
 
 
 def _broadcast_axes(big: tuple[int, ...], small: tuple[int, ...]) -> tuple[int, ...] | None:
@@ -63,7 +51,8 @@ def _broadcast_axes(big: tuple[int, ...], small: tuple[int, ...]) -> tuple[int, 
 
 def _reduce(g: Any, big: tuple[int, ...], axes: tuple[int, ...] | None, shape: tuple[int, ...],
             dt: np.dtype) -> Any:  # fmt: skip
-    """`_fit` with the axes precomputed for a gradient of the output's shape `big`."""
+    """Reduce a broadcast gradient to its input's `shape` and cast it to `dt` (the registry's
+    `_fit`), with the axes precomputed for a gradient of the output's shape `big`."""
     if g is None:
         return None
     if type(g) is not np.ndarray:
@@ -89,10 +78,6 @@ def _acc(a: Any, b: Any) -> Any:
     return a + b
 
 
-def _is_pseudo(n: Node, name: str) -> bool:
-    return n.op.name == name and not hasattr(n.op, "grad_fn")
-
-
 class Program:
     """Generated forward (and backward) for one Graph under one call signature."""
 
@@ -113,14 +98,13 @@ class Program:
         self.out_first: list[int] = []  # per output: the first output with the same value
         self.n_diff = 0
         self.guards: list[Guard] = []
-        self.n_saved = 0
 
 
 def _needs_grad(g: Graph) -> set[int]:
     """Values that depend differentiably on an input or parameter that requires grad."""
     need = {v.id for v in [*g.inputs, *g.externals] if v.requires_grad}
     for n in _flat_nodes(g):
-        if _is_pseudo(n, "detach") or _is_pseudo(n, "random"):
+        if pseudo(n) is not None:  # detach, random draws
             continue
         op: Any = n.op
         if not op.differentiable or not n.grad_enabled:  # recorded under no_grad: a cut
@@ -186,17 +170,13 @@ def build_program(g: Graph, with_grad: bool) -> Program:
     reach = {v.id for v in g.outputs if v.id in need}
     grad_nodes: list[Node] = []
     for n in reversed(nodes):
-        if any(v.id in reach for v in n.outputs) and not (
-            _is_pseudo(n, "detach") or _is_pseudo(n, "random")
-        ):
+        if any(v.id in reach for v in n.outputs) and pseudo(n) is None:
             ins = [v for v in n.tensor_args() if v.id in need]
             if ins:
                 grad_nodes.append(n)
                 reach.update(v.id for v in ins)
+    grad_ids = {id(n) for n in grad_nodes}
     p.grad_leaves = [v for v in leaves if v.id in reach and v.requires_grad]
-    # An output that is an input or parameter itself goes back as that tensor, with its own
-    # history: it is not an output of the compiled node.
-    p.diff_outputs = [v.id in need and v.kind == "node" for v in g.outputs]
     p.out_meta = [(v.shape, v.dtype) for v in g.outputs]
 
     # What backward needs from forward: per grad node, the arrays its rules name.
@@ -240,7 +220,7 @@ def build_program(g: Graph, with_grad: bool) -> Program:
         o = n.outputs[0]
         if not (isinstance(a, Value) and a.id in fresh and a.id not in kept):
             continue
-        cast = op0.dtype_rule is not None and _cast_dtype(n) not in (None, a.dtype)
+        cast = _rule_dtype(n) not in (None, a.dtype)
         if last_use.get(a.id) == k and a.shape == o.shape and a.dtype == o.dtype and not cast:
             reuse[id(n)] = a
 
@@ -253,24 +233,22 @@ def build_program(g: Graph, with_grad: bool) -> Program:
     for v in leaves:
         for k in guards.get(v.id, ()):
             fw.append(f"    if G{k}.observe({name[v.id]}) != G{k}.expected: raise _Fail({k})")
-    for n in nodes:
+    for k, n in enumerate(nodes):
         op: Any = n.op
         outs = [name[v.id] for v in n.outputs]
-        lhs = ", ".join(outs) + ("," if len(outs) == 1 and op.n_outputs != 1 else "")
-        if _is_pseudo(n, "detach"):
+        multi = op.n_outputs != 1  # the forward returns a tuple
+        kind = pseudo(n)
+        if kind == "detach":
             fw.append(f"    {outs[0]} = {expr(n.args[0])}")
-        elif _is_pseudo(n, "random"):
+        elif kind == "random":
             fw.append(f"    {outs[0]} = {w.const(op.forward, 'R')}()")
         else:
-            args = [expr(a) for a in n.args]
-            args = _casts(n, args, w, expr)
-            fn = w.const(op.forward, "F")
-            call = f"{fn}({', '.join(args)})"
+            args = _casts(n, [expr(a) for a in n.args], w, expr)
+            call = f"{w.const(op.forward, 'F')}({', '.join(args)})"
             if id(n) in reuse:
-                fn = w.const(op.inplace, "I")
-                fw.append(f"    {fn}({', '.join(args)})")
+                fw.append(f"    {w.const(op.inplace, 'I')}({', '.join(args)})")
                 call = args[0]
-            if op.n_outputs == 1 and not op.variadic or len(outs) == 1 and op.n_outputs == 1:
+            if not multi:
                 out_v = n.outputs[0]
                 if n.inplace:
                     call = f"_asarray({call}).astype({w.const(out_v.dtype)}, copy=False)"
@@ -278,14 +256,12 @@ def build_program(g: Graph, with_grad: bool) -> Program:
                     call = f"_asarray({call})"
                 fw.append(f"    {outs[0]} = {call}")
             else:
-                fw.append(f"    {lhs} = {call}")
+                fw.append(f"    {', '.join(outs)}, = {call}")
                 for v in n.outputs:
                     if v.shape == ():
                         fw.append(f"    {name[v.id]} = _asarray({name[v.id]})")
-            if n in grad_nodes:
-                env = [lhs.rstrip(",") if len(outs) > 1 or op.n_outputs != 1 else outs[0]]
-                if len(outs) > 1 or op.n_outputs != 1:
-                    env = ["(" + ", ".join(outs) + ",)"]
+            if id(n) in grad_ids:
+                env = [f"({', '.join(outs)},)" if multi else outs[0]]
                 env.extend(expr(a) for a in n.args)
                 rule_env[id(n)] = env
                 for pos in sorted(_needed_positions(n, need)):
@@ -296,9 +272,14 @@ def build_program(g: Graph, with_grad: bool) -> Program:
                             saved_set.add(nm)
                             saved.append(nm)
         for v in n.outputs:
-            for k in guards.get(v.id, ()):
-                fw.append(f"    if G{k}.observe({name[v.id]}) != G{k}.expected: raise _Fail({k})")
-    fw = _free_dead(fw, nodes, g, name, saved)
+            for j in guards.get(v.id, ()):
+                fw.append(f"    if G{j}.observe({name[v.id]}) != G{j}.expected: raise _Fail({j})")
+        # Values that die here (not returned, guarded or kept for backward) go now: their
+        # memory comes back at once.
+        dead = {name[v.id] for v in n.tensor_args()
+                if v.kind == "node" and last_use[v.id] == k and v.id not in kept}  # fmt: skip
+        if dead:
+            fw.append(f"    del {', '.join(sorted(dead))}")
     # A returned constant is copied: each call's result is its own.
     outs_expr = ", ".join(
         f"{name[v.id]}.copy()" if v.kind == "const" else name[v.id] for v in g.outputs
@@ -308,7 +289,6 @@ def build_program(g: Graph, with_grad: bool) -> Program:
     src = [f"def forward({', '.join(name[v.id] for v in leaves)}):", *fw]
     src.append(f"    return ({outs_expr}{',' if outs_expr else ''}), ({muts}{',' if muts else ''}),"
                f" ({saved_tuple}{',' if saved_tuple else ''})")  # fmt: skip
-    p.n_saved = len(saved)
     p.saved_leaves = [v for v in leaves if name[v.id] in saved_set]
     at = {v.id: k for k, v in enumerate(leaves)}
     p.externals = [g.external_tensors[v.id] for v in g.externals]
@@ -323,8 +303,10 @@ def build_program(g: Graph, with_grad: bool) -> Program:
     ]
     first: dict[int, int] = {}
     p.out_first = [first.setdefault(v.id, j) for j, v in enumerate(g.outputs)]
+    # Only outputs computed here, each once, are outputs of the compiled node.
     p.diff_outputs = [
-        d and p.out_leaf[j] < 0 and p.out_first[j] == j for j, d in enumerate(p.diff_outputs)
+        v.id in need and v.kind == "node" and p.out_leaf[j] < 0 and p.out_first[j] == j
+        for j, v in enumerate(g.outputs)
     ]
     p.n_diff = sum(p.diff_outputs) if with_grad else 0
 
@@ -337,7 +319,7 @@ def build_program(g: Graph, with_grad: bool) -> Program:
             src.append(f"    ({saved_tuple},) = saved")
         src.extend(bw)
     glb: dict[str, Any] = dict(w.consts)
-    glb.update(_asarray=_asarray, _fit=_fit, _reduce=_reduce, _acc=_acc, _Fail=_Fail, np=np)
+    glb.update(_asarray=_asarray, _reduce=_reduce, _acc=_acc, _Fail=_Fail, np=np)
     for k, gd in enumerate(g.guards):
         glb[f"G{k}"] = gd
     p.source = "\n".join(src) + "\n"
@@ -351,31 +333,37 @@ def build_program(g: Graph, with_grad: bool) -> Program:
 _VAR = re.compile(r"\b[av][0-9]+\b")
 
 
-def _casts(n: Node, args: list[str], w: _Writer, expr: Callable[[Any], str]) -> list[str]:
-    # The op's dtype rule, applied once here instead of on every call (dtypes are fixed).
+def _stand_in(a: Any) -> Any:
+    # An array of a value's dtype (0-d where the value is: promotion ranks those lower).
+    if isinstance(a, Value):
+        return np.empty((), a.dtype) if a.shape == () else np.empty((1,), a.dtype)
+    return a
+
+
+def _rule_dtype(n: Node) -> Any:
+    """The dtype n's op casts its tensor inputs to (None: none), worked out once from their
+    dtypes, as dispatch does on every call."""
     op: Any = n.op
     rule = getattr(op, "dtype_rule", None)
     if rule is None:
-        return args
-    if op.variadic:
-        vals = n.args[0]
-        d = rule([np.empty((0,), v.dtype) for v in vals])
-        if d is not None and any(v.dtype != d for v in vals):
-            dn = w.const(np.dtype(d))
-            parts = [f"{expr(v)}.astype({dn})" if v.dtype != d else expr(v) for v in vals]
-            args[0] = "[" + ", ".join(parts) + "]"
-        return args
-    stand = []
-    for a in n.args[: op.n_in]:
-        if isinstance(a, Value):
-            stand.append(np.empty((), a.dtype) if a.shape == () else np.empty((1,), a.dtype))
-        else:
-            stand.append(a)
-    d = rule(stand)
+        return None
+    ins = n.args[0] if op.variadic else n.args[: op.n_in]
+    return rule([_stand_in(a) for a in ins])
+
+
+def _casts(n: Node, args: list[str], w: _Writer, expr: Callable[[Any], str]) -> list[str]:
+    """`args` (the expressions of n's arguments) with the dtype rule's casts written in."""
+    d = _rule_dtype(n)
     if d is None:
         return args
     dn = w.const(np.dtype(d))
-    for i, a in enumerate(n.args[: op.n_in]):
+    if n.op.variadic:
+        vals = n.args[0]
+        if any(v.dtype != d for v in vals):
+            parts = [f"{expr(v)}.astype({dn})" if v.dtype != d else expr(v) for v in vals]
+            args[0] = "[" + ", ".join(parts) + "]"
+        return args
+    for i, a in enumerate(n.args[: n.op.n_in]):
         if isinstance(a, Value) and a.dtype != d:
             args[i] = f"{args[i]}.astype({dn})"
     return args
@@ -385,16 +373,6 @@ def _vals(a: Any) -> list[Value]:
     out: list[Value] = []
     _values_in(a, out)
     return out
-
-
-def _cast_dtype(n: Node) -> Any:
-    op: Any = n.op
-    stand = [
-        (np.empty((), a.dtype) if a.shape == () else np.empty((1,), a.dtype))
-        if isinstance(a, Value) else a
-        for a in n.args[: op.n_in]
-    ]  # fmt: skip
-    return op.dtype_rule(stand)
 
 
 def _needed_positions(n: Node, need: set[int]) -> set[int]:
@@ -407,56 +385,6 @@ def _needed_positions(n: Node, need: set[int]) -> set[int]:
         if isinstance(a, Value) and a.id in need:
             pos.update(op.vjp_args[i])
     return pos
-
-
-def _free_dead(fw: list[str], nodes: list[Node], g: Graph, name: dict[int, str],
-               saved: list[str]) -> list[str]:  # fmt: skip
-    """Drop each node output after its last use in the forward (unless kept for backward or
-    returned), so its memory goes back at once: the buffer-reuse plan at its simplest."""
-    keep = {name[v.id] for v in g.roots()} | set(saved)
-    last: dict[str, int] = {}
-    for k, n in enumerate(nodes):
-        for v in n.tensor_args():
-            last[name[v.id]] = k
-    # map each forward line to its node index by the output names it defines
-    out_line: dict[str, int] = {}
-    for i, line in enumerate(fw):
-        head = line.strip().split(" = ", 1)[0]
-        for nm in head.split(","):
-            nm = nm.strip()
-            if nm.startswith("v") and nm not in out_line:
-                out_line[nm] = i
-    node_line = []
-    for n in nodes:
-        first = name[n.outputs[0].id] if n.outputs else ""
-        node_line.append(out_line.get(first, -1) if first else -1)
-    frees: dict[int, list[str]] = {}
-    for nm, k in last.items():
-        if nm in keep or not nm.startswith("v"):
-            continue
-        frees.setdefault(node_line[k], []).append(nm)
-    res: list[str] = []
-    for i, line in enumerate(fw):
-        res.append(line)
-        if i in frees:
-            # guard lines may follow the node's line: delete after them
-            res.append(f"    del {', '.join(sorted(set(frees[i])))}")
-    return _move_dels_after_guards(res)
-
-
-def _move_dels_after_guards(lines: list[str]) -> list[str]:
-    out: list[str] = []
-    pending: list[str] = []
-    for line in lines:
-        if line.startswith("    del "):
-            pending.append(line)
-            continue
-        if pending and not line.startswith("    if G"):
-            out.extend(pending)
-            pending = []
-        out.append(line)
-    out.extend(pending)
-    return out
 
 
 def _backward_lines(g: Graph, grad_nodes: list[Node], need: set[int], name: dict[int, str],

@@ -14,7 +14,7 @@ from ..tensor import Tensor
 from .compiled import Program, build_program, run_program
 from .interp import GuardFailure
 from .ir import Graph
-from .traced import describe_mismatch, signature, unflatten_outputs
+from .traced import describe_mismatch, input_positions, signature, unflatten_outputs
 from .tracer import trace_graph
 
 __all__ = ["compile", "CompiledFunction"]
@@ -38,7 +38,7 @@ class _Entry:
         self.state_checks = state_checks  # (dict, key, tensor) and (module, training) pairs
         self.programs: dict[bool, Program] = {}
         # Positions of the distinct tensors among the flattened arguments (the graph's inputs).
-        self.input_pos = [k for k, x in enumerate(sig) if x[0] == "T" and x[4] == k]
+        self.input_pos = input_positions(sig)
         self.any_grad = any(x[0] == "T" and x[3] for x in sig) or any(
             v.requires_grad for v in graph.externals
         )

@@ -12,7 +12,7 @@ from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..ops.registry import apply
 from ..ops.shape import to_dtype
 from ..tensor import Tensor
-from .ir import DataRef, Graph, Guard, Node, Value, map_args
+from .ir import DataRef, Graph, Guard, Node, Value, map_args, pseudo
 
 __all__ = ["GuardFailure", "run_graph", "node_guards", "write_back"]
 
@@ -54,9 +54,10 @@ def run_node(n: Node, env: dict[int, Any]) -> tuple[Any, ...]:
 
     args = map_args(n.args, get)
     op = n.op
-    if op.name == "detach" and not hasattr(op, "grad_fn"):
+    kind = pseudo(n)
+    if kind == "detach":
         return (args[0].detach(),)
-    if op.name == "random" and not hasattr(op, "grad_fn"):
+    if kind == "random":
         return (Tensor._wrap(op.forward(), False, None, 0),)
     if n.grad_enabled or not is_grad_enabled():
         res = apply(op, *args)  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..ops.registry import Op, Site
 
-__all__ = ["Value", "Node", "Guard", "Graph", "DataRef", "PseudoOp", "DETACH"]
+__all__ = ["Value", "Node", "Guard", "Graph", "DataRef", "PseudoOp", "DETACH", "pseudo"]
 
 
 class Value:
@@ -86,6 +86,12 @@ class PseudoOp:
 
 
 DETACH = PseudoOp("detach", lambda x: x)
+
+
+def pseudo(node: Node) -> str | None:
+    """The name of the PseudoOp a node applies ("detach", "random", "fused"), or None for a
+    registry op."""
+    return node.op.name if isinstance(node.op, PseudoOp) else None
 
 
 class Node:

@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
+from ..ops.indexing import _masked_fill_shape
 from ..ops.nnops import _same as _nn_same_shape
-from ..ops.pointwise import _bcast_shape, _same_shape
+from ..ops.pointwise import _bcast_shape, _bool_shape, _clamp_shape, _same_shape, _where_shape
 from ..ops.registry import Op
 from ..tensor import Tensor
 from .interp import run_node
@@ -31,12 +32,12 @@ def _no_forward() -> Any:
 FUSED = PseudoOp("fused", _no_forward)
 
 # Shape rules that only elementwise ops declare: the output element at an index depends only on
-# the inputs' elements at that index (after broadcasting).
-_ELEMENTWISE_SHAPES: tuple[Callable[..., Any], ...] = (_same_shape, _bcast_shape, _nn_same_shape)
-# Elementwise ops whose shape rule is their own (it also works out a dtype): named here.
-_ELEMENTWISE_NAMES = frozenset(
-    "where clamp masked_fill to_dtype eq ne lt le gt ge logical_not isnan isinf isfinite".split()
-)
+# the inputs' elements at that index (after broadcasting). The op declarations say it; no list of
+# op names is kept here.
+_ELEMENTWISE_SHAPES: tuple[Callable[..., Any], ...] = (
+    _same_shape, _bcast_shape, _nn_same_shape, _bool_shape, _clamp_shape, _where_shape,
+    _masked_fill_shape,
+)  # fmt: skip
 
 
 def _is_random(n: Node) -> bool:
@@ -53,7 +54,7 @@ def is_elementwise(op: Op | PseudoOp) -> bool:
     """
     if isinstance(op, PseudoOp) or op.random or op.variadic or op.n_outputs != 1:
         return False
-    return any(op.shape is s for s in _ELEMENTWISE_SHAPES) or op.name in _ELEMENTWISE_NAMES
+    return any(op.shape is s for s in _ELEMENTWISE_SHAPES)
 
 
 # --- rewriting values --------------------------------------------------------------------------

@@ -86,7 +86,7 @@ class TracedFunction:
                 f"this trace does not apply: {describe_mismatch(self.signature, sig)}. Trace "
                 "again for these inputs, or use dygrad.compile, which retraces by itself."
             )
-        inputs = _graph_inputs(leaves)
+        inputs = [leaves[k] for k in input_positions(sig)]
         try:
             outs = run_graph(self.graph, inputs)
         except GuardFailure as e:
@@ -97,14 +97,10 @@ class TracedFunction:
         return unflatten_outputs(self.graph, outs)
 
 
-def _graph_inputs(leaves: list[Any]) -> list[Any]:
-    seen: set[int] = set()
-    out = []
-    for x in leaves:
-        if isinstance(x, Tensor) and id(x) not in seen:
-            seen.add(id(x))
-            out.append(x)
-    return out
+def input_positions(sig: tuple[Any, ...]) -> list[int]:
+    """Where the graph's inputs are among the flattened arguments of a call with signature
+    `sig`: each distinct tensor, at its first position."""
+    return [k for k, x in enumerate(sig) if x[0] == "T" and x[4] == k]
 
 
 def unflatten_outputs(g: Graph, outs: list[Any]) -> Any:

@@ -35,7 +35,7 @@ class TraceError(RuntimeError):
 
 
 def _where(site: Site | None) -> str:
-    return "an unknown line" if site is None else f"{site.file}:{site.line}"
+    return "an unknown line" if site is None else str(site)  # file:line
 
 
 class Tracer:

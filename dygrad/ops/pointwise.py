@@ -272,16 +272,6 @@ floor_divide = defop(
 )  # fmt: skip
 
 
-def _promote_int(vals: Any) -> np.dtype | None:
-    # PyTorch's promotion, where a bool tensor with an integer number gives int64 (as bool + 1).
-    d = promote(vals)
-    # (np.dtype("float64") == None holds: compare kinds.)
-    if d is None and all(v.dtype.kind == "b" for v in vals if hasattr(v, "dtype")):
-        if any(isinstance(v, int) and type(v) is not bool for v in vals):
-            return np.dtype(np.int64)
-    return d
-
-
 def _fmod_fwd(x: Any, y: Any) -> Any:
     check_int_division(x, y, "fmod_cpu")
     return np.fmod(x, y)
@@ -302,7 +292,7 @@ def _fmod_onnx(ox: Any, x: str, y: str) -> str:
 
 
 fmod = defop(
-    "fmod", grad_fn="FmodBackward1", broadcasting=True, dtype=_promote_int, shape=_bcast_shape,
+    "fmod", grad_fn="FmodBackward1", broadcasting=True, dtype=promote, shape=_bcast_shape,
     onnx=_fmod_onnx,
     forward=_fmod_fwd,
     vjp=(lambda g: g,
@@ -313,7 +303,7 @@ fmod = defop(
 )  # fmt: skip
 # With a number as divisor PyTorch records FmodBackward0; same forward, one rule.
 fmod_scalar = defop(
-    "fmod_scalar", grad_fn="FmodBackward0", dtype=_promote_int, shape=_same_shape,
+    "fmod_scalar", grad_fn="FmodBackward0", dtype=promote, shape=_same_shape,
     onnx=_fmod_onnx,
     forward=_fmod_fwd,
     vjp=(lambda g: g, None),
@@ -338,7 +328,7 @@ def _div_trunc_onnx(ox: Any, x: str, y: str) -> str:
 
 # div(x, y, rounding_mode="trunc"): PyTorch records DivBackward2, whose gradients are zero.
 div_trunc = defop(
-    "div_trunc", grad_fn="DivBackward2", broadcasting=True, dtype=_promote_int,
+    "div_trunc", grad_fn="DivBackward2", broadcasting=True, dtype=promote,
     shape=_bcast_shape, onnx=_div_trunc_onnx,
     forward=_div_trunc_fwd,
     vjp=(lambda g: zeros_like(g),
@@ -639,7 +629,7 @@ logical_not = defop(
 # --- bitwise ops (bool and integer tensors only, never differentiable) --------------------------
 def _bitwise_dtype(kernel: str) -> Any:
     def rule(vals: Any) -> np.dtype | None:
-        d = _promote_int(vals)
+        d = promote(vals)
         got = d if d is not None else next(v.dtype for v in vals if hasattr(v, "dtype"))
         if got.kind not in "biu":
             name = dtypes.pt_name(dtypes.from_numpy_dtype(got))

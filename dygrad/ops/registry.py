@@ -71,8 +71,11 @@ def _common(vals: Sequence[Any]) -> np.dtype | None:
     if uniform and first is not None:
         if first.kind == "f":
             return None
-        # Integer or bool arrays with a Python float need PyTorch's default float, not float64.
-        if not any(type(v) is float for v in vals):
+        # Integer or bool arrays with a Python float need PyTorch's default float, not float64;
+        # bool arrays with a Python int promote to int64 (the shape checker reads this rule).
+        if not any(type(v) is float for v in vals) and not (
+            first.kind == "b" and any(type(v) is int for v in vals)
+        ):
             return None
     return dtypes.result_type(*[_Meta(v) if type(v) is _ndarray else v for v in vals]).np
 
