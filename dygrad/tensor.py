@@ -12,7 +12,7 @@ import numpy as np
 from . import dtypes
 from ._printing import format_tensor
 from .autograd import graph as graph_module
-from .autograd.grad_mode import hook_open, state
+from .autograd.grad_mode import fw_open, hook_open, state
 from .autograd.graph import AccumulateGrad, Node, RemovableHandle
 from .dtypes import dtype as _dtype_cls
 from .ops import activation as A
@@ -1451,6 +1451,17 @@ def _times_alpha(x: Tensor, y: Any, alpha: Any) -> Any:
         alpha = alpha.item()
     if alpha == 1 and type(alpha) is int:
         return y
+    if (
+        type(alpha) is float
+        and type(y) is Tensor
+        and y._data.dtype is x._data.dtype
+        and y._data.dtype.kind == "f"
+        and not (hook_open[0] or fw_open[0])
+        and not (state.enabled and (x._requires_grad or y._requires_grad))
+    ):
+        # The optimizers' case (`p.add_(g, alpha=-lr)` under no_grad): nothing is recorded, so
+        # the scaled operand can stay a plain array instead of going through a dispatched mul.
+        return y._data * alpha
     rd = dtypes.result_type(x, y)
     kind = rd.np.kind
     if isinstance(alpha, bool | np.bool_) and kind != "b":

@@ -181,3 +181,26 @@ def test_dtype_objects():
     assert dygrad.long is dygrad.int64 and dygrad.double is dygrad.float64
     assert dygrad.float32.is_floating_point and not dygrad.int64.is_floating_point
     assert dygrad.promote_types(dygrad.int32, dygrad.float16) is dygrad.float16
+
+
+@pytest.mark.parametrize("method", ["add_", "sub_"])
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_inplace_alpha_under_no_grad(method, dt):
+    # The optimizers' update (`p.add_(g, alpha=-lr)` under no_grad) takes a path without a
+    # dispatched mul: same values, dtype, version bump, and the operand itself is not changed.
+    rng = np.random.default_rng(0)
+    pa, ga = rng.standard_normal((3, 4)).astype(dt), rng.standard_normal((3, 4)).astype(dt)
+    p = dygrad.tensor(pa.copy(), requires_grad=True)
+    g = dygrad.tensor(ga.copy())
+    v0 = p._version
+    with dygrad.no_grad():
+        out = getattr(p, method)(g, alpha=-0.25)
+    assert out is p and p.dtype == dygrad.from_numpy(pa).dtype and p._version == v0 + 1
+    want = pa + (-0.25 if method == "add_" else 0.25) * ga
+    np.testing.assert_allclose(p.detach().numpy(), want, rtol=1e-6)
+    np.testing.assert_array_equal(g.numpy(), ga)
+    # With grad mode on, the update of a non-leaf is recorded and differentiable in alpha * g.
+    w = dygrad.tensor(ga.copy(), requires_grad=True)
+    q = p.detach().clone().requires_grad_() * 1
+    getattr(q, method)(w, alpha=2.0).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), np.full((3, 4), 2.0 if method == "add_" else -2.0))

@@ -4,6 +4,7 @@ pooling, constant padding) through strided im2col views and one matrix product."
 # ruff: noqa: A002 - PyTorch names the first argument `input`
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -54,14 +55,19 @@ def _windows(xp: np.ndarray, k: Ints, s: Ints, d: Ints, o: Ints | None = None) -
     if o is None:
         o = tuple((n - di * (ki - 1) - 1) // si + 1 for n, ki, si, di in zip(sizes, k, s, d))
     st = xp.strides[-nd:]
-    return as_strided(
-        xp,
-        xp.shape[:-nd] + tuple(o) + tuple(k),
+    shape = xp.shape[:-nd] + tuple(o) + tuple(k)
+    strides = (
         xp.strides[:-nd]
-        + tuple(a * b for a, b in zip(st, s))
-        + tuple(a * b for a, b in zip(st, d)),
-        writeable=False,
+        + tuple([a * b for a, b in zip(st, s)])
+        + tuple([a * b for a, b in zip(st, d)])
     )
+    if not xp.flags.c_contiguous:
+        return as_strided(xp, shape, strides, writeable=False)
+    # A contiguous array is its own buffer: the ndarray constructor builds the view in a
+    # fraction of as_strided's time (which goes through __array_interface__).
+    win = np.ndarray(shape, xp.dtype, xp, 0, strides)
+    win.flags.writeable = False
+    return win
 
 
 def _im2col(x: np.ndarray, k: Ints, s: Ints, p: Ints, d: Ints, groups: int,
@@ -82,12 +88,15 @@ def _col2im(cols: np.ndarray, full: Ints, k: Ints, s: Ints, d: Ints) -> np.ndarr
     nd = len(k)
     n_i = cols.shape[3 + nd :]
     out = np.zeros(cols.shape[:2] + cols.shape[2 + nd : 3 + nd] + tuple(full), cols.dtype)
+    # Per dim, each tap's slice of the output and its index in the columns.
+    per_dim = [
+        [(slice(t * di, t * di + si * (m - 1) + 1, si), t) for t in range(ki)]
+        for ki, di, si, m in zip(k, d, s, n_i)
+    ]
     lead = (slice(None),) * 3
-    for tap in np.ndindex(*k):
-        key = tuple(
-            slice(t * di, t * di + si * (m - 1) + 1, si) for t, di, si, m in zip(tap, d, s, n_i)
-        )
-        out[(*lead, *key)] += cols[(slice(None), slice(None), *tap)]
+    full_cols = (slice(None), slice(None))
+    for taps in itertools.product(*per_dim):
+        out[lead + tuple([sl for sl, _ in taps])] += cols[full_cols + tuple([t for _, t in taps])]
     return out
 
 
