@@ -582,20 +582,3 @@ def test_lenet_trains_like_pytorch() -> None:
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), 1e-10, 1e-12,
                                    err_msg=n)  # fmt: skip
 
-
-@pytest.mark.parametrize("padding", [0, 1])
-def test_conv2d_noncontiguous_input_matches_contiguous(padding):
-    # Window views are built from the array's own buffer when it is contiguous and through
-    # as_strided otherwise: both give the same result and gradients.
-    rng = np.random.default_rng(3)
-    base = rng.standard_normal((2, 7, 9, 3)).astype(np.float32)
-    w = dygrad.tensor(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), requires_grad=True)
-    x_nc = dygrad.tensor(base).permute(0, 3, 1, 2)  # (2, 3, 7, 9), not contiguous
-    x_c = dygrad.tensor(np.ascontiguousarray(base.transpose(0, 3, 1, 2)))
-    assert not x_nc.is_contiguous()
-    out_nc = dygrad.nn.functional.conv2d(x_nc, w, stride=2, padding=padding)
-    (g_nc,) = dygrad.autograd.grad(out_nc.sum(), [w])
-    out_c = dygrad.nn.functional.conv2d(x_c, w, stride=2, padding=padding)
-    (g_c,) = dygrad.autograd.grad(out_c.sum(), [w])
-    np.testing.assert_array_equal(out_nc.detach().numpy(), out_c.detach().numpy())
-    np.testing.assert_allclose(g_nc.numpy(), g_c.numpy(), rtol=1e-6)
