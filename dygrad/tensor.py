@@ -3,6 +3,7 @@ points (`backward`, hooks, `retain_grad`), printing, and NumPy interop."""
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -1190,7 +1191,7 @@ class Tensor:
             return self
         s = self._data.shape
         # The flattened size spelled out: -1 cannot be inferred when a kept dim is 0.
-        return self.reshape(*s[:a], int(np.prod(s[a : b + 1])), *s[b + 1 :])
+        return self.reshape(*s[:a], int(math.prod(s[a : b + 1])), *s[b + 1 :])
 
     def unflatten(self, dim: int, sizes: Sequence[int]) -> Tensor:
         d = _dim(dim, self.ndim)
@@ -1198,7 +1199,7 @@ class Tensor:
         sizes = tuple(sizes)
         if not sizes:
             raise RuntimeError("unflatten: sizes must be non-empty")
-        if -1 not in sizes and int(np.prod(sizes)) != s[d]:
+        if -1 not in sizes and int(math.prod(sizes)) != s[d]:
             raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the"
                                f" size of dim {dim} ({s[d]}) in the input tensor")  # fmt: skip
         return self.view(*s[:d], *sizes, *s[d + 1 :])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -43,11 +44,11 @@ def _matmul_check(x: Any, y: Any) -> None:
     xs, ys = tuple(x.shape), tuple(y.shape)
     if xs[-1] != ys[-2]:
         if len(ys) == 2:
-            rows = int(np.prod(xs[:-1]))
+            rows = int(math.prod(xs[:-1]))
             raise RuntimeError(
                 f"mat1 and mat2 shapes cannot be multiplied ({rows}x{xs[-1]} and {ys[0]}x{ys[1]})"
             )
-        batch = int(np.prod(np.broadcast_shapes(xs[:-2], ys[:-2])))
+        batch = int(math.prod(np.broadcast_shapes(xs[:-2], ys[:-2])))
         raise RuntimeError(
             "Expected size for first two dimensions of batch2 tensor to be: "
             f"[{batch}, {xs[-1]}] but got: [{batch}, {ys[-2]}]."

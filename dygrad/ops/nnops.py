@@ -599,8 +599,8 @@ _batch_norm = defop(
 def _param_check(name: str, p: Any, n: int, x: Any) -> None:
     if p is None:
         return
-    if p.shape != (n,) and int(np.prod(p.shape)) != n:
-        raise RuntimeError(f"{name} should contain {n} elements not {int(np.prod(p.shape))}")
+    if p.shape != (n,) and int(math.prod(p.shape)) != n:
+        raise RuntimeError(f"{name} should contain {n} elements not {int(math.prod(p.shape))}")
     if _raw(p).dtype != _raw(x).dtype:
         raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
 
@@ -641,7 +641,7 @@ def batch_norm(
     if not training and (running_mean is None or running_var is None):
         which = "running_mean" if running_mean is None else "running_var"
         raise RuntimeError(f"{which} must be defined in evaluation mode")
-    if training and int(np.prod(shape)) // c == 1:
+    if training and int(math.prod(shape)) // c == 1:
         raise ValueError(
             f"Expected more than 1 value per channel when training, got input size {_size(input)}"
         )
@@ -650,7 +650,7 @@ def batch_norm(
     stats = (None, None) if training else (flat[2], flat[3])
     y, mean, var = apply(_batch_norm, input, flat[0], flat[1], *stats, bool(training), eps)
     if training and running_mean is not None:
-        n = int(np.prod(shape)) // c
+        n = int(math.prod(shape)) // c
         # Through ops, so that a trace (dygrad.jit) replays the update.
         with no_grad():
             for r, st, f in ((running_mean, mean, 1.0), (running_var, var, n / max(n - 1, 1))):
@@ -754,7 +754,7 @@ def layer_norm(
 def _gn_geom(x: Any, groups: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     # The grouped shape (N, G, rest) and the broadcast shape of per-channel values.
     s = tuple(x.shape)
-    n = int(np.prod(s)) // max(s[0] * groups, 1) if s[0] * groups else 0
+    n = int(math.prod(s)) // max(s[0] * groups, 1) if s[0] * groups else 0
     return (s[0], groups, n), (1, s[1]) + (1,) * (len(s) - 2)
 
 
@@ -1074,7 +1074,7 @@ def _reduce(loss: np.ndarray, reduction: str) -> np.ndarray:
 def _gscale(g: Any, reduction: str, shape: tuple[int, ...]) -> Any:
     # The incoming gradient of a reduced loss, per element of the unreduced one.
     if reduction == "mean":
-        return g / max(int(np.prod(shape)), 1)
+        return g / max(int(math.prod(shape)), 1)
     return g
 
 
@@ -1595,7 +1595,7 @@ def _nll_nd(x: Any, target: Any, weight: Any, reduction: str, ignore_index: int)
         return apply(_nll, x, target, weight, reduction, ignore_index)
     if len(xs) == 4:
         return apply(_nll2d, x, target, weight, reduction, ignore_index)
-    m = int(np.prod(xs[2:]))
+    m = int(math.prod(xs[2:]))
     out = apply(_nll2d, x.reshape(xs[0], xs[1], 1, m), target.reshape(xs[0], 1, m), weight,
                 reduction, ignore_index)  # fmt: skip
     return out.reshape((xs[0], *xs[2:])) if reduction == "none" else out
@@ -1709,7 +1709,7 @@ def _ce_probs(x: Any, target: Any, weight: Any, reduction: str, ls: float, cdim:
     total = -prod.sum()
     if reduction == "sum":
         return total
-    n = int(np.prod(tuple(x.shape)))
+    n = int(math.prod(tuple(x.shape)))
     return apply(_div_scalar, total, n // c if n else float("nan"))
 
 

@@ -3,6 +3,7 @@ max/min (values and indices), amax/amin, var/std, logsumexp, norm, argmax/argmin
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -109,7 +110,7 @@ mean_all = defop(
     "mean_all", grad_fn="MeanBackward0",
     onnx=lambda ox, x, shape: ox.op("ReduceMean", x, keepdims=0),
     forward=lambda x, shape: np.asarray(x.mean(dtype=x.dtype)),
-    vjp=(lambda g, shape: expand(g / max(int(np.prod(shape)), 1), shape, g.shape),),
+    vjp=(lambda g, shape: expand(g / max(int(math.prod(shape)), 1), shape, g.shape),),
     jvp=(lambda t, shape: mean_all(t, shape),),
     shape=lambda x, shape: (),
 )  # fmt: skip
@@ -370,7 +371,7 @@ def _centered(x: Any, dims: Any) -> tuple[Any, int]:
     from .reduction import mean_all, mean_dim
 
     if dims is None:
-        return x - mean_all(x, x.shape), int(np.prod(x.shape))
+        return x - mean_all(x, x.shape), int(math.prod(x.shape))
     return x - mean_dim(x, dims, True, x.shape), _count(x.shape, dims)
 
 
@@ -431,7 +432,7 @@ def _var_onnx(ox: Any, x: str, dims: Any, correction: float, keepdim: bool,
               sd: bool = False) -> str:  # fmt: skip
     shape = ox.shape(x)
     axes = tuple(range(len(shape))) if dims is None else dims
-    n = int(np.prod([shape[d] for d in axes]))
+    n = int(math.prod([shape[d] for d in axes]))
     xc = ox.op("Sub", x, ox.op("ReduceMean", x, ox.ints(axes)))
     ss = ox.op("ReduceSum", ox.op("Mul", xc, xc), ox.ints(axes), keepdims=int(keepdim))
     r = ox.op("Div", ss, ox.const(max(n - correction, 0), ox.dtype(x)))

@@ -546,10 +546,11 @@ def note_cut(tensors: Sequence[Any], what: str, kind: str, site: Site | None) ->
             leaf._cut = mark
 
 
-def note_inplace(vc: list[Any], name: str) -> None:
-    """Remember which in-place op last changed a version counter's tensor, and where."""
+def note_inplace(vc: list[Any], name: str, depth: int = 1) -> None:
+    """Remember which in-place op last changed a version counter's tensor, and where (`depth`
+    as for user_line, counted from this function's caller)."""
     if state.track_source:
-        entry = (name, user_line())
+        entry = (name, user_line(depth + 1))
         if len(vc) == 1:
             vc.append(entry)
         else:
@@ -1283,7 +1284,7 @@ def _apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
             ) from None
         target._vc[0] += 1
         if state.track_source:
-            note_inplace(target._vc, op.name + "_")
+            note_inplace(target._vc, op.name + "_", 3)  # from apply_inplace's caller on
         return target
     d = op.dtype_rule(vals[: op.n_in]) if op.dtype_rule is not None else None
     if d is not None:
@@ -1306,7 +1307,7 @@ def _apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
     np.copyto(td, out, casting="unsafe")
     target._vc[0] += 1
     if state.track_source:
-        note_inplace(target._vc, op.name + "_")
+        note_inplace(target._vc, op.name + "_", 3)
     if record:
         target.grad_fn = node
         target._out_nr = 0

@@ -3,6 +3,7 @@ split/unbind, flip, roll, and dtype conversion and cloning. Most return views of
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ def _view_fwd(x: np.ndarray, shape: tuple[int, ...], x_shape: tuple[int, ...]) -
     try:
         return np.reshape(x, shape, copy=False)
     except ValueError:
-        if x.size != int(np.prod(shape)):
+        if x.size != int(math.prod(shape)):
             raise
         raise RuntimeError(
             "view size is not compatible with input tensor's size and stride (at least one "
@@ -31,14 +32,14 @@ def _view_fwd(x: np.ndarray, shape: tuple[int, ...], x_shape: tuple[int, ...]) -
 
 
 def _reshape_shape(x: tuple[int, ...], shape: tuple[int, ...], x_shape: Any) -> tuple[int, ...]:
-    if int(np.prod(shape)) != int(np.prod(x)):
+    if int(math.prod(shape)) != int(math.prod(x)):
         raise ValueError("cannot reshape")
     return shape
 
 
 def _shape_check(x: Any, shape: tuple[int, ...], x_shape: tuple[int, ...]) -> None:
-    n = int(np.prod(x_shape))
-    if int(np.prod(shape)) != n:
+    n = int(math.prod(x_shape))
+    if int(math.prod(shape)) != n:
         raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {n}")
 
 
