@@ -852,6 +852,12 @@ def _shape(t: Any) -> list[int]:
 
 
 def _conv_tuple(v: Any, n: int, name: str) -> Ints:
+    if type(v) is tuple and len(v) == n:  # the layers' own attributes: n Python ints already
+        for a in v:
+            if type(a) is not int:
+                break
+        else:
+            return v
     vals = (int(v),) if isinstance(v, int | np.integer) else tuple(int(a) for a in v)
     if len(vals) == 1:
         return vals * n
@@ -872,15 +878,15 @@ def _conv_check(x: Any, w: Any, b: Any, stride: Ints, padding: Ints, dilation: I
                 transposed: bool, output_padding: Ints, groups: int) -> None:  # fmt: skip
     """PyTorch's checks of a convolution's arguments, in its order and with its messages."""
     nd = w.ndim - 2
-    if any(s <= 0 for s in stride):
+    if min(stride) <= 0:
         raise RuntimeError("non-positive stride is not supported")
-    if any(p < 0 for p in padding):
+    if min(padding) < 0:
         raise RuntimeError("negative padding is not supported")
-    if any(p < 0 for p in output_padding):
+    if min(output_padding) < 0:
         raise RuntimeError("negative output_padding is not supported")
     if groups <= 0:
         raise RuntimeError("non-positive groups is not supported")
-    if any(d <= 0 for d in dilation):
+    if min(dilation) <= 0:
         raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
     if x.ndim != w.ndim:
         raise RuntimeError(
@@ -912,9 +918,9 @@ def _conv_check(x: Any, w: Any, b: Any, stride: Ints, padding: Ints, dilation: I
                 f"Given groups={groups}, weight of size {_shape(w)}, expected input{_shape(x)} to "
                 f"have {w.shape[1] * groups} channels, but got {x.shape[1]} channels instead"
             )
-        padded = tuple(n + 2 * p for n, p in zip(sizes, padding))
-        eff = tuple(d * (kk - 1) + 1 for kk, d in zip(k, dilation))
-        if any(a < e for a, e in zip(padded, eff)):
+        padded = [n + 2 * p for n, p in zip(sizes, padding)]
+        eff = [d * (kk - 1) + 1 for kk, d in zip(k, dilation)]
+        if not all(map(int.__ge__, padded, eff)):
             raise RuntimeError(
                 f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). "
                 f"Kernel size: ({' x '.join(map(str, eff))}). Kernel size can't be greater than "
