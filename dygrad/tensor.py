@@ -755,7 +755,9 @@ class Tensor:
         return apply(P.rpow, self, other)
 
     def __matmul__(self, other: Any) -> Tensor:
-        return self.matmul(other)
+        if type(other) is Tensor and self._data.ndim == 2 and other._data.ndim == 2:
+            return apply(L.mm, self, other)  # the common case, straight to its op
+        return matmul(self, other)
 
     def __rmatmul__(self, other: Any) -> Tensor:
         return tensor(other).matmul(self)
