@@ -828,9 +828,10 @@ def _norm(arrays: list[np.ndarray]) -> float:
     return float(np.sqrt(sum(float((a.astype(np.float64) ** 2).sum()) for a in arrays)))
 
 
-def _w2_numpy_step(
+def _w2_numpy_forward(
     params: list[np.ndarray], x: np.ndarray, y: np.ndarray
-) -> tuple[float, list[np.ndarray]]:
+) -> tuple[float, tuple[np.ndarray, ...]]:
+    """The hand-written forward: the loss and the activations the backward needs."""
     w1, b1, w2, b2, w3, b3 = params
     a1 = x @ w1
     a1 += b1
@@ -842,6 +843,15 @@ def _w2_numpy_step(
     score += b3
     margin = 1 - y * score
     loss = float(np.maximum(margin, 0).sum())
+    return loss, (a1, a2, margin)
+
+
+def _w2_numpy_backward(
+    params: list[np.ndarray], x: np.ndarray, y: np.ndarray, saved: tuple[np.ndarray, ...]
+) -> list[np.ndarray]:
+    """The hand-written backward of `_w2_numpy_forward`: the six parameter gradients."""
+    _, _, w2, _, w3, _ = params
+    a1, a2, margin = saved
     ds = -y * (margin > 0)
     g_w3 = a2.T @ ds
     g_b3 = ds.sum(axis=0)
@@ -853,7 +863,14 @@ def _w2_numpy_step(
     d1 *= a1 > 0
     g_w1 = x.T @ d1
     g_b1 = d1.sum(axis=0)
-    return loss, [g_w1, g_b1, g_w2, g_b2, g_w3, g_b3]
+    return [g_w1, g_b1, g_w2, g_b2, g_w3, g_b3]
+
+
+def _w2_numpy_step(
+    params: list[np.ndarray], x: np.ndarray, y: np.ndarray
+) -> tuple[float, list[np.ndarray]]:
+    loss, saved = _w2_numpy_forward(params, x, y)
+    return loss, _w2_numpy_backward(params, x, y, saved)
 
 
 def w2_numpy(n: int, warmup: int, samples: int) -> Result:

@@ -539,3 +539,43 @@ def test_bench_compiled_columns() -> None:
     del results["W2"]["dygrad-compiled"]
     plain = run.render(results, [], vars(run.parse_args([])))
     assert plain.splitlines()[0].endswith("| dygrad/numpy |")
+
+
+def _md_rows(text: str, first_cell: str) -> dict[str, list[str]]:
+    # The rows of the Markdown table whose header starts with `first_cell`, by first cell.
+    lines = text.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith(f"| {first_cell} |"))
+    rows = {}
+    for ln in lines[start + 2 :]:
+        if not ln.startswith("|"):
+            break
+        cells = [c.strip() for c in ln.strip("|").split("|")]
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+@pytest.mark.parametrize("with_torch", [False, True] if HAVE_TORCH else [False])
+def test_breakdown_parts_add_up(with_torch: bool) -> None:
+    """benchmarks/breakdown.py: W2's parts sum to its step, NumPy's shares to the floor's step,
+    the graph is W2's (12 ops, 6 leaves); LeNet's five kernels sum to their total."""
+    args = [str(REPO / "benchmarks" / "breakdown.py"), "--steps", "20", "--repeats", "1"]
+    p = _run(args + (["--torch"] if with_torch else []), timeout=240)
+    assert p.returncode == 0, p.stdout + p.stderr
+    w2 = _md_rows(p.stdout, "part")
+    labels = list(w2)
+    assert labels[0] == "forward: 12 ops" and labels[1] == "backward rules: 12 nodes"
+    assert labels[2] == "engine: 18 nodes scheduled, 6 leaves accumulated"
+    parts = [float(w2[k][0]) for k in labels[:4]]
+    assert all(v > 0 for v in parts)
+    step = w2["step"]
+    assert math.isclose(sum(parts), float(step[0]), abs_tol=0.25)
+    floor = float(w2[labels[0]][1]) + float(w2[labels[1]][1])
+    assert math.isclose(floor, float(step[1]), abs_tol=0.15)
+    assert math.isclose(float(step[0]) - floor, float(step[2]), abs_tol=0.25)
+    lenet = _md_rows(p.stdout, "kernel")
+    five = ("conv1 forward", "conv2 forward", "conv1 weight gradient", "conv2 weight gradient",
+            "conv2 input gradient")  # fmt: skip
+    total = float(lenet["the five kernels together"][0])
+    assert abs(sum(float(lenet[k][0]) for k in five) - total) <= 3  # rounded to 1 us each
+    assert float(lenet["dygrad step"][0]) > 0 and float(lenet["NumPy floor step"][0]) > 0
+    assert ("PyTorch's step" in p.stdout) == with_torch

@@ -200,8 +200,14 @@ class OpNode(Node):
         meta = self._meta
         if meta is not None:
             for i, m in enumerate(meta):
-                if m is not None and grads[i] is not None:
-                    grads[i] = _fit(grads[i], m, op, i)
+                if m is not None:
+                    gi = grads[i]
+                    # An array of the input's shape and dtype (a matrix product's gradients)
+                    # needs no fitting: skip the call.
+                    if gi is not None and (
+                        type(gi) is not _ndarray or gi.shape != m[0] or gi.dtype != m[1]
+                    ):
+                        grads[i] = _fit(gi, m, op, i)
         return grads
 
     def _materialize(self, gs: list[Any], create_graph: bool) -> tuple[Any, ...]:

@@ -1,0 +1,292 @@
+"""Where the time of a step goes: the measurements behind RESULTS.md's account of the targets that
+dygrad misses.
+
+    python benchmarks/breakdown.py [--torch] [--repeats N] [--steps N]
+
+Two parts, each in this one process (pinned to one CPU, one BLAS thread, set before NumPy loads):
+
+* W2 eager (micrograd's MLP on 100 points): one step split into its forward, the backward rules
+  (timed in place, through the engine's per-node check hook), the engine's own work (dependency
+  count, scheduling, buffers, leaf accumulation) and the rest (gradient reset, graph freed), next
+  to the hand-written NumPy floor's forward and backward: how much of each part is NumPy's and
+  how much is dygrad's Python.
+* W4 LeNet: the convolution kernels dygrad's ops run in a training step (the same NumPy calls,
+  without dispatch or graph), timed one by one, against the whole step of dygrad and of the floor.
+
+With `--torch`, PyTorch's W2 and LeNet steps are measured in child processes by `run.py` (one
+process per system, as the benchmark suite does) and each part is set against the issue's target
+of 1.2x PyTorch. Medians over `--repeats` timed runs of `--steps` steps each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]
+
+import numpy as np  # noqa: E402
+import run  # noqa: E402
+import workloads as W  # noqa: E402
+
+_clock = time.perf_counter
+
+
+def _median_us(fn: Callable[[], Any], steps: int, repeats: int) -> float:
+    """Median over `repeats` runs of the mean time of `steps` calls, in microseconds."""
+    for _ in range(max(3, steps // 10)):
+        fn()
+    runs = []
+    for _ in range(repeats):
+        t = _clock()
+        for _ in range(steps):
+            fn()
+        runs.append((_clock() - t) / steps * 1e6)
+    return statistics.median(runs)
+
+
+def _graph_size(root: Any) -> tuple[int, int]:
+    """(op nodes, leaf accumulators) reachable from `root`'s grad_fn."""
+    seen: set[int] = set()
+    stack = [root.grad_fn]
+    ops = leaves = 0
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if type(node).__name__ == "AccumulateGrad":
+            leaves += 1
+        else:
+            ops += 1
+        stack.extend(nxt for nxt, _ in node.next_functions)
+    return ops, leaves
+
+
+def w2_parts(steps: int, repeats: int) -> dict[str, Any]:
+    """W2's eager step in parts (microseconds per step) and the floor's forward and backward."""
+    import dygrad
+    from dygrad.autograd.grad_mode import state
+
+    arrays, xa, ya = W.w2_data(100)
+    params = [dygrad.tensor(a, requires_grad=True) for a in arrays]
+    x, y = dygrad.tensor(xa), dygrad.tensor(ya)
+    acc = [0.0, 0.0, 0.0, 0.0]  # forward, backward, reset + free, rules
+
+    def phased() -> None:
+        t0 = _clock()
+        loss = W._w2_loss(params, x, y)
+        t1 = _clock()
+        loss.backward()
+        t2 = _clock()
+        for p in params:
+            p.grad = None
+        del loss
+        t3 = _clock()
+        acc[0] += t1 - t0
+        acc[1] += t2 - t1
+        acc[2] += t3 - t2
+
+    def rule(node: Any, g: Any, create_graph: bool) -> Any:
+        t = _clock()
+        out = node._apply(g, create_graph)
+        acc[3] += _clock() - t
+        return out
+
+    def runs(fn: Callable[[], None], slot: int | None = None) -> list[float]:
+        # Per run: the mean of each phase over `steps` steps (slot: only that one).
+        out = []
+        for _ in range(repeats):
+            acc[:] = [0.0] * 4
+            for _ in range(steps):
+                fn()
+            out.append([v / steps * 1e6 for v in acc])
+        return out
+
+    for _ in range(steps // 10 + 3):
+        phased()
+    plain = runs(phased)
+    state.backward_check = rule
+    try:
+        checked = runs(phased)
+    finally:
+        state.backward_check = None
+    ops, leaves = _graph_size(W._w2_loss(params, x, y))
+    fwd, bwd, rest = (statistics.median(r[i] for r in plain) for i in range(3))
+    rules = statistics.median(r[3] for r in checked)
+    parr, xn, yn = W.w2_data(100)
+    saved = W._w2_numpy_forward(parr, xn, yn)[1]
+    return {
+        "ops": ops,
+        "leaves": leaves,
+        "forward": fwd,
+        "backward": bwd,
+        "rules": rules,
+        "engine": bwd - rules,
+        "rest": rest,
+        "total": fwd + bwd + rest,
+        "np_forward": _median_us(lambda: W._w2_numpy_forward(parr, xn, yn), steps, repeats),
+        "np_backward": _median_us(
+            lambda: W._w2_numpy_backward(parr, xn, yn, saved), steps, repeats
+        ),
+    }
+
+
+def lenet_parts(steps: int, repeats: int) -> dict[str, float]:
+    """The NumPy convolution kernels of a LeNet step (microseconds each), and whole steps."""
+    import dygrad
+    from dygrad.ops import conv as C
+
+    arrays, xa, ya = W.w4_data("lenet", 64)
+    rng = np.random.default_rng(0)
+    w1, b1, w2, b2 = (arrays[k] for k in ("0.weight", "0.bias", "3.weight", "3.bias"))
+    one, zero = (1, 1), (0, 0)
+    h = rng.standard_normal((64, 16, 12, 12)).astype(np.float32)  # conv2's input (pooled)
+    g1 = rng.standard_normal((64, 16, 24, 24)).astype(np.float32)  # conv1's output gradient
+    g2 = rng.standard_normal((64, 32, 8, 8)).astype(np.float32)  # conv2's output gradient
+    k = (5, 5)
+    kernels = {
+        "conv1 forward": lambda: C._conv_fwd(xa, w1, b1, one, zero, one, False, zero, 1),
+        "conv2 forward": lambda: C._conv_fwd(h, w2, b2, one, zero, one, False, zero, 1),
+        "conv1 weight gradient": lambda: C._conv_weight_fwd(xa, g1, k, one, zero, one, 1),
+        "conv2 weight gradient": lambda: C._conv_weight_fwd(h, g2, k, one, zero, one, 1),
+        "conv2 input gradient": lambda: C._conv_fwd(g2, w2, None, one, zero, one, True, zero, 1),
+        "of which im2col, conv1 (x2: forward, weight gradient)": lambda: C._im2col(
+            xa, k, one, zero, one, 1
+        ),
+        "of which im2col, conv2 (x2)": lambda: C._im2col(h, k, one, zero, one, 1),
+    }
+    n = max(3, steps // 100)
+    out = {name: _median_us(fn, n, repeats) for name, fn in kernels.items()}
+    model = W._w4_model(dygrad, "lenet")
+    model.load_state_dict({key: dygrad.tensor(a) for key, a in arrays.items()})
+    x, y = dygrad.tensor(xa), dygrad.tensor(ya)
+    loss_fn = dygrad.nn.CrossEntropyLoss()
+    opt = dygrad.optim.SGD(model.parameters(), lr=W.W4_LR)
+
+    def step() -> None:
+        loss_fn(model(x), y).backward()
+        opt.step()
+        opt.zero_grad()
+
+    out["dygrad step"] = _median_us(step, n, repeats)
+    ws = W._Workspace()
+    p = {key: a.copy() for key, a in arrays.items()}
+    lr = np.float32(W.W4_LR)
+    out["NumPy floor step"] = _median_us(
+        lambda: W._w4_lenet_numpy_step(ws, p, xa, ya, lr, None), n, repeats
+    )
+    return out
+
+
+def torch_medians(repeats: int) -> dict[str, float]:
+    """PyTorch's W2 (us) and LeNet (ms) step medians, each from its own child process."""
+    cfg = {
+        "threads": 1, "warmup": 10, "samples": max(20, repeats * 4), "w2_points": 100,
+        "w4_batch": 64, "w4_seed_batch": 4, "cpu": run.default_cpu(),
+    }  # fmt: skip
+    found = {}
+    for wl in ("W2", "W4-lenet"):
+        o = run.run_child(wl, "torch", cfg, 600.0)
+        if o.status != "ok":
+            raise SystemExit(f"PyTorch's {wl} did not run: {o.error}")
+        found[wl] = o.stats()[0]
+    return found
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def report(w2: dict[str, Any], lenet: dict[str, float], torch: dict[str, float] | None) -> str:
+    lines = [
+        "## W2 eager: one step in parts",
+        "",
+        _row(["part", "dygrad (us/step)", "NumPy floor (us/step)", "dygrad's Python (us)"]),
+        _row(["---"] * 4),
+    ]
+    ops, leaves = w2["ops"], w2["leaves"]
+    py_fwd = w2["forward"] - w2["np_forward"]
+    py_rules = w2["rules"] - w2["np_backward"]
+    lines += [
+        _row([f"forward: {ops} ops", f"{w2['forward']:.1f}", f"{w2['np_forward']:.1f}",
+              f"{py_fwd:.1f} ({py_fwd / ops:.2f} per op)"]),
+        _row([f"backward rules: {ops} nodes", f"{w2['rules']:.1f}", f"{w2['np_backward']:.1f}",
+              f"{py_rules:.1f} ({py_rules / ops:.2f} per node)"]),
+        _row([f"engine: {ops + leaves} nodes scheduled, {leaves} leaves accumulated",
+              f"{w2['engine']:.1f}", "-",
+              f"{w2['engine']:.1f} ({w2['engine'] / (ops + leaves):.2f} per node)"]),
+        _row(["gradients reset, graph freed", f"{w2['rest']:.1f}", "-", f"{w2['rest']:.1f}"]),
+        _row(["step", f"{w2['total']:.1f}", f"{w2['np_forward'] + w2['np_backward']:.1f}",
+              f"{w2['total'] - w2['np_forward'] - w2['np_backward']:.1f}"]),
+    ]  # fmt: skip
+    if torch is not None:
+        target = 1.2 * torch["W2"]
+        python = w2["total"] - w2["np_forward"] - w2["np_backward"]
+        budget = target - w2["np_forward"] - w2["np_backward"]
+        lines += [
+            "",
+            f"PyTorch's step: {torch['W2']:.1f} us (its own process); the target 1.2x is "
+            f"{target:.1f} us. With NumPy's {w2['np_forward'] + w2['np_backward']:.1f} us "
+            f"unchanged, dygrad's Python would have to fall from {python:.1f} to {budget:.1f} us "
+            f"per step ({python / budget:.2f}x less): {budget / ops:.2f} us per op for its "
+            "forward, backward rule and engine visit together.",
+        ]
+    lines += [
+        "",
+        "## W4 LeNet: the convolution kernels of one step (NumPy, no dispatch)",
+        "",
+        _row(["kernel", "us"]),
+        _row(["---"] * 2),
+    ]
+    main = ("conv1 forward", "conv2 forward", "conv1 weight gradient", "conv2 weight gradient",
+            "conv2 input gradient")  # fmt: skip
+    for name, us in lenet.items():
+        lines.append(_row([name, f"{us:.0f}"]))
+    kernels = sum(lenet[m] for m in main)
+    lines += [_row(["the five kernels together", f"{kernels:.0f}"]), ""]
+    if torch is not None:
+        target = 1.2 * torch["W4-lenet"] * 1e3
+        lines.append(
+            f"PyTorch's step: {torch['W4-lenet'] * 1e3:.0f} us; the target 1.2x is {target:.0f} "
+            f"us. The five convolution kernels alone take {kernels / target:.0%} of it; the "
+            f"hand-written NumPy step takes {lenet['NumPy floor step'] / target:.0%}, "
+            f"dygrad's {lenet['dygrad step'] / target:.0%}."
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--torch", action="store_true", help="measure PyTorch's steps (child runs)")
+    p.add_argument("--steps", type=int, default=2000, help="W2 steps per timed run")
+    p.add_argument("--repeats", type=int, default=7, help="timed runs (the median is shown)")
+    args = p.parse_args(argv)
+    if args.steps < 1 or args.repeats < 1:
+        p.error("--steps and --repeats must be at least 1")
+    run.pin_cpu(run.default_cpu())
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:
+        pass
+    w2 = w2_parts(args.steps, args.repeats)
+    lenet = lenet_parts(args.steps, args.repeats)
+    torch = torch_medians(args.repeats) if args.torch else None
+    print(report(w2, lenet, torch))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
