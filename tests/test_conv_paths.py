@@ -1,8 +1,11 @@
 """The convolution helpers' alternative paths give the same results: col2im by np.add.at with a
 cached flat index (small per-image blocks) and by one strided add per kernel tap (large ones),
-the stride-1 2-D row path, and window views of contiguous and non-contiguous arrays."""
+the stride-1 2-D row path, window views of contiguous and non-contiguous arrays, and the columns a
+convolution's forward keeps for its weight gradient (the registry's `aux`)."""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pytest
@@ -99,3 +102,115 @@ def test_conv2d_noncontiguous_input_matches_contiguous(padding):
     (g_c,) = dygrad.autograd.grad(out_c.sum(), [w])
     np.testing.assert_array_equal(out_nc.detach().numpy(), out_c.detach().numpy())
     np.testing.assert_allclose(g_nc.numpy(), g_c.numpy(), rtol=1e-6)
+
+
+# --- work a forward keeps for its backward (defop(aux=True)) ------------------------------------
+
+
+@pytest.fixture
+def aux_op():
+    """A toy op y = 3x whose forward also returns 3 (as an array) for its rule, which records
+    what it was given."""
+    from dygrad.ops.registry import REGISTRY, defop
+
+    seen: list = []
+
+    def rule(g, x, aux):
+        seen.append(aux)
+        return g * 3.0
+
+    op = defop("_test_aux", grad_fn="TestAuxBackward0",
+               forward=lambda x: (x * 3.0, np.array(3.0)), aux=True,
+               vjp=(rule,), jvp=(lambda t: t * 3.0,))  # fmt: skip
+    yield op, seen
+    del REGISTRY["_test_aux"]
+
+
+def test_aux_reaches_the_rule_and_only_the_rule(aux_op):
+    op, seen = aux_op
+    x = dygrad.ones(2, requires_grad=True)
+    y = op(x)
+    assert type(y) is dygrad.Tensor and y.tolist() == [3.0, 3.0]  # the result alone
+    assert op(np.ones(2)).tolist() == [3.0, 3.0]  # raw arrays: the result alone too
+    y.sum().backward()
+    assert len(seen) == 1 and float(seen[0]) == 3.0
+    assert x.grad.tolist() == [3.0, 3.0]
+    assert y.grad_fn._saved is None  # freed with the node's saved values
+    with dygrad.no_grad():
+        assert op(x).grad_fn is None
+
+
+def test_aux_is_not_kept_where_its_rule_cannot_run_or_hooks_store(aux_op):
+    op, seen = aux_op
+    # No input needs a gradient through the rule that names it: nothing kept.
+    w = dygrad.ones(2, requires_grad=True)
+    y = op(dygrad.ones(2)) * w
+    assert y.grad_fn.next_functions[0][0] is None
+    # Saved-tensor hooks decide what is stored: the rule computes without it.
+    x = dygrad.ones(2, requires_grad=True)
+    with dygrad.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
+        z = op(x)
+    z.sum().backward()
+    assert seen == [None] and x.grad.tolist() == [3.0, 3.0]
+
+
+def test_aux_needs_one_output():
+    from dygrad.ops.registry import defop
+
+    with pytest.raises(TypeError, match="aux needs a single-output"):
+        defop("_test_aux_bad", grad_fn="X", forward=lambda x: (x, x, x), n_outputs=2, aux=True)
+
+
+@pytest.mark.parametrize("keep", [0, 1 << 30], ids=["rebuilt", "kept"])
+def test_conv_weight_gradient_with_and_without_kept_columns(keep, monkeypatch):
+    monkeypatch.setattr(C, "_KEEP_COLS_BYTES", keep)
+    rng = np.random.default_rng(5)
+    x = dygrad.tensor(rng.standard_normal((2, 4, 6, 5)), requires_grad=True)
+    w = dygrad.tensor(rng.standard_normal((6, 2, 3, 2)), requires_grad=True)
+    b = dygrad.tensor(rng.standard_normal(6), requires_grad=True)
+
+    def f(x, w, b):
+        return dygrad.nn.functional.conv2d(x, w, b, stride=(2, 1), padding=1, groups=2)
+
+    assert gradcheck(f, (x, w, b))
+    # Double backward: the rules run on tensors there and rebuild the columns through the op.
+    assert dygrad.autograd.gradgradcheck(f, (x, w, b))
+    node = f(x, w, b).grad_fn
+    assert len(node._saved) == len(node.op.params) + (1 if keep else 0)
+
+
+def test_conv_keeps_columns_only_when_small():
+    x = dygrad.ones(1, 1, 8, 8)
+    w = dygrad.ones(2, 1, 3, 3, requires_grad=True)
+    node = dygrad.nn.functional.conv2d(x, w).grad_fn
+    cols = node._saved[-1]
+    assert cols.shape == (1, 1, 9, 36) and cols.nbytes <= C._KEEP_COLS_BYTES
+    big = dygrad.ones(64, 16, 12, 12)  # LeNet's second convolution: 6.6 MB of columns
+    w2 = dygrad.ones(32, 16, 5, 5, requires_grad=True)
+    node = dygrad.nn.functional.conv2d(big, w2).grad_fn
+    assert len(node._saved) == len(node.op.params)
+
+
+def test_compiled_conv_reuses_kept_columns():
+    # dygrad.compile keeps the forward's columns for the generated backward (as x<id>) and gets
+    # eager mode's gradients.
+    rng = np.random.default_rng(6)
+    xa = rng.standard_normal((2, 3, 7, 7)).astype(np.float32)
+    wa = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+
+    def f(x, w):
+        return dygrad.nn.functional.conv2d(x, w, stride=2, padding=1).tanh().sum()
+
+    grads = []
+    for fn in (f, dygrad.compile(f)):
+        x = dygrad.tensor(xa, requires_grad=True)
+        w = dygrad.tensor(wa, requires_grad=True)
+        for _ in range(2):  # the compiled one: traced, then replayed
+            x.grad = w.grad = None
+            fn(x, w).backward()
+        grads.append((x.grad.numpy().copy(), w.grad.numpy().copy()))
+        last = fn
+    src = last.code()
+    assert re.search(r"\bv\d+, x\d+ = ", src), src
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

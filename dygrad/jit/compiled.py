@@ -248,13 +248,21 @@ def build_program(g: Graph, with_grad: bool) -> Program:
             if id(n) in reuse:
                 fw.append(f"    {w.const(op.inplace, 'I')}({', '.join(args)})")
                 call = args[0]
+            aux = ""
+            if getattr(op, "aux", False):
+                # The forward also returns work its backward rules may reuse: kept (as
+                # x<id>) only when this node's rules run.
+                aux = f"x{n.outputs[0].id}" if id(n) in grad_ids else "_"
+                fw.append(f"    {outs[0]}, {aux} = {call}")
+                call = outs[0]
             if not multi:
                 out_v = n.outputs[0]
                 if n.inplace:
                     call = f"_asarray({call}).astype({w.const(out_v.dtype)}, copy=False)"
                 elif out_v.shape == ():
                     call = f"_asarray({call})"
-                fw.append(f"    {outs[0]} = {call}")
+                if call != outs[0]:
+                    fw.append(f"    {outs[0]} = {call}")
             else:
                 fw.append(f"    {', '.join(outs)}, = {call}")
                 for v in n.outputs:
@@ -263,6 +271,8 @@ def build_program(g: Graph, with_grad: bool) -> Program:
             if id(n) in grad_ids:
                 env = [f"({', '.join(outs)},)" if multi else outs[0]]
                 env.extend(expr(a) for a in n.args)
+                if aux:
+                    env.append(aux)
                 rule_env[id(n)] = env
                 for pos in sorted(_needed_positions(n, need)):
                     # Every array the rule's arguments mention is kept for backward, which
@@ -330,7 +340,7 @@ def build_program(g: Graph, with_grad: bool) -> Program:
     return p
 
 
-_VAR = re.compile(r"\b[av][0-9]+\b")
+_VAR = re.compile(r"\b[avx][0-9]+\b")  # inputs, values, ops' kept extras (aux)
 
 
 def _stand_in(a: Any) -> Any:

@@ -181,13 +181,34 @@ def _crop(x: Any, lo: Ints, sizes: Ints) -> Any:
 def _conv_fwd(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints, padding: Ints,
               dilation: Ints, transposed: bool, output_padding: Ints,
               groups: int) -> np.ndarray:  # fmt: skip
+    return _conv_cols_fwd(x, w, b, stride, padding, dilation, transposed, output_padding,
+                          groups)[0]  # fmt: skip
+
+
+# Columns up to this size are kept from a convolution's forward for its weight gradient, which
+# would otherwise build them again through its own op (the seed net's two, 28 and 21 KB: eager
+# step 200 -> 177 us). Larger ones are rebuilt: held from forward to backward, multi-megabyte
+# blocks made glibc's allocator return and refetch memory every step (LeNet's 3.7 and 6.6 MB
+# columns: 4,300 page faults and 6.9 ms of system time per 10 ms step), and they would hold
+# prod(kernel) times the input until backward.
+_KEEP_COLS_BYTES = 64 << 10
+
+
+def _conv_cols_fwd(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints,
+                   padding: Ints, dilation: Ints, transposed: bool, output_padding: Ints,
+                   groups: int) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
+    """The convolution and, for a direct one, its im2col columns (N, G, C/G * prod(K), L)
+    when they are small enough to keep for the weight gradient (else None)."""
     nd = w.ndim - 2
     k = w.shape[2:]
     n = x.shape[0]
+    kept = None
     if not transposed:
         cols, o = _im2col(x, k, stride, padding, dilation, groups)
         wm = w.reshape(groups, w.shape[0] // groups, cols.shape[2])
         out = np.matmul(wm, cols).reshape((n, w.shape[0], *o))  # (N, G, Cout/G, L): no copy
+        if cols.nbytes <= _KEEP_COLS_BYTES:
+            kept = cols
     else:
         # The transpose of a convolution: columns from one product, summed into the image.
         cin, coutg = w.shape[:2]
@@ -213,18 +234,22 @@ def _conv_fwd(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints, 
         out = np.ascontiguousarray(out)
     if b is not None:
         out += b.reshape((-1,) + (1,) * nd)
-    return out
+    return out, kept
 
 
 def _conv_weight_fwd(x: np.ndarray, gy: np.ndarray, k: Ints, stride: Ints, padding: Ints,
                      dilation: Ints, groups: int) -> np.ndarray:  # fmt: skip
     # d(conv(x, w))/dw contracted with gy: one batched product of gy with x's columns.
-    n = x.shape[0]
-    o = gy.shape[2:]
-    cols, _ = _im2col(x, k, stride, padding, dilation, groups, o)
-    gm = gy.reshape(n, groups, gy.shape[1] // groups, math.prod(o))
+    cols, _ = _im2col(x, k, stride, padding, dilation, groups, gy.shape[2:])
+    return _weight_grad(cols, gy, k, x.shape[1], groups)
+
+
+def _weight_grad(cols: np.ndarray, gy: np.ndarray, k: Ints, c: int, groups: int) -> np.ndarray:
+    # One batched product of the output gradient with the input's columns, summed over the batch.
+    n = gy.shape[0]
+    gm = gy.reshape(n, groups, gy.shape[1] // groups, math.prod(gy.shape[2:]))
     dw = np.matmul(gm, cols.transpose(0, 1, 3, 2)).sum(0)  # (G, Cout/G, C/G * prod(K))
-    return dw.reshape((gy.shape[1], x.shape[1] // groups, *k))
+    return dw.reshape((gy.shape[1], c // groups, *k))
 
 
 def _transpose_padding(x_sizes: Ints, g_sizes: Ints, k: Ints, stride: Ints, padding: Ints,
@@ -258,8 +283,11 @@ def _conv_x(g: Any, x: Any, w: Any, stride: Ints, padding: Ints, dilation: Ints,
 
 
 def _conv_w(g: Any, x: Any, w: Any, stride: Ints, padding: Ints, dilation: Ints, transposed: bool,
-            groups: int) -> Any:  # fmt: skip
+            groups: int, aux: Any) -> Any:  # fmt: skip
     k = tuple(w.shape[2:])
+    if aux is not None and type(g) is np.ndarray:
+        # The forward's columns of x (gradients on arrays: no graph to record through them).
+        return _weight_grad(aux, g, k, x.shape[1], groups)
     if transposed:
         return convolution_weight_op(g, x, k, stride, padding, dilation, groups)
     return convolution_weight_op(x, g, k, stride, padding, dilation, groups)
@@ -323,7 +351,8 @@ convolution_op = defop(
     "convolution",
     onnx=_conv_onnx,
     grad_fn="ConvolutionBackward0",
-    forward=_conv_fwd,
+    forward=_conv_cols_fwd,
+    aux=True,
     shape=_conv_shape,
     vjp=(_conv_x, _conv_w, _conv_b),
     jvp=(_conv_jx, _conv_jw, _conv_jb),

@@ -136,6 +136,8 @@ class OpNode(Node):
         if type(saved) is _HookedSaved:  # stored through saved-tensor hooks
             return _unpack_hooked(self, saved, create_graph)
         env: list[Any] = [None, *saved]
+        if op.aux and len(saved) == len(op.params):
+            env.append(None)  # nothing kept: the rules compute without it
         if op.saves_inputs:
             vers = self._vers
             k = 0
@@ -332,6 +334,8 @@ def _unpack_hooked(node: OpNode, hs: _HookedSaved, create_graph: bool) -> list[A
     """`OpNode._unpack` for values stored through hooks: every unpack_hook runs again."""
     op = node.op
     env: list[Any] = [None, *hs]
+    if op.aux and len(hs) == len(op.params):
+        env.append(None)
     for i in op.kept:
         v = hs[i]
         if type(v) is SavedRecord:
@@ -601,6 +605,8 @@ class Op:
         "doc",
         "random",
         "onnx",
+        "aux",
+        "aux_users",
     )
     name: str
     grad_fn: str  # the name of its node class, as PyTorch shows it
@@ -638,6 +644,10 @@ class Op:
     # and the traced arguments as the forward takes them, tensors as ONNX value names; it emits
     # nodes with `ox.op(...)` and returns the output name(s) (see defop). None: not exportable.
     onnx: Callable[..., Any] | None
+    # The forward returns (result, extra): `extra` is kept in the node, after the saved
+    # parameters, for the rules of `aux_users` (the inputs whose rules name `aux`).
+    aux: bool
+    aux_users: tuple[int, ...]
 
     def __init__(self, **kw: Any) -> None:
         for k, v in kw.items():
@@ -653,7 +663,7 @@ class Op:
             for i in range(self.n_in):
                 if isinstance(args[i], T):
                     return apply(self, *args)
-            return self.forward(*args)
+            return self.forward(*args)[0] if self.aux else self.forward(*args)
         return apply(self, *args)
 
 
@@ -685,6 +695,7 @@ def defop(
     doc: str = "",
     random: bool = False,
     onnx: Callable[..., Any] | None = None,
+    aux: bool = False,
 ) -> Op:
     """Declare an op. `vjp` holds one rule per tensor input (None: not differentiable); each rule's
     parameters are named after the forward's, plus `g` (incoming gradient) and `out` (forward
@@ -707,7 +718,14 @@ def defop(
     dtype, attributes as traced (a size that follows a dynamic axis as a `dygrad.onnx.Dim`). It
     emits nodes through the builder `ox` (`ox.op("Add", x, y)`, `ox.const`, `ox.ints`,
     `ox.reshape`, `ox.cast`, `ox.shape`) and returns the output's name, or a tuple of names for
-    several outputs (None for an output ONNX cannot make). Without it the op is not exportable."""
+    several outputs (None for an output ONNX cannot make). Without it the op is not exportable.
+
+    `aux=True`: the forward returns `(result, extra)`, where `extra` is work its backward can
+    reuse (a convolution's im2col columns). Rules that name `aux` get it when the node kept it:
+    only while the op is recorded, an input whose rule names it needs a gradient, and no
+    saved-tensor hooks decide what is stored; otherwise (and in double backward, where the rules
+    run on tensors) they get None and must compute without it. Everything else sees the result
+    alone. One output, not variadic."""
     params = _names(forward)
     if variadic:
         n_in = 1
@@ -721,7 +739,9 @@ def defop(
             vjps = tuple(vjp)
         n_in = n_inputs if n_inputs is not None else max(len(vjps), 1)
         vjps = vjps + (None,) * (n_in - len(vjps))
-    env_names = ["out", *params]
+    if aux and (variadic or n_outputs != 1):
+        raise TypeError(f"op {name!r}: aux needs a single-output, non-variadic op")
+    env_names = ["out", *params, *(["aux"] if aux else [])]
     vjp_args: list[tuple[int, ...]] = []
     needed: set[str] = set()
     for rule in vjps:
@@ -737,6 +757,8 @@ def defop(
     jvps = _as_rules(jvp, 1 if variadic else n_in)
     jvp_args = tuple(_rule_args(name, r, env_names) for r in jvps)
     keep = tuple(i < n_in and params[i] in needed or i >= n_in for i in range(len(params)))
+    aux_at = len(params) + 1  # its position in the rules' environment
+    aux_users = tuple(i for i, a in enumerate(vjp_args) if aux and aux_at in a)
     # n_outputs == -1: the number of outputs depends on the arguments (split, unbind).
     base = OpNode if n_outputs == 1 else _MultiOutNode
     op = Op(
@@ -755,7 +777,7 @@ def defop(
         saves_inputs=any(keep[:n_in]),
         kept=tuple(i for i in range(n_in) if keep[i]),
         saves_anything=bool(needed),
-        saves_tensors=any(keep[:n_in]) or "out" in needed,
+        saves_tensors=any(keep[:n_in]) or "out" in needed or "aux" in needed,
         has_attrs=len(params) > n_in,
         no_inputs=(None,) * n_in,
         differentiable=any(r is not None for r in vjps),
@@ -772,6 +794,8 @@ def defop(
         doc=doc,
         random=random,
         onnx=onnx,
+        aux=aux,
+        aux_users=aux_users,
     )
     op.node_cls = type(grad_fn, (base,), {"__slots__": (), "op": op})
     REGISTRY[name] = op
@@ -991,7 +1015,7 @@ def apply(op: Op, *args: Any) -> Any:
             elif type(a) is not float and type(a) is not int:
                 other = True
         if not has_t:
-            return op.forward(*args)
+            return op.forward(*args)[0] if op.aux else op.forward(*args)
         rule = op.dtype_rule
         # Same-dtype floating tensors with Python numbers need no promotion: skip the rule.
         if rule is not None and (other or dt is None or dt.kind != "f" or not op.std_promote):
@@ -1009,6 +1033,9 @@ def apply(op: Op, *args: Any) -> Any:
     except (ValueError, IndexError, TypeError, np.exceptions.AxisError) as err:
         _fail(op, args, err)
     record = req and state.enabled and op.differentiable
+    aux = None
+    if op.aux:
+        out, aux = out
     if req and not record:
         # A value that needs grad enters an op that records nothing: remember where, so that
         # dygrad.autograd.why_no_grad can explain the missing gradient later.
@@ -1025,6 +1052,8 @@ def apply(op: Op, *args: Any) -> Any:
             node = op.node_cls()
             res = T._wrap(out, True, node, 0)
             _record(op, node, args, vals, out, res)
+            if aux is not None:
+                _keep_aux(op, node, aux)
         if op.view:
             _share(args[0], res)
         if fw_open[0]:  # some thread has a dual level open: look at this thread's
@@ -1142,6 +1171,19 @@ def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> N
         node._out = None
     if hooks_open[0]:
         _pack_node(op, node)
+
+
+def _keep_aux(op: Op, node: OpNode, aux: Any) -> None:
+    # After the saved parameters, where the rules' environment has `aux`: only if a rule that
+    # names it will run, and not when saved-tensor hooks decide what the node stores.
+    saved = node._saved
+    if type(saved) is not tuple:
+        return  # stored through hooks
+    edges = node.next_functions
+    for i in op.aux_users:
+        if edges[i][0] is not None:
+            node._saved = (*saved, aux) if len(saved) == len(op.params) else saved
+            return
 
 
 _STALE_VIEW = (
@@ -1296,7 +1338,8 @@ def _apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
     if d is not None:
         vals = [v.astype(d) if type(v) is _ndarray and v.dtype != d else v for v in vals]
     try:
-        out = np.asarray(op.forward(*vals))
+        out = op.forward(*vals)
+        out = np.asarray(out[0] if op.aux else out)
     except (ValueError, IndexError, TypeError, np.exceptions.AxisError) as err:
         _fail(op, args, err)
     if out.dtype != td.dtype and not dtypes.can_cast(out.dtype, td.dtype):
@@ -1487,6 +1530,8 @@ def infer(op: Op, *args: Any) -> Any:
     fargs = [vals, *args[1:]] if op.variadic else [*vals, *args[op.n_in :]]
     try:
         out = op.forward(*fargs)
+        if op.aux:
+            out = out[0]
     except (ValueError, IndexError, TypeError, np.exceptions.AxisError) as err:
         _infer_fail(op, args, err)
     if op.n_outputs == 1:
