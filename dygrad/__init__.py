@@ -84,7 +84,7 @@ from .functions import (
     stack,
     unbind,
 )
-from .tensor import Size, Tensor, device, matmul, maximum, minimum, tensor, where
+from .tensor import Size, Tensor, _foreach_add_, device, matmul, maximum, minimum, tensor, where
 
 autograd.gradcheck = _gradcheck.gradcheck
 autograd.gradgradcheck = _gradcheck.gradgradcheck

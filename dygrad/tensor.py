@@ -1482,6 +1482,51 @@ def _times_alpha(x: Tensor, y: Any, alpha: Any) -> Any:
     return y * alpha
 
 
+def _foreach_add_(self: Sequence[Tensor], other: Any, *, alpha: Any = 1) -> None:
+    """`t.add_(o, alpha=alpha)` for each tensor `t` of `self` and `o` of `other` (a list of
+    tensors, or one number for all) (`torch._foreach_add_`; the optimizers' update).
+
+    Under no_grad, same-dtype floating tensors of one shape take one NumPy pass per pair, without
+    dispatch (versions bumped, the user's line noted once for all); other pairs go through
+    `add_`, with its checks and errors.
+
+    >>> import dygrad as torch
+    >>> ps = [torch.ones(2), torch.zeros(3)]
+    >>> torch._foreach_add_(ps, [torch.ones(2), torch.ones(3)], alpha=-0.5)
+    >>> ps
+    [tensor([0.5000, 0.5000]), tensor([-0.5000, -0.5000, -0.5000])]
+    """
+    tensors = list(self)
+    others = list(other) if isinstance(other, list | tuple) else [other] * len(tensors)
+    if len(others) != len(tensors):
+        raise RuntimeError(
+            f"Tensor lists must have the same number of tensors, got {len(tensors)} and "
+            f"{len(others)}"
+        )
+    fast = (type(alpha) is float or type(alpha) is int) and not (hook_open[0] or fw_open[0])
+    recording = state.enabled
+    site = None
+    for t, o in zip(tensors, others):
+        if not (
+            fast
+            and isinstance(t, Tensor)  # parameters too
+            and isinstance(o, Tensor)
+            and t._data.dtype is o._data.dtype
+            and t._data.dtype.kind == "f"
+            and t._data.shape == o._data.shape
+            and not (recording and (t._requires_grad or o._requires_grad))
+        ):
+            t.add_(o, alpha=alpha)
+            continue
+        td = t._data
+        np.add(td, o._data if alpha == 1 else o._data * alpha, out=td)
+        t._vc[0] += 1
+        if state.track_source:
+            if site is None:
+                site = user_line()
+            note_inplace(t._vc, "add_", site=site)
+
+
 def _raw_scalar(v: Any) -> Any:
     # Tensors passed where PyTorch accepts a Scalar (clamp bounds, fill values) become numbers
     # (through item(): a trace keeps a guard on the value).

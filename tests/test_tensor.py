@@ -204,3 +204,47 @@ def test_inplace_alpha_under_no_grad(method, dt):
     q = p.detach().clone().requires_grad_() * 1
     getattr(q, method)(w, alpha=2.0).sum().backward()
     np.testing.assert_allclose(w.grad.numpy(), np.full((3, 4), 2.0 if method == "add_" else -2.0))
+
+
+def test_foreach_add_matches_add_():
+    rng = np.random.default_rng(1)
+    a32 = [rng.standard_normal(s).astype(np.float32) for s in [(3,), (2, 2)]]
+    b32 = [rng.standard_normal(s).astype(np.float32) for s in [(3,), (2, 2)]]
+    p = [dygrad.nn.Parameter(dygrad.tensor(a.copy())) for a in a32]  # parameters: the fast path
+    q = [dygrad.tensor(a.copy()) for a in a32]
+    others = [dygrad.tensor(b) for b in b32]
+    v0 = [t._version for t in p]
+    with dygrad.no_grad():
+        dygrad._foreach_add_(p, others, alpha=-0.1)
+        for t, o in zip(q, others):
+            t.add_(o, alpha=-0.1)
+    for t, u, v in zip(p, q, v0):
+        np.testing.assert_array_equal(t.detach().numpy(), u.numpy())
+        assert t._version == v + 1
+    # Other pairs go through add_: broadcasting, another dtype, a number for all.
+    x = [dygrad.zeros(2, 3), dygrad.zeros(2, dtype=dygrad.float64)]
+    dygrad._foreach_add_(x, [dygrad.ones(3), dygrad.ones(2, dtype=dygrad.float32)], alpha=2)
+    assert x[0].tolist() == [[2.0] * 3] * 2 and x[1].tolist() == [2.0, 2.0]
+    dygrad._foreach_add_(x, 1.5)
+    assert x[1].tolist() == [3.5, 3.5] and x[1].dtype == dygrad.float64
+    with pytest.raises(RuntimeError, match="same number of tensors, got 2 and 1"):
+        dygrad._foreach_add_(x, [dygrad.ones(1)])
+    # With grad mode on, a leaf that requires grad refuses, as add_ does.
+    w = dygrad.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        dygrad._foreach_add_([w], [dygrad.ones(2)], alpha=-1.0)
+    assert w.tolist() == [1.0, 1.0]
+
+
+def test_foreach_add_notes_the_users_line_for_stale_saved_values():
+    import inspect
+
+    x = dygrad.ones(3, requires_grad=True)
+    h = x * 2
+    z = h.sin()  # saves h
+    with dygrad.no_grad():
+        line = inspect.currentframe().f_lineno + 1
+        dygrad._foreach_add_([h], [dygrad.ones(3)], alpha=0.5)
+    where = rf"modified in place by add_ at .*test_tensor.py:{line}\b"
+    with pytest.raises(RuntimeError, match=where):
+        z.sum().backward()

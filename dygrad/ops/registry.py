@@ -556,11 +556,12 @@ def note_cut(tensors: Sequence[Any], what: str, kind: str, site: Site | None) ->
             leaf._cut = mark
 
 
-def note_inplace(vc: list[Any], name: str, depth: int = 1) -> None:
-    """Remember which in-place op last changed a version counter's tensor, and where (`depth`
-    as for user_line, counted from this function's caller)."""
+def note_inplace(vc: list[Any], name: str, depth: int = 1, site: Site | None = None) -> None:
+    """Remember which in-place op last changed a version counter's tensor, and where: `site`,
+    or the user's line found from `depth` (as for user_line, counted from this function's
+    caller)."""
     if state.track_source:
-        entry = (name, user_line(depth + 1))
+        entry = (name, site if site is not None else user_line(depth + 1))
         if len(vc) == 1:
             vc.append(entry)
         else:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..autograd.grad_mode import no_grad
-from ..tensor import Tensor
+from ..tensor import Tensor, _foreach_add_
 from .optimizer import Optimizer, ParamsT, _closure_loss, _value, check_lr
 
 __all__ = ["SGD"]
@@ -81,6 +81,7 @@ class SGD(Optimizer):
             for group in self.param_groups:
                 lr, wd = _value(group["lr"]), group["weight_decay"]
                 momentum, dampening = group["momentum"], group["dampening"]
+                params, updates = [], []
                 for p in self._params_with_grad(group):
                     g = p.grad if not group["maximize"] else -p.grad
                     if wd != 0:
@@ -93,5 +94,8 @@ class SGD(Optimizer):
                         else:
                             buf.mul_(momentum).add_(g, alpha=1 - dampening)
                         g = g.add(buf, alpha=momentum) if group["nesterov"] else buf
-                    p.add_(g, alpha=-lr)
+                    params.append(p)
+                    updates.append(g)
+                # p -= lr * g for all of them (PyTorch's foreach form of the same update)
+                _foreach_add_(params, updates, alpha=-lr)
         return loss
