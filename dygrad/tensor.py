@@ -38,6 +38,26 @@ from .ops.registry import untraceable as _untraceable
 
 __all__ = ["Tensor", "Size", "device"]
 
+
+class _Late:
+    """Functions of modules that import this one (backward, indexing), looked up on first use
+    and kept: an import statement in a method costs half a microsecond on every call."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "backward":
+            from .backward import backward as fn
+        elif name == "getitem":
+            from .indexing import getitem as fn
+        elif name == "setitem":
+            from .indexing import setitem as fn
+        else:
+            raise AttributeError(name)
+        setattr(self, name, fn)
+        return fn
+
+
+_late = _Late()
+
 _nd = np.ndarray
 _Number = (int, float, bool, np.number, np.bool_)
 
@@ -500,9 +520,7 @@ class Tensor:
         >>> (x * x).backward(torch.tensor([1., 1.])); x.grad
         tensor([2., 4.])
         """
-        from .backward import backward
-
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+        _late.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def detach(self) -> Tensor:
         """A tensor sharing this one's data, cut from the graph (`Tensor.detach`)."""
@@ -1296,14 +1314,10 @@ class Tensor:
 
     # --- indexing -------------------------------------------------------------------------------
     def __getitem__(self, key: Any) -> Tensor:
-        from .indexing import getitem
-
-        return getitem(self, key)
+        return _late.getitem(self, key)
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        from .indexing import setitem
-
-        setitem(self, key, value)
+        _late.setitem(self, key, value)
 
     def index_select(self, dim: int, index: Tensor) -> Tensor:
         return apply(I.index_select, self, _dim(dim, self.ndim), _index_array(index))
