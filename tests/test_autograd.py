@@ -416,3 +416,27 @@ def test_grad_through_an_input_an_op_cannot_differentiate_raises_pytorchs_error(
     with pytest.raises(RuntimeError, match="'binary_cross_entropy' is not differentiable with "
                        "respect to argument 'weight'"):  # fmt: skip
         loss.backward()
+
+
+def test_only_operands_a_running_rule_needs_are_saved():
+    # As PyTorch: x * b keeps b (for x's gradient) but not x when b needs no gradient, so
+    # changing x in place afterwards is fine; when b needs one too, x is kept and checked.
+    a = torch.ones(3, requires_grad=True)
+    b = torch.full((3,), 2.0)
+    h = a * 1
+    c = h * b
+    assert c.grad_fn._saved_x is None and c.grad_fn._saved_y is b
+    h.add_(1)
+    c.sum().backward()
+    assert a.grad.tolist() == [2.0, 2.0, 2.0]
+    bw = torch.full((3,), 2.0, requires_grad=True)
+    h = a * 1
+    c = h * bw
+    h.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        c.sum().backward()
+    # A matrix product by a constant matrix keeps the constant only.
+    w = torch.ones(2, 2, requires_grad=True)
+    y = torch.ones(4, 2) @ w
+    saved = [v for v in y.grad_fn._saved if isinstance(v, torch.Tensor)]
+    assert len(saved) == 1 and saved[0].shape == (4, 2)

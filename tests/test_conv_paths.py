@@ -214,3 +214,16 @@ def test_compiled_conv_reuses_kept_columns():
     assert re.search(r"\bv\d+, x\d+ = ", src), src
     for a, b in zip(*grads):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_conv_argument_checks_remembered_per_signature():
+    # A signature that passed the checks skips them next time; any other one is checked anew.
+    x, w, b = dygrad.ones(1, 2, 5, 5), dygrad.ones(3, 2, 3, 3), dygrad.ones(3)
+    for _ in range(2):
+        assert dygrad.nn.functional.conv2d(x, w, b).shape == (1, 3, 3, 3)
+    with pytest.raises(RuntimeError, match="expected bias to be 1-dimensional with 3 elements"):
+        dygrad.nn.functional.conv2d(x, w, dygrad.ones(1))  # would broadcast silently
+    with pytest.raises(RuntimeError, match="expected input.* to have 2 channels, but got 1"):
+        dygrad.nn.functional.conv2d(dygrad.ones(1, 1, 5, 5), w, b)
+    with pytest.raises(RuntimeError, match="expected scalar type Float but found Double"):
+        dygrad.nn.functional.conv2d(x, w.double(), None)

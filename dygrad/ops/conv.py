@@ -1020,8 +1020,21 @@ def convolution(input: Any, weight: Any, bias: Any, stride: Sequence[int], paddi
     d = _conv_tuple(dilation, nd, "dilation")
     op = _conv_tuple(output_padding, nd, "output_padding")
     groups = int(groups)
-    _conv_check(input, weight, bias, s, p, d, bool(transposed), op, groups)
-    return convolution_op(input, weight, bias, s, p, d, bool(transposed), op, groups)
+    transposed = bool(transposed)
+    x, w = input._data, weight._data
+    # The checks depend on shapes, dtypes and arguments only: a layer called again with the
+    # same ones (every training step) passed them already.
+    key = (x.shape, x.dtype, w.shape, w.dtype, None if bias is None else (bias.shape, bias.dtype),
+           s, p, d, transposed, op, groups)  # fmt: skip
+    if key not in _checked:
+        _conv_check(input, weight, bias, s, p, d, transposed, op, groups)
+        if len(_checked) >= 1024:
+            _checked.clear()
+        _checked.add(key)
+    return convolution_op(input, weight, bias, s, p, d, transposed, op, groups)
+
+
+_checked: set[tuple[Any, ...]] = set()  # argument signatures that passed _conv_check
 
 
 def _ints(v: Any, n: int) -> Any:

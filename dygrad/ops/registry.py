@@ -584,6 +584,7 @@ class Op:
         "params",
         "n_in",
         "keep",
+        "keep_for",
         "saves_out",
         "saves_inputs",
         "kept",
@@ -619,7 +620,11 @@ class Op:
     jvp_args: tuple[tuple[int, ...], ...]
     params: list[str]  # the forward's parameter names
     n_in: int  # the number of tensor inputs (leading parameters)
-    keep: tuple[bool, ...]  # per parameter: saved for backward
+    keep: tuple[bool, ...]  # per parameter: saved for backward (by some rule)
+    # keep_for[mask]: what the rules of the inputs in `mask` (bit i: input i needs a gradient)
+    # name, attributes always; as PyTorch, an operand only another input's rule needs is not
+    # kept when that input needs no gradient. Empty for ops of many inputs (then `keep`).
+    keep_for: tuple[tuple[bool, ...], ...]
     saves_out: bool
     saves_inputs: bool
     kept: tuple[int, ...]  # the tensor inputs that are saved
@@ -774,6 +779,16 @@ def defop(
         params=params,
         n_in=n_in,
         keep=keep,
+        keep_for=tuple(
+            tuple(
+                i >= n_in
+                or any(mask >> j & 1 and i + 1 in vjp_args[j] for j in range(len(vjp_args)))
+                for i in range(len(params))
+            )
+            for mask in range(1 << n_in)
+        )
+        if not variadic and n_in <= 4
+        else (),
         saves_out="out" in needed,
         saves_inputs=any(keep[:n_in]),
         kept=tuple(i for i in range(n_in) if keep[i]),
@@ -1034,7 +1049,6 @@ def apply(op: Op, *args: Any) -> Any:
     except (ValueError, IndexError, TypeError, np.exceptions.AxisError) as err:
         _fail(op, args, err)
     record = req and state.enabled and op.differentiable
-    aux = None
     if op.aux:
         out, aux = out
     if req and not record:
@@ -1053,7 +1067,7 @@ def apply(op: Op, *args: Any) -> Any:
             node = op.node_cls()
             res = T._wrap(out, True, node, 0)
             _record(op, node, args, vals, out, res)
-            if aux is not None:
+            if op.aux and aux is not None:
                 _keep_aux(op, node, aux)
         if op.view:
             _share(args[0], res)
@@ -1131,6 +1145,7 @@ def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> N
         T = _T
         edges = []
         meta = None
+        mask = 0
         single = op.n_outputs == 1
         if single:
             oshape = out.shape
@@ -1138,6 +1153,7 @@ def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> N
         for i in range(n):
             a = args[i]
             if isinstance(a, T) and a._requires_grad:
+                mask |= 1 << i
                 fn = a.grad_fn
                 if fn is not None:
                     if a._base is not None and a._base.grad_fn is not a._view_fn:
@@ -1158,7 +1174,7 @@ def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> N
         node.next_functions = tuple(edges)
         node._meta = meta
         if op.saves_inputs:
-            keep = op.keep
+            keep = op.keep_for[mask] if op.keep_for else op.keep
             saved = tuple([a if keep[i] else None for i, a in enumerate(args)])
             node._saved = saved
             node._vers = tuple([a._vc[0] for a in saved[:n] if isinstance(a, T)])

@@ -617,7 +617,7 @@ def print_graph(
     >>> print_graph((w * 2).sum(), params={"w": w})
     output (): float32
     #1 SumBackward0 -> () float32
-    #2 MulBackward0 -> (3) float32  [saved 12 B]
+    #2 MulBackward0 -> (3) float32
     └─ #3 AccumulateGrad <- w (3) float32
     """
     check_file(file)
