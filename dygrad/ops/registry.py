@@ -197,7 +197,15 @@ class OpNode(Node):
                         f"The function '{op.name}' is not differentiable with respect to argument "
                         f"'{op.params[i]}'. This input cannot have requires_grad True."
                     )
-                grads.append(rule(g, *[env[j] for j in idx]) if idx else rule(g))
+                # The common arities spelled out: a comprehension per call costs more than
+                # most rules' own NumPy work on small arrays.
+                k = len(idx)
+                if k == 1:
+                    grads.append(rule(g, env[idx[0]]))
+                elif k == 2:
+                    grads.append(rule(g, env[idx[0]], env[idx[1]]))
+                else:
+                    grads.append(rule(g, *[env[j] for j in idx]) if k else rule(g))
             i += 1
         meta = self._meta
         if meta is not None:
