@@ -71,6 +71,15 @@ def _add(buffers: dict[Node, Any], node: Node, nr: int, g: Any) -> None:
         slots[nr] = g if prev is None else prev + g
 
 
+def _once(out: Sequence[Any], gi: Any) -> bool:
+    # gi is sent along one edge only (by identity: arrays compare elementwise).
+    seen = 0
+    for o in out:
+        if o is gi:
+            seen += 1
+    return seen == 1
+
+
 def run_backward(
     roots: Sequence[tuple[Node, int]],
     grads: Sequence[Any],
@@ -170,8 +179,7 @@ def run_backward(
                                 # if nothing else can see it: a fresh array from an op's rule,
                                 # not passed through, not a view, not sent to two inputs.
                                 if (fresh and gi is not g and type(gi) is _nd
-                                        and gi.base is None
-                                        and len([o for o in out if o is gi]) == 1):  # fmt: skip
+                                        and gi.base is None and _once(out, gi)):  # fmt: skip
                                     owned_grads.add(nxt)
                             else:
                                 buffers[nxt] = prev + gi

@@ -1183,9 +1183,19 @@ def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> N
         node._meta = meta
         if op.saves_inputs:
             keep = op.keep_for[mask] if op.keep_for else op.keep
-            saved = tuple([a if keep[i] else None for i, a in enumerate(args)])
-            node._saved = saved
-            node._vers = tuple([a._vc[0] for a in saved[:n] if isinstance(a, T)])
+            # A loop rather than comprehensions (each is a call of its own): attributes past
+            # the tensor inputs are always kept.
+            kept = list(args)
+            vers = []
+            for i in range(n):
+                if not keep[i]:
+                    kept[i] = None
+                else:
+                    a = kept[i]
+                    if isinstance(a, T):
+                        vers.append(a._vc[0])
+            node._saved = tuple(kept)
+            node._vers = tuple(vers)
         else:
             node._saved = op.no_inputs + args[n:] if op.has_attrs else _EMPTY
             node._vers = _EMPTY
