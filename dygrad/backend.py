@@ -36,12 +36,14 @@ def sum_to_shape(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """
     if g.shape == shape:
         return g
+    # Leading axes summed away, then size-1 axes kept: the result is a fresh array, not a view
+    # (a leaf may then keep it as its .grad without a copy).
     lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1
-    )
+    if lead:
+        g = g.sum(axis=tuple(range(lead)))
+        if type(g) is not np.ndarray:
+            g = np.asarray(g)  # all axes summed: a NumPy scalar
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
     if axes:
         g = g.sum(axis=axes, keepdims=True)
-    if lead:
-        g = g.reshape(shape)
     return g

@@ -440,3 +440,21 @@ def test_only_operands_a_running_rule_needs_are_saved():
     y = torch.ones(4, 2) @ w
     saved = [v for v in y.grad_fn._saved if isinstance(v, torch.Tensor)]
     assert len(saved) == 1 and saved[0].shape == (4, 2)
+
+
+def test_broadcast_gradients_reach_leaves_as_fresh_arrays():
+    # sum_to_shape returns fresh arrays (not views of a keepdims sum), so the engine can hand a
+    # bias's gradient to .grad without copying it; values as summed by hand.
+    from dygrad.backend import sum_to_shape
+
+    g = np.arange(24.0).reshape(2, 3, 4)
+    for shape in [(4,), (3, 1), (1, 4), (), (2, 1, 4)]:
+        r = sum_to_shape(g, shape)
+        lead = g.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1)
+        np.testing.assert_array_equal(r, g.sum(axis=axes, keepdims=True).reshape(shape))
+        assert type(r) is np.ndarray and r.base is None and r.shape == shape
+    w = torch.ones(3, 4, requires_grad=True)
+    b = torch.ones(4, requires_grad=True)
+    (torch.ones(5, 3) @ w + b).sum().backward()
+    assert b.grad.tolist() == [5.0] * 4 and b.grad.numpy().base is None
