@@ -458,3 +458,25 @@ def test_broadcast_gradients_reach_leaves_as_fresh_arrays():
     b = torch.ones(4, requires_grad=True)
     (torch.ones(5, 3) @ w + b).sum().backward()
     assert b.grad.tolist() == [5.0] * 4 and b.grad.numpy().base is None
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("rows", [0, 1, 100, 2048, 3000])
+def test_bias_gradient_sums_match_numpy(dt, rows):
+    # (rows, n) -> (n,) takes a product with ones up to 2048 rows of float32/64: the same sums
+    # as NumPy's to rounding, NaN and inf carried, a fresh array of the right dtype.
+    from dygrad.backend import sum_to_shape
+
+    rng = np.random.default_rng(rows)
+    g = rng.standard_normal((rows, 7)).astype(dt)
+    for arr in (g, np.asfortranarray(g)):
+        r = sum_to_shape(arr, (7,))
+        assert r.dtype == dt and r.shape == (7,) and r.base is None
+        want = arr.astype(np.float64).sum(axis=0)
+        tol = 1e-2 if dt == np.float16 else 1e-5 if dt == np.float32 else 1e-12
+        np.testing.assert_allclose(r, want, rtol=tol, atol=tol * max(rows, 1) ** 0.5)
+    if rows:
+        g = g.copy()
+        g[0, 0], g[-1, 1] = np.nan, np.inf
+        r = sum_to_shape(g, (7,))
+        assert np.isnan(r[0]) and np.isinf(r[1])

@@ -58,13 +58,8 @@ def _reduce(g: Any, big: tuple[int, ...], axes: tuple[int, ...] | None, shape: t
     if type(g) is not np.ndarray:
         g = np.asarray(g)
     if g.shape != shape:
-        if axes is not None and g.shape == big:
-            if axes:
-                g = g.sum(axis=axes)
-            if g.shape != shape:  # a reshape makes a view, which a leaf's .grad would copy
-                g = g.reshape(shape)
-        else:
-            g = sum_to_shape(g, shape)
+        # The same reduction as eager mode's (the registry's _fit): equal gradients, bit for bit.
+        g = sum_to_shape(g, shape)
     if g.dtype != dt:
         g = g.astype(dt)
     return g
