@@ -98,12 +98,24 @@ def _bmm_fwd(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return x @ y
 
 
+def _mm_gx(g: Any, y: Any) -> Any:
+    # On arrays (no graph to record) the product itself; on tensors (double backward) the op.
+    if type(g) is np.ndarray and type(y) is np.ndarray:
+        return g @ y.swapaxes(-1, -2)
+    return mm(g, _mT(y))
+
+
+def _mm_gy(g: Any, x: Any) -> Any:
+    if type(g) is np.ndarray and type(x) is np.ndarray:
+        return x.swapaxes(-1, -2) @ g
+    return mm(_mT(x), g)
+
+
 mm = defop(
     "mm", grad_fn="MmBackward0", dtype=promote,
     onnx=lambda ox, x, y: ox.op("MatMul", x, y),
     forward=_mm_fwd,
-    vjp=(lambda g, y: mm(g, _mT(y)),
-         lambda g, x: mm(_mT(x), g)),
+    vjp=(_mm_gx, _mm_gy),
     jvp=(lambda t, y: mm(t, y),
          lambda t, x: mm(x, t)),
     shape=_mm_shape, check=_mm_check,
