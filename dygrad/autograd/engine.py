@@ -123,12 +123,13 @@ def run_backward(
         while ready:
             node = ready.pop()
             g = buffers.pop(node, None)
+            pre = node._pre_hooks  # once: a leaf's node reads them from its tensor
             if g is not None:
                 if needed is not None and node not in needed:
                     g = None  # leads to no requested input: skip it, hooks included
                 else:
-                    if node._pre_hooks:
-                        for hook in tuple(node._pre_hooks.values()):
+                    if pre:
+                        for hook in tuple(pre.values()):
                             new = hook(g, create_graph)
                             if new is not None:
                                 g = new
@@ -139,7 +140,7 @@ def run_backward(
                             captured[i] = g if node.n_outputs == 1 else g[nr]
             if type(node) is AccumulateGrad:
                 if g is not None and accumulate:
-                    owned = node in owned_grads and not node._pre_hooks
+                    owned = node in owned_grads and not pre
                     node.variable._accumulate_grad(g, create_graph, owned)
                 if observe is not None and g is not None:
                     observe(node, g, None, ())
