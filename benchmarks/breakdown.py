@@ -11,7 +11,8 @@ Two parts, each in this one process (pinned to one CPU, one BLAS thread, set bef
   to the hand-written NumPy floor's forward and backward: how much of each part is NumPy's and
   how much is dygrad's Python.
 * W4 LeNet: the convolution kernels dygrad's ops run in a training step (the same NumPy calls,
-  without dispatch or graph), timed one by one, against the whole step of dygrad and of the floor.
+  without dispatch or graph), timed one by one, against the whole step of dygrad and of the floor
+  (those two each in a child process, as the benchmark runs them).
 
 With `--torch`, PyTorch's W2 and LeNet steps are measured in child processes by `run.py` (one
 process per system, as the benchmark suite does) and each part is set against the issue's target
@@ -144,7 +145,6 @@ def w2_parts(steps: int, repeats: int) -> dict[str, Any]:
 
 def lenet_parts(steps: int, repeats: int) -> dict[str, float]:
     """The NumPy convolution kernels of a LeNet step (microseconds each), and whole steps."""
-    import dygrad
     from dygrad.ops import conv as C
 
     arrays, xa, ya = W.w4_data("lenet", 64)
@@ -167,45 +167,33 @@ def lenet_parts(steps: int, repeats: int) -> dict[str, float]:
         "of which im2col, conv2 (x2)": lambda: C._im2col(h, k, one, zero, one, 1),
     }
     n = max(3, steps // 100)
-    model = W._w4_model(dygrad, "lenet")
-    model.load_state_dict({key: dygrad.tensor(a) for key, a in arrays.items()})
-    x, y = dygrad.tensor(xa), dygrad.tensor(ya)
-    loss_fn = dygrad.nn.CrossEntropyLoss()
-    opt = dygrad.optim.SGD(model.parameters(), lr=W.W4_LR)
-
-    def step() -> None:
-        loss_fn(model(x), y).backward()
-        opt.step()
-        opt.zero_grad()
-
-    # The whole steps first: the kernels' loop below leaves glibc's heap thresholds where a
-    # step run afterwards in this process pays page faults the benchmark's own process does not.
-    ws = W._Workspace()
-    p = {key: a.copy() for key, a in arrays.items()}
-    lr = np.float32(W.W4_LR)
+    # The whole steps each in a process of its own, as the benchmark runs them: in this one,
+    # after the kernels' loops (or W2's thousands of steps), glibc's heap thresholds can leave a
+    # LeNet step unmapping and refetching its arrays every time (2,700 page faults, 15 ms
+    # instead of 9.6).
     out = {
-        "dygrad step": _median_us(step, n, repeats),
-        "NumPy floor step": _median_us(
-            lambda: W._w4_lenet_numpy_step(ws, p, xa, ya, lr, None), n, repeats
-        ),
+        "dygrad step": _child_median("W4-lenet", "dygrad", repeats) * 1e3,
+        "NumPy floor step": _child_median("W4-lenet", "numpy", repeats) * 1e3,
     }
     out.update((name, _median_us(fn, n, repeats)) for name, fn in kernels.items())
     return out
 
 
-def torch_medians(repeats: int) -> dict[str, float]:
-    """PyTorch's W2 (us) and LeNet (ms) step medians, each from its own child process."""
+def _child_median(workload: str, system: str, repeats: int) -> float:
+    """The median step of `workload` on `system` (run.py's unit), from its own child process."""
     cfg = {
         "threads": 1, "warmup": 10, "samples": max(20, repeats * 4), "w2_points": 100,
         "w4_batch": 64, "w4_seed_batch": 4, "cpu": run.default_cpu(),
     }  # fmt: skip
-    found = {}
-    for wl in ("W2", "W4-lenet"):
-        o = run.run_child(wl, "torch", cfg, 600.0)
-        if o.status != "ok":
-            raise SystemExit(f"PyTorch's {wl} did not run: {o.error}")
-        found[wl] = o.stats()[0]
-    return found
+    o = run.run_child(workload, system, cfg, 600.0)
+    if o.status != "ok":
+        raise SystemExit(f"{workload} on {system} did not run: {o.error}")
+    return o.stats()[0]
+
+
+def torch_medians(repeats: int) -> dict[str, float]:
+    """PyTorch's W2 (us) and LeNet (ms) step medians, each from its own child process."""
+    return {wl: _child_median(wl, "torch", repeats) for wl in ("W2", "W4-lenet")}
 
 
 def _row(cells: list[str]) -> str:
