@@ -1528,6 +1528,7 @@ def _foreach_add_(self: Sequence[Tensor], other: Any, *, alpha: Any = 1) -> None
             and t._data.dtype is o._data.dtype
             and t._data.dtype.kind == "f"
             and t._data.shape == o._data.shape
+            and t._data.flags.writeable  # add_ reports an expanded target in PyTorch's words
             and not (recording and (t._requires_grad or o._requires_grad))
         ):
             t.add_(o, alpha=alpha)

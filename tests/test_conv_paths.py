@@ -176,7 +176,8 @@ def test_conv_weight_gradient_with_and_without_kept_columns(keep, monkeypatch):
     # Double backward: the rules run on tensors there and rebuild the columns through the op.
     assert dygrad.autograd.gradgradcheck(f, (x, w, b))
     node = f(x, w, b).grad_fn
-    assert len(node._saved) == len(node.op.params) + (1 if keep else 0)
+    assert len(node._saved) == len(node.op.params) + 1  # the aux slot, filled or None
+    assert (node._saved[-1] is None) == (not keep)
 
 
 def test_conv_keeps_columns_only_when_small():
@@ -188,7 +189,40 @@ def test_conv_keeps_columns_only_when_small():
     big = dygrad.ones(64, 16, 12, 12)  # LeNet's second convolution: 6.6 MB of columns
     w2 = dygrad.ones(32, 16, 5, 5, requires_grad=True)
     node = dygrad.nn.functional.conv2d(big, w2).grad_fn
-    assert len(node._saved) == len(node.op.params)
+    assert node._saved[-1] is None
+
+
+def test_explain_through_a_convolution_that_kept_no_columns():
+    # The symbolic replay of dygrad.viz.explain reads the node's saved values with their aux
+    # slot (None here: 320 KB of columns are not kept).
+    import io
+
+    from dygrad.viz.chain import explain
+
+    x = dygrad.tensor(np.random.default_rng(0).standard_normal((1, 1, 200, 200)))
+    w = dygrad.ones(1, 1, 1, 1, dtype=dygrad.float64, requires_grad=True)
+    out = dygrad.nn.functional.conv2d(x, w).sum()
+    e = explain(out, w, file=io.StringIO())
+    np.testing.assert_allclose(e.total.ravel(), e.autograd.ravel())
+    np.testing.assert_allclose(e.total.ravel(), [x.numpy().sum()])
+
+
+def test_kept_columns_are_the_forward_inputs():
+    # The weight gradient of a small convolution comes from the columns of x as the forward saw
+    # it: a write into x's memory that bypasses the version counter (through numpy()) after the
+    # forward does not change it. (PyTorch's convolution reads x again in backward and would
+    # use the new values; neither library tracks such writes.)
+    rng = np.random.default_rng(0)
+    x0 = rng.standard_normal((2, 3, 6, 6))
+    w = dygrad.tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    x = dygrad.tensor(x0.copy())
+    y = dygrad.nn.functional.conv2d(x, w)
+    x.numpy()[...] *= 2.0
+    y.sum().backward()
+    x_ref = dygrad.tensor(x0)
+    w_ref = w.detach().clone().requires_grad_()
+    dygrad.nn.functional.conv2d(x_ref, w_ref).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), w_ref.grad.numpy())
 
 
 def test_compiled_conv_reuses_kept_columns():

@@ -229,6 +229,23 @@ def test_foreach_add_matches_add_():
     assert x[1].tolist() == [3.5, 3.5] and x[1].dtype == dygrad.float64
     with pytest.raises(RuntimeError, match="same number of tensors, got 2 and 1"):
         dygrad._foreach_add_(x, [dygrad.ones(1)])
+    # An expanded target: add_'s error (PyTorch's), not NumPy's.
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        dygrad._foreach_add_([dygrad.ones(1).expand(3)], [dygrad.ones(3)], alpha=1.0)
+
+
+def test_inplace_on_expanded_or_readonly_memory_is_refused_before_writing():
+    base = dygrad.ones(1)
+    for f in (lambda t: t.add_(dygrad.ones(3)), lambda t: t.mul_(2), lambda t: t.sub_(1)):
+        with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+            f(base.expand(3))
+    assert base.tolist() == [1.0] and base._version == 0
+    a = np.ones(3)
+    a.flags.writeable = False
+    t = dygrad.from_numpy(a)
+    with pytest.raises(RuntimeError, match=r"add_\(\): the tensor's memory is read-only"):
+        t.add_(1)
+    assert t.tolist() == [1.0, 1.0, 1.0]
     # With grad mode on, a leaf that requires grad refuses, as add_ does.
     w = dygrad.ones(2, requires_grad=True)
     with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):

@@ -136,8 +136,6 @@ class OpNode(Node):
         if type(saved) is _HookedSaved:  # stored through saved-tensor hooks
             return _unpack_hooked(self, saved, create_graph)
         env: list[Any] = [None, *saved]
-        if op.aux and len(saved) == len(op.params):
-            env.append(None)  # nothing kept: the rules compute without it
         if op.saves_inputs:
             vers = self._vers
             k = 0
@@ -342,8 +340,6 @@ def _unpack_hooked(node: OpNode, hs: _HookedSaved, create_graph: bool) -> list[A
     """`OpNode._unpack` for values stored through hooks: every unpack_hook runs again."""
     op = node.op
     env: list[Any] = [None, *hs]
-    if op.aux and len(hs) == len(op.params):
-        env.append(None)
     for i in op.kept:
         v = hs[i]
         if type(v) is SavedRecord:
@@ -1199,6 +1195,8 @@ def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> N
         else:
             node._saved = op.no_inputs + args[n:] if op.has_attrs else _EMPTY
             node._vers = _EMPTY
+        if op.aux:  # its slot after the parameters: None until _keep_aux fills it
+            node._saved = (*node._saved, None)
     if op.saves_out:
         r = res if op.n_outputs == 1 else res[0]
         node._out = (out, r._vc, r._vc[0])
@@ -1209,15 +1207,15 @@ def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> N
 
 
 def _keep_aux(op: Op, node: OpNode, aux: Any) -> None:
-    # After the saved parameters, where the rules' environment has `aux`: only if a rule that
-    # names it will run, and not when saved-tensor hooks decide what the node stores.
+    # Into its slot after the saved parameters, where the rules' environment has `aux`: only if
+    # a rule that names it will run, and not when saved-tensor hooks decide what is stored.
     saved = node._saved
     if type(saved) is not tuple:
         return  # stored through hooks
     edges = node.next_functions
     for i in op.aux_users:
         if edges[i][0] is not None:
-            node._saved = (*saved, aux) if len(saved) == len(op.params) else saved
+            node._saved = (*saved[:-1], aux)
             return
 
 
@@ -1310,8 +1308,24 @@ def apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
     return target
 
 
+_OVERLAP = (
+    "unsupported operation: more than one element of the written-to tensor refers to a single "
+    "memory location. Please clone() the tensor before performing the operation."
+)
+
+
 def _apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
     T = _T
+    td = target._data
+    if not td.flags.writeable:
+        # Refused before anything is recorded or written: an expanded tensor (a broadcast view,
+        # whose elements share memory, as PyTorch refuses it) or memory NumPy marks read-only.
+        if any(st == 0 and n > 1 for st, n in zip(td.strides, td.shape)):
+            raise RuntimeError(_OVERLAP)
+        raise RuntimeError(
+            f"{op.name}_(): the tensor's memory is read-only (a NumPy array that is not "
+            "writeable); clone() it before modifying it in place."
+        )
     record = state.enabled and (
         target._requires_grad or any(isinstance(a, T) and a._requires_grad for a in rest)
     )
