@@ -190,7 +190,9 @@ def _conv_fwd(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints, 
 # step 200 -> 177 us). Larger ones are rebuilt: held from forward to backward, multi-megabyte
 # blocks made glibc's allocator return and refetch memory every step (LeNet's 3.7 and 6.6 MB
 # columns: 4,300 page faults and 6.9 ms of system time per 10 ms step), and they would hold
-# prod(kernel) times the input until backward.
+# prod(kernel) times the input until backward. Kept columns are x as the forward saw it: a write
+# into x's memory that bypasses its version counter (through numpy()) after the forward is not
+# seen by the weight gradient, where PyTorch, reading x again, would use the new values.
 _KEEP_COLS_BYTES = 64 << 10
 
 
