@@ -155,12 +155,13 @@ def lenet_parts(steps: int, repeats: int) -> dict[str, float]:
     g1 = rng.standard_normal((64, 16, 24, 24)).astype(np.float32)  # conv1's output gradient
     g2 = rng.standard_normal((64, 32, 8, 8)).astype(np.float32)  # conv2's output gradient
     k = (5, 5)
+    conv = C._conv_cols_fwd  # the op's forward: the result and the columns it may keep
     kernels = {
-        "conv1 forward": lambda: C._conv_fwd(xa, w1, b1, one, zero, one, False, zero, 1),
-        "conv2 forward": lambda: C._conv_fwd(h, w2, b2, one, zero, one, False, zero, 1),
+        "conv1 forward": lambda: conv(xa, w1, b1, one, zero, one, False, zero, 1),
+        "conv2 forward": lambda: conv(h, w2, b2, one, zero, one, False, zero, 1),
         "conv1 weight gradient": lambda: C._conv_weight_fwd(xa, g1, k, one, zero, one, 1),
         "conv2 weight gradient": lambda: C._conv_weight_fwd(h, g2, k, one, zero, one, 1),
-        "conv2 input gradient": lambda: C._conv_fwd(g2, w2, None, one, zero, one, True, zero, 1),
+        "conv2 input gradient": lambda: conv(g2, w2, None, one, zero, one, True, zero, 1),
         "of which im2col, conv1 (x2: forward, weight gradient)": lambda: C._im2col(
             xa, k, one, zero, one, 1
         ),

@@ -338,41 +338,42 @@ def _rsub(draw: Draw, fd: bool) -> Ex:
     return ex(f"{c} - x", fn, X(draw(values(shape))))
 
 
-@prop("remainder_scalar", "elementwise")
-@st.composite
-def _remainder_scalar(draw: Draw, fd: bool) -> Ex:
-    c = draw(st.sampled_from([0.7, 2, -1.5, 1, 0.25]))
-    text, fn = pick(draw, [
-        (f"x % {c}", lambda m, x: x % c),
-        (f"x.remainder({c})", lambda m, x: x.remainder(c)),
-        (f"torch.remainder(x, {c})", lambda m, x: m.remainder(x, c)),
-    ])  # fmt: skip
+_MOD_DIVISORS = [0.7, 2, -1.5, 1, 0.25]
+
+
+def _mod_scalar(draw: Draw, fd: bool, c: Any, forms: list[tuple[str, Any]]) -> Ex:
+    # x mod the number c (remainder or fmod): integer inputs sometimes for an integer c; for
+    # finite differences, away from the jumps where x / c is a whole number.
+    text, fn = pick(draw, forms)
     shape = draw(shapes())
     if not fd and isinstance(c, int) and draw(st.integers(0, 4)) == 0:
         return ex(text, fn, I(draw(int_values(shape))))
     x = draw(values(shape))
-    if fd:  # jumps where x / c is a whole number
+    if fd:
         q = x / c
         assume(far(q - np.round(q), 0.0, 1e-3))
     return ex(text, fn, X(x))
+
+
+@prop("remainder_scalar", "elementwise")
+@st.composite
+def _remainder_scalar(draw: Draw, fd: bool) -> Ex:
+    c = draw(st.sampled_from(_MOD_DIVISORS))
+    return _mod_scalar(draw, fd, c, [
+        (f"x % {c}", lambda m, x: x % c),
+        (f"x.remainder({c})", lambda m, x: x.remainder(c)),
+        (f"torch.remainder(x, {c})", lambda m, x: m.remainder(x, c)),
+    ])  # fmt: skip
 
 
 @prop("fmod_scalar", "elementwise")
 @st.composite
 def _fmod_scalar(draw: Draw, fd: bool) -> Ex:
-    c = draw(st.sampled_from([0.7, 2, -1.5, 1, 0.25]))
-    text, fn = pick(draw, [
+    c = draw(st.sampled_from(_MOD_DIVISORS))
+    return _mod_scalar(draw, fd, c, [
         (f"x.fmod({c})", lambda m, x: x.fmod(c)),
         (f"torch.fmod(x, {c})", lambda m, x: m.fmod(x, c)),
     ])  # fmt: skip
-    shape = draw(shapes())
-    if not fd and isinstance(c, int) and draw(st.integers(0, 4)) == 0:
-        return ex(text, fn, I(draw(int_values(shape))))
-    x = draw(values(shape))
-    if fd:  # jumps where x / c is a whole number
-        q = x / c
-        assume(far(q - np.round(q), 0.0, 1e-3))
-    return ex(text, fn, X(x))
 
 
 def _rounding(op: str) -> Builder:

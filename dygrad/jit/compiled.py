@@ -34,31 +34,14 @@ def _asarray(x: Any) -> np.ndarray:
     return x if type(x) is np.ndarray else np.asarray(x)
 
 
-def _broadcast_axes(big: tuple[int, ...], small: tuple[int, ...]) -> tuple[int, ...] | None:
-    # The axes of `big` that broadcasting `small` to it added or stretched (None: not a
-    # broadcast of small, e.g. a rule that already returned the input's shape).
-    lead = len(big) - len(small)
-    if lead < 0:
-        return None
-    axes = list(range(lead))
-    for k, (b, s) in enumerate(zip(big[lead:], small, strict=True)):
-        if s == 1 and b != 1:
-            axes.append(lead + k)
-        elif s != b:
-            return None
-    return tuple(axes)
-
-
-def _reduce(g: Any, big: tuple[int, ...], axes: tuple[int, ...] | None, shape: tuple[int, ...],
-            dt: np.dtype) -> Any:  # fmt: skip
-    """Reduce a broadcast gradient to its input's `shape` and cast it to `dt` (the registry's
-    `_fit`), with the axes precomputed for a gradient of the output's shape `big`."""
+def _reduce(g: Any, shape: tuple[int, ...], dt: np.dtype) -> Any:
+    """Reduce a broadcast gradient to its input's `shape` and cast it to `dt`, as the registry's
+    `_fit` does in eager mode (the same sum_to_shape: equal gradients, bit for bit)."""
     if g is None:
         return None
     if type(g) is not np.ndarray:
         g = np.asarray(g)
     if g.shape != shape:
-        # The same reduction as eager mode's (the registry's _fit): equal gradients, bit for bit.
         g = sum_to_shape(g, shape)
     if g.dtype != dt:
         g = g.astype(dt)
@@ -456,9 +439,8 @@ def _backward_lines(g: Graph, grad_nodes: list[Node], need: set[int], name: dict
             if len(outs) == 1 and (
                 a.dtype != out0.dtype or (a.shape != out0.shape and op.broadcasting)
             ):
-                # Reduce a broadcast gradient: the axes are worked out here, once.
-                axes = _broadcast_axes(out0.shape, a.shape)
-                e = f"_reduce({e}, {out0.shape!r}, {axes!r}, {a.shape!r}, {w.const(a.dtype)})"
+                # Reduce a broadcast gradient and cast it to its input's dtype.
+                e = f"_reduce({e}, {a.shape!r}, {w.const(a.dtype)})"
             add(a, e)
     leaves = [*g.inputs, *g.externals]
     res = []

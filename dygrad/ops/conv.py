@@ -178,13 +178,6 @@ def _crop(x: Any, lo: Ints, sizes: Ints) -> Any:
 
 
 # --- convolution --------------------------------------------------------------------------------
-def _conv_fwd(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Ints, padding: Ints,
-              dilation: Ints, transposed: bool, output_padding: Ints,
-              groups: int) -> np.ndarray:  # fmt: skip
-    return _conv_cols_fwd(x, w, b, stride, padding, dilation, transposed, output_padding,
-                          groups)[0]  # fmt: skip
-
-
 # Columns up to this size are kept from a convolution's forward for its weight gradient, which
 # would otherwise build them again through its own op (the seed net's two, 28 and 21 KB: eager
 # step 200 -> 177 us). Larger ones are rebuilt: held from forward to backward, multi-megabyte

@@ -208,14 +208,8 @@ class OpNode(Node):
         meta = self._meta
         if meta is not None:
             for i, m in enumerate(meta):
-                if m is not None:
-                    gi = grads[i]
-                    # An array of the input's shape and dtype (a matrix product's gradients)
-                    # needs no fitting: skip the call.
-                    if gi is not None and (
-                        type(gi) is not _ndarray or gi.shape != m[0] or gi.dtype != m[1]
-                    ):
-                        grads[i] = _fit(gi, m, op, i)
+                if m is not None and grads[i] is not None:
+                    grads[i] = _fit(grads[i], m, op, i)
         return grads
 
     def _materialize(self, gs: list[Any], create_graph: bool) -> tuple[Any, ...]:
@@ -1347,7 +1341,6 @@ def _apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
     else:
         args = (target, *rest)
     vals = [a._data if isinstance(a, T) else a for a in args]
-    td = target._data
     if not record and op.inplace is not None:
         # Fast path (optimizer steps): write into the target with no temporaries. Same-dtype
         # floating operands and Python numbers need no promotion check.
