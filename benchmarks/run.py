@@ -69,6 +69,20 @@ THREAD_VARS = (
     "VECLIB_MAXIMUM_THREADS",
     "NUMEXPR_NUM_THREADS",
 )
+# glibc's malloc (Linux): `--malloc steady` (the default) sets these in the children of the
+# workloads that measure time only, for every system alike. A step that allocates and frees
+# megabytes otherwise depends on glibc's dynamic thresholds: when the free space at the top of the
+# heap outgrows the trim threshold it goes back to the kernel, and the next step takes it again
+# page by page (measured here: about 2 us a page fault; PyTorch's LeNet step 5.8 ms steady, 9.3
+# with 1,500 faults a step). Which step trims depends on the order and sizes of earlier
+# allocations, not on the work. The memory workloads (W5, W6) keep glibc's defaults: they
+# measure what a process holds.
+STEADY_MALLOC = {
+    "MALLOC_MMAP_THRESHOLD_": str(256 << 20),  # blocks below this come from the heap, reused
+    "MALLOC_TRIM_THRESHOLD_": str(1 << 30),  # free heap kept for the next step, not returned
+}
+MEMORY_WORKLOADS = ("W5-100k", "W5-1M", "W6", "W6-ckpt")
+
 # Tolerances of the cross-system checks (reference: torch, else the NumPy floor).
 W1_GRAD_RTOL = 1e-3  # float32 after a thousand ops, relative to the largest gradient entry
 W3_LOSS_RTOL = 1e-4  # first-step loss, relative
@@ -180,6 +194,7 @@ def child_main(spec_json: str, out_path: str) -> int:
         import numpy as np
 
         info: dict[str, Any] = {"numpy": np.__version__, "cpus": pinned}
+        info["malloc"] = {k: os.environ[k] for k in STEADY_MALLOC if k in os.environ}
         if system == "torch":
             try:
                 import torch
@@ -247,15 +262,25 @@ def default_cpu() -> int | None:
 # ----------------------------------------------------------------------------------------------
 
 
-def child_env(threads: int) -> dict[str, str]:
-    """The environment of a child: ours, with every BLAS/OpenMP thread count pinned.
+def child_env(threads: int, steady_malloc: bool = False) -> dict[str, str]:
+    """The environment of a child: ours, with every BLAS/OpenMP thread count pinned, and with
+    `steady_malloc` glibc's heap kept from one step to the next (`STEADY_MALLOC`; a value already
+    set in our environment wins).
 
     OPENBLAS_CORETYPE and the like are left as they are.
     """
     env = dict(os.environ)
     for var in THREAD_VARS:
         env[var] = str(threads)
+    if steady_malloc:
+        for var, value in STEADY_MALLOC.items():
+            env.setdefault(var, value)
     return env
+
+
+def steady_malloc(workload: str, cfg: dict[str, Any]) -> bool:
+    """Whether `workload`'s children run with `STEADY_MALLOC` under this configuration."""
+    return cfg.get("malloc", "steady") == "steady" and workload not in MEMORY_WORKLOADS
 
 
 def run_child(workload: str, system: str, cfg: dict[str, Any], timeout: float) -> Outcome:
@@ -274,7 +299,7 @@ def run_child(workload: str, system: str, cfg: dict[str, Any], timeout: float) -
         try:
             proc = subprocess.run(
                 cmd,
-                env=child_env(int(cfg["threads"])),
+                env=child_env(int(cfg["threads"]), steady_malloc(workload, cfg)),
                 capture_output=True,
                 text=True,
                 timeout=timeout,
@@ -542,8 +567,15 @@ def header(results: dict[str, dict[str, Outcome]], cfg: dict[str, Any]) -> str:
         if len(cpus) == 1 and len(next(iter(cpus))) == 1
         else "not pinned"
     )
+    malloc = (
+        "glibc malloc: heap kept between steps (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_) "
+        "except in W5/W6"
+        if cfg.get("malloc", "steady") == "steady"
+        else "glibc malloc: defaults"
+    )
     return (
         f"{cfg['threads']} thread(s) per process, {pin}, one process per (workload, system); "
+        f"{malloc}; "
         f"{cfg['samples']} samples after {cfg['warmup']} warm-up; median (IQR q1-q3); "
         f"python {platform.python_version()}{vs}; BLAS: {blas}"
     )
@@ -557,6 +589,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads per process")
     p.add_argument("--quick", action="store_true", help="few samples: a fast smoke run")
+    p.add_argument(
+        "--malloc",
+        choices=("steady", "default"),
+        default="steady",
+        help="glibc's heap in the time-only workloads' children: kept between steps for every "
+        "system (steady, the default) or glibc's own dynamic thresholds (default)",
+    )
     p.add_argument("--json", metavar="FILE", help="write every sample and the checks to FILE")
     p.add_argument(
         "--workloads",
@@ -638,6 +677,7 @@ def main(argv: list[str] | None = None) -> int:
     samples = args.samples if args.samples is not None else (5 if args.quick else 100)
     cfg = {
         "threads": args.threads,
+        "malloc": args.malloc,
         "warmup": warmup,
         "samples": samples,
         "w1_ops": args.w1_ops,

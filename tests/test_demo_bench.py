@@ -280,6 +280,11 @@ def test_bench_quick_table(tmp_path: Path) -> None:
         assert list(r["metrics"]) == expected
         for m in r["metrics"].values():
             assert m["samples"] and all(math.isfinite(s) and s >= 0 for s in m["samples"])
+        if not any(k.startswith("MALLOC_") for k in os.environ):
+            # Every system's child of a time-only workload ran with glibc's heap kept between
+            # steps; the memory workloads' children with glibc's defaults.
+            memory = r["workload"].startswith(("W5", "W6"))
+            assert r["info"]["malloc"] == ({} if memory else STEADY), r
         if r["system"] == "dygrad-compiled":
             # Traced once, then every step replayed the generated code (the warm-up and the
             # checked first step included).
@@ -356,6 +361,31 @@ def _bench_runner():
     run = _load_bench_runner()
     assert run is not None
     return run
+
+
+STEADY = {"MALLOC_MMAP_THRESHOLD_": str(256 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
+
+
+def test_bench_malloc_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    run = _bench_runner()
+    for var in STEADY:
+        monkeypatch.delenv(var, raising=False)
+    assert run.parse_args([]).malloc == "steady"
+    assert run.parse_args(["--malloc", "default"]).malloc == "default"
+    with pytest.raises(SystemExit):
+        run.parse_args(["--malloc", "jemalloc"])
+    steady = {"malloc": "steady"}
+    for wl in ("W1", "W2", "W3", "W4-seed", "W4-lenet", "W7"):
+        assert run.steady_malloc(wl, steady)
+        assert not run.steady_malloc(wl, {"malloc": "default"})
+    for wl in ("W5-100k", "W5-1M", "W6", "W6-ckpt"):  # they measure memory: glibc's defaults
+        assert not run.steady_malloc(wl, steady)
+    env = run.child_env(1, True)
+    assert {k: env[k] for k in STEADY} == STEADY and env["OPENBLAS_NUM_THREADS"] == "1"
+    assert not set(STEADY) & set(run.child_env(2, False))
+    # A setting of the caller's own wins.
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "12345")
+    assert run.child_env(1, True)["MALLOC_TRIM_THRESHOLD_"] == "12345"
 
 
 def test_bench_workload_selection() -> None:
