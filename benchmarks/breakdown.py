@@ -14,9 +14,15 @@ Two parts, each in this one process (pinned to one CPU, one BLAS thread, set bef
   without dispatch or graph), timed one by one, against the whole step of dygrad and of the floor
   (those two each in a child process, as the benchmark runs them).
 
+* One op at a time: the forward of each kind of op W2's step runs, on W2's shapes, through
+  NumPy, through dygrad without recording (no input requires grad) and recording (inputs that
+  do): what dispatch and recording cost per op.
+
 With `--torch`, PyTorch's W2 and LeNet steps are measured in child processes by `run.py` (one
 process per system, as the benchmark suite does) and each part is set against the issue's target
-of 1.2x PyTorch. Medians over `--repeats` timed runs of `--steps` steps each.
+of 1.2x PyTorch; PyTorch's per-op costs come from a child process too. Medians over `--repeats`
+timed runs of `--steps` steps each. This process keeps glibc's heap between steps as run.py's
+children do (`--malloc steady`), through `mallopt`.
 """
 
 from __future__ import annotations
@@ -180,6 +186,68 @@ def lenet_parts(steps: int, repeats: int) -> dict[str, float]:
     return out
 
 
+# The ops of W2's step, on its shapes: (label, statement); names a, b (100, 16), w (16, 16),
+# bias (16,), col (100, 1) from `_op_operands`.
+OPS = (
+    ("mm: (100, 16) @ (16, 16)", "a @ w"),
+    ("add: (100, 16) + (16,) bias", "a + bias"),
+    ("relu: (100, 16)", "a.relu()"),
+    ("mul: (100, 16) * (100, 16)", "a * b"),
+    ("rsub: 1 - (100, 1)", "1 - col"),
+    ("sum: (100, 1) to a scalar", "col.sum()"),
+)
+
+
+def _op_operands(mod: Any, grad: bool) -> dict[str, Any]:
+    rng = np.random.default_rng(0)
+    shapes = {"a": (100, 16), "b": (100, 16), "w": (16, 16), "bias": (16,), "col": (100, 1)}
+    arrays = {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
+    if mod is None:
+        return arrays
+    return {k: mod.tensor(v, requires_grad=grad) for k, v in arrays.items()}
+
+
+def op_costs(system: str, repeats: int) -> dict[str, list[float]]:
+    """Per op of `OPS`: [forward without recording, forward recording] in microseconds, on
+    `system` ("dygrad" or "torch", imported here); "numpy": [the raw op, the raw op]."""
+    import timeit
+
+    if system == "numpy":
+        mod = None
+    elif system == "torch":
+        import torch as mod
+
+        mod.set_num_threads(1)
+    else:
+        import dygrad as mod
+    out: dict[str, list[float]] = {}
+    for label, stmt in OPS:
+        if mod is None:
+            stmt = stmt.replace("a.relu()", "np.maximum(a, 0)")
+        row = []
+        for grad in (False, True):
+            env = {"np": np, **_op_operands(mod, grad)}
+            n = 20000
+            best = min(timeit.repeat(stmt, globals=env, number=n, repeat=max(3, repeats)))
+            row.append(best / n * 1e6)
+        out[label] = row
+    return out
+
+
+def torch_op_costs(repeats: int) -> dict[str, list[float]]:
+    """`op_costs("torch")` from a child process of its own (one process per system)."""
+    import json
+    import subprocess
+
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--op-costs-child", "--repeats",
+           str(repeats)]  # fmt: skip
+    env = run.child_env(1, True)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    if p.returncode != 0:
+        raise SystemExit(f"PyTorch's per-op costs did not run: {p.stderr[-2000:]}")
+    return json.loads(p.stdout)
+
+
 def _child_median(workload: str, system: str, repeats: int) -> float:
     """The median step of `workload` on `system` (run.py's unit), from its own child process."""
     cfg = {
@@ -201,7 +269,12 @@ def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def report(w2: dict[str, Any], lenet: dict[str, float], torch: dict[str, float] | None) -> str:
+def report(
+    w2: dict[str, Any],
+    lenet: dict[str, float],
+    torch: dict[str, float] | None,
+    per_op: dict[str, dict[str, list[float]]] | None = None,
+) -> str:
     lines = [
         "## W2 eager: one step in parts",
         "",
@@ -256,7 +329,39 @@ def report(w2: dict[str, Any], lenet: dict[str, float], torch: dict[str, float] 
             f"hand-written NumPy step takes {lenet['NumPy floor step'] / target:.0%}, "
             f"dygrad's {lenet['dygrad step'] / target:.0%}."
         )
+    if per_op:
+        lines += _op_table(per_op)
     return "\n".join(lines)
+
+
+def _op_table(ops: dict[str, dict[str, list[float]]]) -> list[str]:
+    systems = [s for s in ("dygrad", "torch") if s in ops]
+    head = ["op (forward)", "NumPy"]
+    for s in systems:
+        head += [f"{s}, no grad", f"{s}, recording"]
+    lines = [
+        "",
+        "## One op at a time: forward on W2's shapes (us per op)",
+        "",
+        _row(head),
+        _row(["---"] * len(head)),
+    ]
+    totals = [0.0] * (len(head) - 1)
+    for label, _ in OPS:
+        cells = [ops["numpy"][label][0]]
+        for s in systems:
+            cells += ops[s][label]
+        totals = [t + c for t, c in zip(totals, cells)]
+        lines.append(_row([label, *(f"{c:.2f}" for c in cells)]))
+    lines.append(_row(["all six", *(f"{t:.2f}" for t in totals)]))
+    if "torch" in ops:
+        over = [(totals[2] - totals[0]), (totals[4] - totals[0])]
+        lines += [
+            "",
+            f"Over NumPy, recording the six ops costs dygrad {over[0]:.2f} us and PyTorch "
+            f"{over[1]:.2f} us ({over[0] / max(over[1], 1e-9):.2f}x).",
+        ]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -264,10 +369,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--torch", action="store_true", help="measure PyTorch's steps (child runs)")
     p.add_argument("--steps", type=int, default=2000, help="W2 steps per timed run")
     p.add_argument("--repeats", type=int, default=7, help="timed runs (the median is shown)")
+    p.add_argument("--op-costs-child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.steps < 1 or args.repeats < 1:
         p.error("--steps and --repeats must be at least 1")
     run.pin_cpu(run.default_cpu())
+    if args.op_costs_child:  # PyTorch's per-op costs, for the parent to read
+        import json
+
+        print(json.dumps(op_costs("torch", args.repeats)))
+        return 0
+    run.steady_malloc_here()
     try:
         from threadpoolctl import threadpool_limits
 
@@ -277,7 +389,10 @@ def main(argv: list[str] | None = None) -> int:
     w2 = w2_parts(args.steps, args.repeats)
     lenet = lenet_parts(args.steps, args.repeats)
     torch = torch_medians(args.repeats) if args.torch else None
-    print(report(w2, lenet, torch))
+    per_op = {"numpy": op_costs("numpy", args.repeats), "dygrad": op_costs("dygrad", args.repeats)}
+    if args.torch:
+        per_op["torch"] = torch_op_costs(args.repeats)
+    print(report(w2, lenet, torch, per_op))
     return 0
 
 

@@ -278,6 +278,22 @@ def child_env(threads: int, steady_malloc: bool = False) -> dict[str, str]:
     return env
 
 
+def steady_malloc_here() -> bool:
+    """Give this running process `STEADY_MALLOC`'s settings through glibc's `mallopt` (for tools
+    that time kernels in their own process, like breakdown.py); False where that is not glibc."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's <malloc.h>
+        return bool(
+            libc.mallopt(m_mmap_threshold, int(STEADY_MALLOC["MALLOC_MMAP_THRESHOLD_"]))
+            and libc.mallopt(m_trim_threshold, int(STEADY_MALLOC["MALLOC_TRIM_THRESHOLD_"]))
+        )
+    except (OSError, AttributeError):
+        return False
+
+
 def steady_malloc(workload: str, cfg: dict[str, Any]) -> bool:
     """Whether `workload`'s children run with `STEADY_MALLOC` under this configuration."""
     return cfg.get("malloc", "steady") == "steady" and workload not in MEMORY_WORKLOADS

@@ -11,6 +11,7 @@ import importlib.util
 import json
 import math
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -386,6 +387,14 @@ def test_bench_malloc_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     # A setting of the caller's own wins.
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "12345")
     assert run.child_env(1, True)["MALLOC_TRIM_THRESHOLD_"] == "12345"
+    # The same settings applied to a running process (breakdown.py's), in a process of its own.
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import run; "
+            "print(run.steady_malloc_here())")  # fmt: skip
+    p = subprocess.run([sys.executable, "-c", code, str(REPO / "benchmarks")],
+                       capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    glibc = sys.platform == "linux" and platform.libc_ver()[0] == "glibc"
+    assert p.stdout.strip() == str(glibc)
 
 
 def test_bench_workload_selection() -> None:
@@ -609,3 +618,17 @@ def test_breakdown_parts_add_up(with_torch: bool) -> None:
     assert abs(sum(float(lenet[k][0]) for k in five) - total) <= 3  # rounded to 1 us each
     assert float(lenet["dygrad step"][0]) > 0 and float(lenet["NumPy floor step"][0]) > 0
     assert ("PyTorch's step" in p.stdout) == with_torch
+    # One op at a time: W2's six kinds of op, NumPy's time below each system's, recording above
+    # not recording, and the totals row their sums.
+    ops = _md_rows(p.stdout, "op (forward)")
+    kinds = [k for k in ops if k != "all six"]
+    assert [k.split(":")[0] for k in kinds] == ["mm", "add", "relu", "mul", "rsub", "sum"]
+    width = 5 if with_torch else 3
+    for k in kinds:
+        v = [float(c) for c in ops[k]]
+        assert len(v) == width and all(c > 0 for c in v)
+        assert v[0] < v[2] and v[1] < v[2]  # NumPy alone, and no graph, cost less than recording
+    for col in range(width):
+        total = sum(float(ops[k][col]) for k in kinds)
+        assert abs(total - float(ops["all six"][col])) <= 0.04  # rounded to 0.01 each
+    assert ("recording the six ops costs dygrad" in p.stdout) == with_torch
