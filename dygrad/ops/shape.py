@@ -114,6 +114,10 @@ def _broadcast(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     contiguous: broadcast_to's Python-level setup costs ten times the view itself, and every
     backward of a sum or mean starts with one."""
     lead = len(shape) - x.ndim
+    if lead == len(shape):  # a 0-d value (a sum's or mean's gradient): every stride is 0
+        r = np.ndarray(shape, x.dtype, x, 0, (0,) * lead)
+        r.flags.writeable = False
+        return r
     if lead < 0 or not x.flags.c_contiguous:
         return np.broadcast_to(x, shape)
     strides = [0] * lead
