@@ -16,13 +16,14 @@ Two parts, each in this one process (pinned to one CPU, one BLAS thread, set bef
 
 * One op at a time: the forward of each kind of op W2's step runs, on W2's shapes, through
   NumPy, through dygrad without recording (no input requires grad) and recording (inputs that
-  do): what dispatch and recording cost per op.
+  do): what dispatch and recording cost per op (the fastest of `--repeats` (at least 3) runs of
+  20,000 calls each).
 
 With `--torch`, PyTorch's W2 and LeNet steps are measured in child processes by `run.py` (one
 process per system, as the benchmark suite does) and each part is set against the issue's target
-of 1.2x PyTorch; PyTorch's per-op costs come from a child process too. Medians over `--repeats`
-timed runs of `--steps` steps each. This process keeps glibc's heap between steps as run.py's
-children do (`--malloc steady`), through `mallopt`.
+of 1.2x PyTorch; PyTorch's per-op costs come from a child process too. The step parts are
+medians over `--repeats` timed runs of `--steps` steps each. This process keeps glibc's heap
+between steps as run.py's children do (`--malloc steady`), through `mallopt`.
 """
 
 from __future__ import annotations
@@ -358,7 +359,8 @@ def _op_table(ops: dict[str, dict[str, list[float]]]) -> list[str]:
         over = [(totals[2] - totals[0]), (totals[4] - totals[0])]
         lines += [
             "",
-            f"Over NumPy, recording the six ops costs dygrad {over[0]:.2f} us and PyTorch "
+            f"Over NumPy, dispatching and recording the six ops costs dygrad {over[0]:.2f} us and "
+            f"PyTorch "
             f"{over[1]:.2f} us ({over[0] / max(over[1], 1e-9):.2f}x).",
         ]
     return lines

@@ -73,12 +73,14 @@ THREAD_VARS = (
 # workloads that measure time only, for every system alike. A step that allocates and frees
 # megabytes otherwise depends on glibc's dynamic thresholds: when the free space at the top of the
 # heap outgrows the trim threshold it goes back to the kernel, and the next step takes it again
-# page by page (measured here: about 2 us a page fault; PyTorch's LeNet step 5.8 ms steady, 9.3
-# with 1,500 faults a step). Which step trims depends on the order and sizes of earlier
-# allocations, not on the work. The memory workloads (W5, W6) keep glibc's defaults: they
-# measure what a process holds.
+# page by page (measured here: about 2 us a page fault; PyTorch's LeNet step 6.39 ms steady,
+# 9.29 with 1,524 faults a step). Which step trims depends on the order and sizes of earlier
+# allocations, not on the work. The memory workloads (W5, W6) keep glibc's defaults (unless the
+# caller's environment sets them): they measure what a process holds.
 STEADY_MALLOC = {
-    "MALLOC_MMAP_THRESHOLD_": str(256 << 20),  # blocks below this come from the heap, reused
+    # Blocks up to this size come from the heap and are reused; 32 MiB is the largest value
+    # glibc accepts on 64-bit systems (mallopt refuses more in some versions).
+    "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
     "MALLOC_TRIM_THRESHOLD_": str(1 << 30),  # free heap kept for the next step, not returned
 }
 MEMORY_WORKLOADS = ("W5-100k", "W5-1M", "W6", "W6-ckpt")
@@ -589,6 +591,9 @@ def header(results: dict[str, dict[str, Outcome]], cfg: dict[str, Any]) -> str:
         if cfg.get("malloc", "steady") == "steady"
         else "glibc malloc: defaults"
     )
+    inherited = [f"{k}={os.environ[k]}" for k in STEADY_MALLOC if k in os.environ]
+    if inherited:  # the children inherit them, W5/W6 included, and they win over ours
+        malloc += f" (set by the caller for every child: {', '.join(inherited)})"
     return (
         f"{cfg['threads']} thread(s) per process, {pin}, one process per (workload, system); "
         f"{malloc}; "
