@@ -360,8 +360,7 @@ def _op_table(ops: dict[str, dict[str, list[float]]]) -> list[str]:
         lines += [
             "",
             f"Over NumPy, dispatching and recording the six ops costs dygrad {over[0]:.2f} us and "
-            f"PyTorch "
-            f"{over[1]:.2f} us ({over[0] / max(over[1], 1e-9):.2f}x).",
+            f"PyTorch {over[1]:.2f} us ({over[0] / max(over[1], 1e-9):.2f}x).",
         ]
     return lines
 

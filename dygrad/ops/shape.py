@@ -115,20 +115,20 @@ def _broadcast(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     backward of a sum or mean starts with one."""
     lead = len(shape) - x.ndim
     if lead == len(shape):  # a 0-d value (a sum's or mean's gradient): every stride is 0
-        r = np.ndarray(shape, x.dtype, x, 0, (0,) * lead)
-        r.flags.writeable = False
-        return r
-    if lead < 0 or not x.flags.c_contiguous:
+        strides: Any = (0,) * lead
+    elif lead < 0 or not x.flags.c_contiguous:
         return np.broadcast_to(x, shape)
-    strides = [0] * lead
-    for k, (n, m) in enumerate(zip(x.shape, shape[lead:], strict=True)):
-        if n == m:
-            strides.append(x.strides[k])
-        elif n == 1 and m >= 0:
-            strides.append(0)
-        else:
-            return np.broadcast_to(x, shape)  # raises NumPy's error for a bad shape
-    r = np.ndarray(shape, x.dtype, x, 0, tuple(strides))
+    else:
+        strides = [0] * lead
+        for k, (n, m) in enumerate(zip(x.shape, shape[lead:], strict=True)):
+            if n == m:
+                strides.append(x.strides[k])
+            elif n == 1 and m >= 0:
+                strides.append(0)
+            else:
+                return np.broadcast_to(x, shape)  # raises NumPy's error for a bad shape
+        strides = tuple(strides)
+    r = np.ndarray(shape, x.dtype, x, 0, strides)
     r.flags.writeable = False
     return r
 
