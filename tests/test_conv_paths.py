@@ -76,6 +76,64 @@ def test_conv2d_gradients_on_every_path(limit, cfg, monkeypatch):
     )
 
 
+IM2COL_CASES = [  # (x shape, kernel, stride, padding, dilation, groups, first O positions)
+    ((4, 1, 28, 28), (3, 3), (2, 2), (1, 1), (1, 1), 1, None),  # the seed net's convolutions
+    ((4, 3, 14, 14), (3, 3), (2, 2), (1, 1), (1, 1), 1, None),
+    ((2, 4, 7, 8), (3, 2), (2, 1), (0, 2), (1, 2), 2, None),
+    ((3, 2, 9), (4,), (3,), (2,), (2,), 1, None),
+    ((2, 2, 4, 5, 3), (2, 3, 2), (1, 2, 1), (1, 0, 1), (2, 1, 1), 1, None),
+    ((2, 3, 5, 5), (5, 5), (1, 1), (3, 3), (1, 1), 3, None),  # windows of padding only
+    ((2, 2, 9, 9), (3, 3), (2, 2), (1, 1), (1, 1), 1, (3, 4)),  # the weight gradient's O
+    ((0, 2, 5, 5), (3, 3), (1, 1), (1, 1), (1, 1), 1, None),  # an empty batch
+]
+
+
+@pytest.mark.parametrize("case", IM2COL_CASES, ids=str)
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_im2col_gather_matches_window_copy(case, contiguous, monkeypatch):
+    shape, k, s, p, d, groups, o = case
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((*shape, 2)).astype(np.float32)[..., 0]  # every other element
+    if contiguous:
+        x = x.copy()
+    assert x.flags.c_contiguous == contiguous or not x.size
+    monkeypatch.setattr(C, "_GATHER_MAX", 1 << 30)
+    gathered, o1 = C._im2col(x, k, s, p, d, groups, o)
+    monkeypatch.setattr(C, "_GATHER_MAX", 0)
+    copied, o2 = C._im2col(x, k, s, p, d, groups, o)
+    assert o1 == o2
+    assert gathered.shape == copied.shape and gathered.dtype == x.dtype
+    np.testing.assert_array_equal(gathered, copied)
+    # And by definition: column (c, taps) at output position m reads x at m * s + t * d - p.
+    n, c = shape[:2]
+    nd = len(k)
+    full = gathered.reshape(n, c, *k, *o1)
+    for tap in [(0,) * nd, tuple(kk - 1 for kk in k)]:
+        for pos in [(0,) * nd, tuple(m - 1 for m in o1)]:
+            src = tuple(m * si + t * di - pi for m, t, si, di, pi in zip(pos, tap, s, d, p))
+            inside = all(0 <= v < size for v, size in zip(src, shape[2:]))
+            want = x[(slice(None), slice(None), *src)] if inside else np.zeros((n, c))
+            np.testing.assert_array_equal(full[(slice(None), slice(None), *tap, *pos)], want)
+
+
+def test_gather_index_is_cached_and_read_only():
+    a = C._gather_index(1, (5, 5), (3, 3), (1, 1), (1, 1), (1, 1), (5, 5))
+    assert C._gather_index(1, (5, 5), (3, 3), (1, 1), (1, 1), (1, 1), (5, 5)) is a
+    assert not a.flags.writeable
+    assert a.max() == 25  # the padding slot, one past the image
+
+
+@pytest.mark.parametrize("gather", [0, 1 << 30], ids=["copy", "gather"])
+def test_conv2d_gradients_through_gathered_columns(gather, monkeypatch):
+    monkeypatch.setattr(C, "_GATHER_MAX", gather)
+    rng = np.random.default_rng(5)
+    x = dygrad.tensor(rng.standard_normal((2, 4, 7, 6)), requires_grad=True)
+    w = dygrad.tensor(rng.standard_normal((6, 2, 3, 2)), requires_grad=True)
+    b = dygrad.tensor(rng.standard_normal(6), requires_grad=True)
+    cfg = dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2)
+    assert gradcheck(lambda x, w, b: dygrad.nn.functional.conv2d(x, w, b, **cfg), (x, w, b))
+
+
 def test_windows_of_noncontiguous_array():
     rng = np.random.default_rng(3)
     base = rng.standard_normal((2, 6, 7, 3))
