@@ -53,7 +53,9 @@ def test_col2im_scatter_in_chunks(monkeypatch):
     np.testing.assert_allclose(got, C._col2im(cols, (9, 9), (3, 3), (2, 2), (1, 1)), rtol=1e-6)
 
 
-@pytest.mark.parametrize("limit", [0, 1 << 16, 1 << 30], ids=["adds", "default", "scatter"])
+@pytest.mark.parametrize(
+    "limit", [0, 1 << 16, 1 << 30, None], ids=["adds", "default", "scatter", "gather"]
+)
 @pytest.mark.parametrize(
     "cfg",
     [
@@ -64,7 +66,12 @@ def test_col2im_scatter_in_chunks(monkeypatch):
     ids=str,
 )
 def test_conv2d_gradients_on_every_path(limit, cfg, monkeypatch):
-    monkeypatch.setattr(C, "_SCATTER_MAX", limit)
+    # These shapes are small enough to gather: the other paths need the gather turned off.
+    if limit is None:
+        monkeypatch.setattr(C, "_GATHER_MAX", 1 << 30)
+    else:
+        monkeypatch.setattr(C, "_GATHER_MAX", 0)
+        monkeypatch.setattr(C, "_SCATTER_MAX", limit)
     rng = np.random.default_rng(2)
     g = cfg.get("groups", 1)
     x = dygrad.tensor(rng.standard_normal((2, 2 * g, 7, 8)), requires_grad=True)
@@ -114,6 +121,55 @@ def test_im2col_gather_matches_window_copy(case, contiguous, monkeypatch):
             inside = all(0 <= v < size for v, size in zip(src, shape[2:]))
             want = x[(slice(None), slice(None), *src)] if inside else np.zeros((n, c))
             np.testing.assert_array_equal(full[(slice(None), slice(None), *tap, *pos)], want)
+
+
+TRANSPOSED_CASES = [  # (x shape, weight shape, stride, padding, output_padding, dilation, groups)
+    ((4, 12, 7, 7), (12, 3, 3, 3), 2, 1, 1, 1, 1),  # the seed net's conv2 input gradient
+    ((2, 4, 3, 5), (4, 3, 3, 2), (2, 1), (1, 0), (1, 0), (1, 2), 2),
+    ((2, 3, 6), (3, 2, 4), 3, 2, 2, 1, 1),
+    ((1, 2, 2, 3, 2), (2, 2, 2, 3, 2), (2, 1, 2), (0, 1, 1), (1, 0, 0), (1, 1, 2), 1),
+    ((2, 2, 4, 4), (2, 3, 3, 3), 1, 2, 0, 1, 1),  # the padding crops whole taps
+]
+
+
+@pytest.mark.parametrize("case", TRANSPOSED_CASES, ids=str)
+def test_transposed_convolution_gather_matches_other_paths(case, monkeypatch):
+    xs, ws, stride, padding, output_padding, dilation, groups = case
+    rng = np.random.default_rng(6)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    nd = len(xs) - 2
+
+    def run(gather: int, scatter: int) -> np.ndarray:
+        monkeypatch.setattr(C, "_GATHER_MAX", gather)
+        monkeypatch.setattr(C, "_SCATTER_MAX", scatter)
+        t = [C._conv_tuple(v, nd, "") for v in (stride, padding, dilation, output_padding)]
+        out, _ = C._conv_cols_fwd(x, w, None, t[0], t[1], t[2], True, t[3], groups)
+        return out
+
+    before = C._stacked_index.cache_info()
+    gathered = run(1 << 30, 1 << 16)
+    after = C._stacked_index.cache_info()
+    assert after.hits + after.misses == before.hits + before.misses + 1  # the gather ran
+    np.testing.assert_allclose(gathered, run(0, 1 << 16), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gathered, run(0, 0), rtol=1e-12, atol=1e-12)
+    # The adjoint property: <conv_transpose(x), y> == <x, conv(y)> for the direct convolution.
+    y = rng.standard_normal(gathered.shape)
+    t = [C._conv_tuple(v, nd, "") for v in (stride, padding, dilation)]
+    direct, _ = C._conv_cols_fwd(y, w, None, t[0], t[1], t[2], False, (0,) * nd, groups)
+    np.testing.assert_allclose((gathered * y).sum(), (x * direct).sum(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("gather", [0, 1 << 30], ids=["copy", "gather"])
+def test_conv_transpose2d_gradients_through_gathered_columns(gather, monkeypatch):
+    monkeypatch.setattr(C, "_GATHER_MAX", gather)
+    rng = np.random.default_rng(7)
+    x = dygrad.tensor(rng.standard_normal((2, 4, 3, 4)), requires_grad=True)
+    w = dygrad.tensor(rng.standard_normal((4, 2, 3, 2)), requires_grad=True)
+    b = dygrad.tensor(rng.standard_normal(4), requires_grad=True)
+    cfg = dict(stride=(2, 1), padding=(1, 0), output_padding=(1, 0), dilation=(1, 2), groups=2)
+    assert gradcheck(
+        lambda x, w, b: dygrad.nn.functional.conv_transpose2d(x, w, b, **cfg), (x, w, b)
+    )
 
 
 def test_gather_index_is_cached_and_read_only():

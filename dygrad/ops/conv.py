@@ -131,6 +131,31 @@ def _gather_index(c: int, sizes: Ints, k: Ints, s: Ints, p: Ints, d: Ints, o: In
     return out
 
 
+def _col2im_gather(cols: np.ndarray, c: int, sizes: Ints, k: Ints, s: Ints, p: Ints, d: Ints,
+                   o: Ints) -> np.ndarray:  # fmt: skip
+    """The adjoint of the gathered `_im2col`: columns (N, ..., prod(O)) in the index's order
+    (C, *K, *O) per image, summed into images (N, C, *sizes); padding taps fall into one slot
+    past the last image."""
+    n = cols.shape[0]
+    idx = _stacked_index(c, sizes, k, s, p, d, o, n)
+    out = np.zeros(n * c * math.prod(sizes) + 1, cols.dtype)
+    np.add.at(out, idx, cols.reshape(-1))
+    return out[:-1].reshape((n, c, *sizes))
+
+
+@functools.lru_cache(maxsize=32)
+def _stacked_index(c: int, sizes: Ints, k: Ints, s: Ints, p: Ints, d: Ints, o: Ints,
+                   n: int) -> np.ndarray:  # fmt: skip
+    """`_gather_index` for n images laid end to end, padding at n * C * prod(sizes)."""
+    one = _gather_index(c, sizes, k, s, p, d, o)
+    plane = c * math.prod(sizes)
+    idx = one[None, :] + (np.arange(n) * plane)[:, None]
+    idx[:, one == plane] = n * plane
+    out = idx.reshape(-1)
+    out.flags.writeable = False
+    return out
+
+
 # Per-image column blocks up to this many elements are summed into the image by np.add.at with
 # a cached flat index; larger ones by one strided add per kernel tap. Measured at one thread
 # (numpy 2.4): add.at costs about 0.7 ns an element whatever the layout, a tap's strided add
@@ -262,19 +287,29 @@ def _conv_cols_fwd(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: I
             (m - 1) * si + di * (ki - 1) + 1 + op
             for m, si, di, ki, op in zip(i_sizes, stride, dilation, k, output_padding)
         )
-        # weight (G*Cin/G, Cout/G, *K) -> (G, K*Cout/G, Cin/G): taps outermost in the columns
-        wt = w.reshape(groups, cg, coutg, nk).transpose(0, 3, 2, 1).reshape(groups, nk * coutg, cg)
         per_image = nk * coutg * math.prod(i_sizes)
-        if nd == 2 and stride == (1, 1) and i_sizes[1] < full[1] and per_image > _SCATTER_MAX:
-            out = _col2im_rows(x, wt, groups, coutg, k, dilation, full)
+        if n * groups * per_image <= _GATHER_MAX:
+            # The adjoint of the gathered im2col: the columns (N, G, Cout/G * prod(K), L) from
+            # one product, summed through the same index into the image (no crop, no copy).
+            wm = w.reshape(groups, cg, coutg * nk).transpose(0, 2, 1)
+            cols = np.matmul(wm, x.reshape(n, groups, cg, math.prod(i_sizes)))
+            sizes = tuple(f - 2 * p for f, p in zip(full, padding))
+            out = _col2im_gather(cols, groups * coutg, sizes, k, stride, padding, dilation,
+                                 i_sizes)  # fmt: skip
         else:
-            xm = x.reshape(n, groups, cg, math.prod(i_sizes))
-            cols = np.matmul(wt, xm).reshape((n, groups, *k, coutg, *i_sizes))
-            out = _col2im(cols, full, k, stride, dilation)
-        out = out.reshape((n, groups * coutg, *full))
-        if any(padding):
-            out = _crop(out, padding, tuple(f - 2 * p for f, p in zip(full, padding)))
-        out = np.ascontiguousarray(out)
+            # weight (G*Cin/G, Cout/G, *K) -> (G, K*Cout/G, Cin/G): taps outermost in the columns
+            wt = w.reshape(groups, cg, coutg, nk).transpose(0, 3, 2, 1)
+            wt = wt.reshape(groups, nk * coutg, cg)
+            if nd == 2 and stride == (1, 1) and i_sizes[1] < full[1] and per_image > _SCATTER_MAX:
+                out = _col2im_rows(x, wt, groups, coutg, k, dilation, full)
+            else:
+                xm = x.reshape(n, groups, cg, math.prod(i_sizes))
+                cols = np.matmul(wt, xm).reshape((n, groups, *k, coutg, *i_sizes))
+                out = _col2im(cols, full, k, stride, dilation)
+            out = out.reshape((n, groups * coutg, *full))
+            if any(padding):
+                out = _crop(out, padding, tuple(f - 2 * p for f, p in zip(full, padding)))
+            out = np.ascontiguousarray(out)
     if b is not None:
         out += b.reshape((-1,) + (1,) * nd)
     return out, kept

@@ -481,17 +481,17 @@ def user_line(depth: int = 1) -> Site | None:
     is off.
 
     `depth` is how many frames above the caller the user's frame can be at the nearest (the
-    callers inside dygrad that are always there). Frames are probed one `sys._getframe(k)` at a
-    time: walking `f_back` would build a frame object for every dygrad frame on the way."""
+    callers inside dygrad that are always there). From there the walk follows `f_back`: one
+    attribute read a frame, where probing with `sys._getframe(k)` for each k costs a call and
+    a walk from the top each time (a module's convolution, nine frames deep: 1.49 -> 1.09 us)."""
     if not state.track_source:
         return None
     inside = _inside
-    k = depth
-    while True:
-        try:
-            f = sys._getframe(k)
-        except ValueError:
-            return None
+    try:
+        f: Any = sys._getframe(depth)
+    except ValueError:
+        return None
+    while f is not None:
         code = f.f_code
         # Keyed by id: hashing a code object hashes its bytecode, every time.
         flag = inside.get(id(code))
@@ -506,7 +506,8 @@ def user_line(depth: int = 1) -> Site | None:
             if site is None:
                 site = _sites[key] = Site(code, lasti)
             return site
-        k += 1
+        f = f.f_back
+    return None
 
 
 def quick_site(depth: int) -> Site | None:
