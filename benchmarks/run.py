@@ -301,6 +301,43 @@ def steady_malloc(workload: str, cfg: dict[str, Any]) -> bool:
     return cfg.get("malloc", "steady") == "steady" and workload not in MEMORY_WORKLOADS
 
 
+def workload_rounds(workload: str, cfg: dict[str, Any]) -> int:
+    """How many child processes (rounds) `workload` runs per system: `cfg["rounds"]` for the
+    time-only workloads, one for the memory workloads (their samples take seconds and their
+    peaks do not drift with the machine's load)."""
+    return 1 if workload in MEMORY_WORKLOADS else int(cfg.get("rounds", 1))
+
+
+def pool_rounds(rounds: list[Outcome]) -> Outcome:
+    """One Outcome from a system's rounds: the first that did not succeed, if any; else every
+    round's samples (and metrics' samples) in order, the first round's checks and info, and each
+    round's median in `info["round_medians"]`."""
+    for o in rounds:
+        if o.status != "ok":
+            return o
+    first = rounds[0]
+    if len(rounds) == 1:
+        return first
+    metrics = {
+        name: {
+            "unit": m["unit"],
+            "samples": [v for o in rounds for v in o.metrics[name]["samples"]],
+        }
+        for name, m in first.metrics.items()
+    }
+    info = dict(first.info, round_medians=[o.stats()[0] for o in rounds])
+    return Outcome(
+        workload=first.workload,
+        system=first.system,
+        status="ok",
+        unit=first.unit,
+        samples=[s for o in rounds for s in o.samples],
+        checks=first.checks,
+        info=info,
+        metrics=metrics,
+    )
+
+
 def run_child(workload: str, system: str, cfg: dict[str, Any], timeout: float) -> Outcome:
     """Start one child process for (workload, system) and collect its report."""
     spec = json.dumps({"workload": workload, "system": system, "cfg": cfg})
@@ -594,10 +631,17 @@ def header(results: dict[str, dict[str, Outcome]], cfg: dict[str, Any]) -> str:
     inherited = [f"{k}={os.environ[k]}" for k in STEADY_MALLOC if k in os.environ]
     if inherited:  # the children inherit them, W5/W6 included, and they win over ours
         malloc += f" (set by the caller for every child: {', '.join(inherited)})"
+    rounds = int(cfg.get("rounds", 1))
+    procs = (
+        f"{rounds} processes per (workload, system) taking turns with the other systems', "
+        f"{math.ceil(cfg['samples'] / rounds)} samples each after {cfg['warmup']} warm-up, "
+        "pooled (W5/W6: one process)"
+        if rounds > 1
+        else f"one process per (workload, system), {cfg['samples']} samples after "
+        f"{cfg['warmup']} warm-up"
+    )
     return (
-        f"{cfg['threads']} thread(s) per process, {pin}, one process per (workload, system); "
-        f"{malloc}; "
-        f"{cfg['samples']} samples after {cfg['warmup']} warm-up; median (IQR q1-q3); "
+        f"{cfg['threads']} thread(s) per process, {pin}; {procs}; {malloc}; median (IQR q1-q3); "
         f"python {platform.python_version()}{vs}; BLAS: {blas}"
     )
 
@@ -629,6 +673,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"comma-separated subset ({COMPILED}: W1-W4 with dygrad.compile)",
     )
     p.add_argument("--samples", type=int, help="timed samples per (workload, system)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        help="child processes per (workload, system) of the time-only workloads, run in turn "
+        "with the other systems' and their samples pooled (default 3; 1 with --quick)",
+    )
     p.add_argument("--warmup", type=int, help="untimed warm-up steps")
     p.add_argument("--w1-ops", type=int, default=1000, help="W1 chain length")
     p.add_argument("--w3-batch", type=int, default=128, help="W3 batch size")
@@ -686,6 +736,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.samples is not None and args.samples < 1 or args.warmup is not None and args.warmup < 0:
         p.error("--samples must be at least 1 and --warmup at least 0")
+    if args.rounds is not None and args.rounds < 1:
+        p.error("--rounds must be at least 1")
     return args
 
 
@@ -696,9 +748,11 @@ def main(argv: list[str] | None = None) -> int:
         return child_main(args.child, args.child_out)
     warmup = args.warmup if args.warmup is not None else (2 if args.quick else 10)
     samples = args.samples if args.samples is not None else (5 if args.quick else 100)
+    rounds = args.rounds if args.rounds is not None else (1 if args.quick else 3)
     cfg = {
         "threads": args.threads,
         "malloc": args.malloc,
+        "rounds": rounds,
         "warmup": warmup,
         "samples": samples,
         "w1_ops": args.w1_ops,
@@ -720,13 +774,22 @@ def main(argv: list[str] | None = None) -> int:
     checks: list[dict[str, Any]] = []
     failures: list[str] = []
     for wl in args.workloads:
+        systems = [s for s in args.systems if s in WORKLOAD_SYSTEMS.get(wl, SYSTEMS)]
+        runs: dict[str, list[Outcome]] = {s: [] for s in systems}
+        n_rounds = workload_rounds(wl, cfg)
+        child_cfg = dict(cfg, samples=math.ceil(cfg["samples"] / n_rounds))
+        for r in range(n_rounds):
+            # The systems take turns, in alternating order: a slow spell of this shared machine
+            # falls on all of them rather than on one.
+            for system in systems if r % 2 == 0 else systems[::-1]:
+                if runs[system] and runs[system][-1].status != "ok":
+                    continue  # unavailable or failed: not again
+                rnd = f" (round {r + 1} of {n_rounds})" if n_rounds > 1 else ""
+                print(f"running {wl} on {system}{rnd} ...", file=sys.stderr, flush=True)
+                runs[system].append(run_child(wl, system, child_cfg, args.timeout))
         results[wl] = {}
-        for system in args.systems:
-            if system not in WORKLOAD_SYSTEMS.get(wl, SYSTEMS):
-                continue
-            print(f"running {wl} on {system} ...", file=sys.stderr, flush=True)
-            o = run_child(wl, system, cfg, args.timeout)
-            results[wl][system] = o
+        for system in systems:
+            o = results[wl][system] = pool_rounds(runs[system])
             if o.status == "error":
                 failures.append(f"{wl} on {system} failed: {o.error}")
             elif o.status == "unavailable":

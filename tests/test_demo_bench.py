@@ -397,6 +397,53 @@ def test_bench_malloc_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     assert p.stdout.strip() == str(glibc)
 
 
+def test_bench_rounds_pool_interleaved_processes(tmp_path: Path) -> None:
+    run = _bench_runner()
+    assert run.parse_args([]).rounds is None  # 3, or 1 with --quick (main decides)
+    assert run.parse_args(["--rounds", "2"]).rounds == 2
+    with pytest.raises(SystemExit):
+        run.parse_args(["--rounds", "0"])
+    assert run.workload_rounds("W2", {"rounds": 3}) == 3
+    for memory in ("W5-100k", "W5-1M", "W6", "W6-ckpt"):
+        assert run.workload_rounds(memory, {"rounds": 3}) == 1
+    # Pooling: every round's samples in order, the first round's checks, each round's median; a
+    # round that failed makes the whole system fail.
+    rounds = [
+        run.Outcome("W2", "dygrad", "ok", "us/step", [3.0, 1.0, 2.0], {"first_loss": 1.5},
+                    {"cpus": [1]}, metrics={"m": {"unit": "MiB", "samples": [7.0]}}),
+        run.Outcome("W2", "dygrad", "ok", "us/step", [5.0, 4.0], {"first_loss": 1.5},
+                    {"cpus": [1]}, metrics={"m": {"unit": "MiB", "samples": [8.0]}}),
+    ]  # fmt: skip
+    pooled = run.pool_rounds(rounds)
+    assert pooled.samples == [3.0, 1.0, 2.0, 5.0, 4.0] and pooled.stats()[0] == 3.0
+    assert pooled.info == {"cpus": [1], "round_medians": [2.0, 4.5]}
+    assert pooled.checks == {"first_loss": 1.5}
+    assert pooled.metrics == {"m": {"unit": "MiB", "samples": [7.0, 8.0]}}
+    bad = run.Outcome("W2", "dygrad", "error", error="boom")
+    assert run.pool_rounds([rounds[0], bad]) is bad
+    assert run.pool_rounds(rounds[:1]) is rounds[0]
+    # End to end: two rounds of W1 and W4-seed, the systems in turn.
+    out = tmp_path / "bench.json"
+    p = _run([str(REPO / "benchmarks" / "run.py"), *TINY, "--rounds", "2", "--samples", "3",
+              "--workloads", "W1,W4-seed", "--systems", "dygrad,numpy", "--json", str(out)],
+             timeout=120)  # fmt: skip
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "2 processes per (workload, system) taking turns" in p.stdout
+    order = [ln.split("running ")[1] for ln in p.stderr.splitlines() if ln.startswith("running")]
+    assert order == [
+        "W1 on dygrad (round 1 of 2) ...", "W1 on numpy (round 1 of 2) ...",
+        "W1 on numpy (round 2 of 2) ...", "W1 on dygrad (round 2 of 2) ...",
+        "W4-seed on dygrad (round 1 of 2) ...", "W4-seed on numpy (round 1 of 2) ...",
+        "W4-seed on numpy (round 2 of 2) ...", "W4-seed on dygrad (round 2 of 2) ...",
+    ]  # fmt: skip
+    doc = json.loads(out.read_text())
+    assert doc["config"]["rounds"] == 2
+    for r in doc["results"]:
+        assert r["status"] == "ok" and len(r["samples"]) == 4  # ceil(3 / 2) a round
+        assert len(r["info"]["round_medians"]) == 2
+    assert all(c["ok"] for c in doc["cross_checks"]) and doc["cross_checks"]
+
+
 def test_bench_workload_selection() -> None:
     run = _bench_runner()
     assert run.parse_args([]).workloads == list(WORKLOADS)
