@@ -224,7 +224,7 @@ def op_costs(system: str, repeats: int) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {}
     for label, stmt in OPS:
         if mod is None:
-            stmt = stmt.replace("a.relu()", "np.maximum(a, 0)")
+            stmt = stmt.replace("a.relu()", "np.maximum(a, np.zeros(a.shape, a.dtype))")
         row = []
         for grad in (False, True):
             env = {"np": np, **_op_operands(mod, grad)}

@@ -402,9 +402,17 @@ sigmoid = defop("sigmoid", grad_fn="SigmoidBackward0", dtype=promote_float, shap
                 onnx=lambda ox, x: ox.op("Sigmoid", x),
                 forward=_sigmoid, vjp=(lambda g, out: g * out * (1 - out),),
                 jvp=(lambda t, out: t * out * (1 - out),))  # fmt: skip
+def _relu(x: np.ndarray) -> np.ndarray:
+    # Against an array of zeros rather than the scalar 0: NumPy (2.4) runs maximum of two
+    # contiguous arrays in its vectorized loop and of an array and a scalar in a slow one
+    # (float32: 128x512 20.6 -> 4.6 us, 256x1024 80.9 -> 27.8 us; no slower on small arrays).
+    z = np.zeros(x.shape, x.dtype)
+    return np.maximum(x, z, out=z)
+
+
 relu = defop("relu", grad_fn="ReluBackward0", shape=_same_shape,
              onnx=lambda ox, x: ox.op("Relu", x),
-             forward=lambda x: np.maximum(x, 0, dtype=x.dtype),
+             forward=_relu,
              # g * bool multiplies in one pass on arrays; on tensors the mask is promoted.
              vjp=(lambda g, out: g * (out > 0),),
              jvp=(lambda t, out: t * (out > 0),))  # fmt: skip
