@@ -90,7 +90,7 @@ def _im2col(x: np.ndarray, k: Ints, s: Ints, p: Ints, d: Ints, groups: int,
         o = tuple((m + 2 * pi - di * (ki - 1) - 1) // si + 1
                   for m, ki, si, pi, di in zip(sizes, k, s, p, d))  # fmt: skip
     rows = c // groups * math.prod(k)
-    if n * c * math.prod(k) * math.prod(o) <= _GATHER_MAX:
+    if 0 < n * c * math.prod(k) * math.prod(o) <= _GATHER_MAX:  # (an empty batch: no index)
         idx = _gather_index(c, tuple(sizes), tuple(k), tuple(s), tuple(p), tuple(d), tuple(o))
         flat = x.reshape(n, c * math.prod(sizes))
         if any(p):  # padding reads the zero appended after the image
@@ -288,7 +288,7 @@ def _conv_cols_fwd(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: I
             for m, si, di, ki, op in zip(i_sizes, stride, dilation, k, output_padding)
         )
         per_image = nk * coutg * math.prod(i_sizes)
-        if n * groups * per_image <= _GATHER_MAX:
+        if 0 < n * groups * per_image <= _GATHER_MAX:
             # The adjoint of the gathered im2col: the columns (N, G, Cout/G * prod(K), L) from
             # one product, summed through the same index into the image (no crop, no copy).
             wm = w.reshape(groups, cg, coutg * nk).transpose(0, 2, 1)
