@@ -228,3 +228,22 @@ def test_gradgradcheck(case: Case) -> None:
     elif grads(dygrad, case, "float64")["gs"] is not None:  # PyTorch's needs an output to check
         xs = tuple(_tensors(case, arrays(case, "float64"), grad=True))
         assert lib[1](lambda *a: case.fn(dygrad, *a), xs, eps=EPS, atol=FD_TOL[1], rtol=FD_TOL[0])
+
+
+def test_relu_gradient_at_nan_and_zero_follows_pytorch() -> None:
+    # PyTorch's rule is threshold_backward(g, relu(x), 0): zero where the output is <= 0 (x <= 0,
+    # -0.0 included), the gradient elsewhere: a NaN output passes its gradient on.
+    vals = [float("nan"), -1.0, 0.0, -0.0, 2.0]
+    want = [1.0, 0.0, 0.0, 0.0, 1.0]
+    x = dygrad.tensor(vals, requires_grad=True)
+    (g,) = dygrad.autograd.grad(dygrad.relu(x).sum(), [x], create_graph=True)
+    np.testing.assert_array_equal(g.detach().numpy(), want)
+    x.grad = None
+    dygrad.relu(x).backward(dygrad.ones(5))  # the rule on arrays (no graph of the gradient)
+    np.testing.assert_array_equal(x.grad.numpy(), want)
+    import dygrad.autograd.forward_ad as fwAD
+
+    with fwAD.dual_level():
+        dual = fwAD.make_dual(dygrad.tensor(vals), dygrad.ones(5))
+        tangent = fwAD.unpack_dual(dygrad.relu(dual)).tangent
+    np.testing.assert_array_equal(tangent.numpy(), want)

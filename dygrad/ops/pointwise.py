@@ -413,9 +413,11 @@ def _relu(x: np.ndarray) -> np.ndarray:
 relu = defop("relu", grad_fn="ReluBackward0", shape=_same_shape,
              onnx=lambda ox, x: ox.op("Relu", x),
              forward=_relu,
-             # g * bool multiplies in one pass on arrays; on tensors the mask is promoted.
-             vjp=(lambda g, out: g * (out > 0),),
-             jvp=(lambda t, out: t * (out > 0),))  # fmt: skip
+             # PyTorch's threshold_backward(g, out, 0): zero where out <= 0, g elsewhere (so a
+             # NaN output passes its gradient on). g * bool multiplies in one pass on arrays;
+             # on tensors the mask is promoted.
+             vjp=(lambda g, out: g * ~(out <= 0),),
+             jvp=(lambda t, out: t * ~(out <= 0),))  # fmt: skip
 abs = defop("abs", grad_fn="AbsBackward0", shape=_same_shape,  # noqa: A001
             onnx=lambda ox, x: ox.op("Abs", x),
             forward=lambda x: np.abs(x), vjp=(lambda g, x: g * sign(x),),
