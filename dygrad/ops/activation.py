@@ -25,8 +25,9 @@ def _log_softmax_fwd(x: np.ndarray, dim: int) -> np.ndarray:
     if x.size == 0:
         return x.copy()
     ax = dim if x.ndim else None
-    s = x - np.max(x, axis=ax, keepdims=True)
-    return s - np.log(np.sum(np.exp(s), axis=ax, keepdims=True))
+    s = x - x.max(axis=ax, keepdims=True)
+    s -= np.log(np.exp(s).sum(axis=ax, keepdims=True))  # s is this call's own array
+    return s
 
 
 def _dims(g: Any, dim: int) -> tuple[int, ...]:

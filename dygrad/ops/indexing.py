@@ -4,6 +4,7 @@ that is its transpose, so that gradients of gradients exist."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -301,9 +302,20 @@ def _scatter_zeros_fwd(src: np.ndarray, dim: int, idx: np.ndarray, shape: Any) -
     return z
 
 
+@functools.lru_cache(maxsize=64)
+def _open_mesh(shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    """`np.indices(shape, sparse=True)`, cached (read-only): the index grids of gather and
+    scatter along every dim but the indexed one (building them cost 3 of gather's 4.4 us on a
+    (128, 10) input)."""
+    grids = np.indices(shape, sparse=True)
+    for g in grids:
+        g.flags.writeable = False
+    return tuple(grids)
+
+
 def _scatter_add_into(z: np.ndarray, dim: int, idx: np.ndarray, src: np.ndarray) -> None:
     # np.add.at with the full open-mesh index: repeated indices accumulate.
-    grids = list(np.indices(idx.shape, sparse=True))
+    grids = list(_open_mesh(idx.shape))
     grids[dim] = idx
     np.add.at(z, tuple(grids), src[tuple(slice(0, n) for n in idx.shape)])
 
@@ -334,10 +346,9 @@ def _gather_fwd(x: np.ndarray, dim: int, idx: np.ndarray) -> np.ndarray:
         raise ValueError("bad index")
     if x.ndim == 0:
         return _gather_fwd(x.reshape(1), 0, idx.reshape(1)).reshape(())
-    n = x.shape[dim]
-    if idx.size and (idx.max() >= n or idx.min() < -n):
-        raise IndexError("index out of range")
-    grids = list(np.indices(idx.shape, sparse=True))
+    # An index outside [-n, n) makes the fancy indexing below raise IndexError, which apply
+    # turns into _gather_check's message.
+    grids = list(_open_mesh(idx.shape))
     grids[dim] = idx
     return x[tuple(grids)]
 
@@ -367,7 +378,7 @@ def _scatter_fwd(x: np.ndarray, dim: int, idx: np.ndarray, src: Any) -> np.ndarr
     if x.ndim == 0:
         return _scatter_fwd(x.reshape(1), 0, _lift(idx), _lift(src)).reshape(())
     r = x.copy()
-    grids = list(np.indices(idx.shape, sparse=True))
+    grids = list(_open_mesh(idx.shape))
     grids[dim] = idx
     key = tuple(grids)
     if isinstance(src, np.ndarray) and src.ndim:
