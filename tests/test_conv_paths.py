@@ -91,7 +91,7 @@ IM2COL_CASES = [  # (x shape, kernel, stride, padding, dilation, groups, first O
     ((2, 2, 4, 5, 3), (2, 3, 2), (1, 2, 1), (1, 0, 1), (2, 1, 1), 1, None),
     ((2, 3, 5, 5), (5, 5), (1, 1), (3, 3), (1, 1), 3, None),  # windows of padding only
     ((2, 2, 9, 9), (3, 3), (2, 2), (1, 1), (1, 1), 1, (3, 4)),  # the weight gradient's O
-    ((0, 2, 5, 5), (3, 3), (1, 1), (1, 1), (1, 1), 1, None),  # an empty batch
+    ((0, 2, 5, 5), (3, 3), (1, 1), (1, 1), (1, 1), 1, None),  # empty: both take the copy
 ]
 
 

@@ -247,3 +247,9 @@ def test_relu_gradient_at_nan_and_zero_follows_pytorch() -> None:
         dual = fwAD.make_dual(dygrad.tensor(vals), dygrad.ones(5))
         tangent = fwAD.unpack_dual(dygrad.relu(dual)).tangent
     np.testing.assert_array_equal(tangent.numpy(), want)
+
+
+def test_relu_refuses_bool_like_pytorch() -> None:
+    with pytest.raises(RuntimeError, match="Boolean inputs not supported for relu"):
+        dygrad.relu(dygrad.tensor([True, False]))
+    np.testing.assert_array_equal(dygrad.relu(dygrad.tensor([-2, 3])).numpy(), [0, 3])

@@ -26,8 +26,7 @@ def _log_softmax_fwd(x: np.ndarray, dim: int) -> np.ndarray:
         return x.copy()
     ax = dim if x.ndim else None
     s = x - x.max(axis=ax, keepdims=True)
-    s -= np.log(np.exp(s).sum(axis=ax, keepdims=True))  # s is this call's own array
-    return s
+    return s - np.log(np.exp(s).sum(axis=ax, keepdims=True))
 
 
 def _dims(g: Any, dim: int) -> tuple[int, ...]:

@@ -137,7 +137,7 @@ def _col2im_gather(cols: np.ndarray, c: int, sizes: Ints, k: Ints, s: Ints, p: I
     (C, *K, *O) per image, summed into images (N, C, *sizes); padding taps fall into one slot
     past the last image."""
     n = cols.shape[0]
-    idx = _stacked_index(c, sizes, k, s, p, d, o, n)
+    idx = _stacked_index(c, tuple(sizes), tuple(k), tuple(s), tuple(p), tuple(d), tuple(o), n)
     out = np.zeros(n * c * math.prod(sizes) + 1, cols.dtype)
     np.add.at(out, idx, cols.reshape(-1))
     return out[:-1].reshape((n, c, *sizes))

@@ -302,11 +302,21 @@ def _scatter_zeros_fwd(src: np.ndarray, dim: int, idx: np.ndarray, shape: Any) -
     return z
 
 
-@functools.lru_cache(maxsize=64)
 def _open_mesh(shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
-    """`np.indices(shape, sparse=True)`, cached (read-only): the index grids of gather and
-    scatter along every dim but the indexed one (building them cost 3 of gather's 4.4 us on a
-    (128, 10) input)."""
+    """`np.indices(shape, sparse=True)`: the index grids of gather and scatter along every dim
+    but the indexed one; cached (read-only) for small shapes, where building them cost 3 of
+    gather's 4.4 us on a (128, 10) input. Large ones are built each time (their length is the
+    sum of the dims: a cache of them would hold megabytes per shape)."""
+    if sum(shape) <= _MESH_CACHED:
+        return _cached_mesh(shape)
+    return tuple(np.indices(shape, sparse=True))
+
+
+_MESH_CACHED = 1 << 12
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_mesh(shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
     grids = np.indices(shape, sparse=True)
     for g in grids:
         g.flags.writeable = False

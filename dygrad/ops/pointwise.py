@@ -406,6 +406,8 @@ def _relu(x: np.ndarray) -> np.ndarray:
     # Against an array of zeros rather than the scalar 0: NumPy (2.4) runs maximum of two
     # contiguous arrays in its vectorized loop and of an array and a scalar in a slow one
     # (float32: 128x512 20.6 -> 4.6 us, 256x1024 80.9 -> 27.8 us; no slower on small arrays).
+    if x.dtype.kind == "b":  # maximum of bools would be their logical or
+        raise RuntimeError("Boolean inputs not supported for relu")
     z = np.zeros(x.shape, x.dtype)
     return np.maximum(x, z, out=z)
 
