@@ -253,3 +253,31 @@ def test_relu_refuses_bool_like_pytorch() -> None:
     with pytest.raises(RuntimeError, match="Boolean inputs not supported for relu"):
         dygrad.relu(dygrad.tensor([True, False]))
     np.testing.assert_array_equal(dygrad.relu(dygrad.tensor([-2, 3])).numpy(), [0, 3])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "xshape,tshape", [((3,), ()), ((5, 3), (5,)), ((2, 3, 2, 4), (2, 2, 4)), ((2, 3, 4), (2, 4))]
+)
+def test_nll_without_weights_matches_the_weighted_path(xshape, tshape, dtype, reduction) -> None:
+    # Without class weights and with no target ignored, nll_loss takes a shortcut (no masks,
+    # no weights); with all-one weights it takes the general path: the same numbers.
+    rng = np.random.default_rng(8)
+    xa = rng.standard_normal(xshape).astype(dtype)
+    target = dygrad.tensor(rng.integers(0, 3, tshape))
+    got = []
+    for weight in (None, dygrad.ones(3, dtype=getattr(dygrad, dtype))):
+        x = dygrad.tensor(xa, requires_grad=True)
+        loss = dygrad.nn.functional.cross_entropy(x, target, weight, reduction=reduction)
+        loss.sum().backward()
+        got.append((loss.detach().numpy(), x.grad.numpy()))
+    for a, b in zip(*got):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=0)
+        assert a.dtype == b.dtype == np.dtype(dtype)
+    # And against the definition: minus the log-probability of each target.
+    lp = xa - np.log(np.exp(xa).sum(axis=0 if len(xshape) == 1 else 1, keepdims=True))
+    cax = 0 if len(xshape) == 1 else 1
+    picked = -np.take_along_axis(lp, np.expand_dims(target.numpy(), cax), cax).squeeze(cax)
+    want = {"none": picked, "sum": picked.sum(), "mean": picked.mean()}[reduction]
+    np.testing.assert_allclose(got[0][0], want, rtol=1e-5 if dtype == "float32" else 1e-12)

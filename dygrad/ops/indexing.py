@@ -302,7 +302,7 @@ def _scatter_zeros_fwd(src: np.ndarray, dim: int, idx: np.ndarray, shape: Any) -
     return z
 
 
-def _open_mesh(shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+def open_mesh(shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
     """`np.indices(shape, sparse=True)`: the index grids of gather and scatter along every dim
     but the indexed one; cached (read-only) for small shapes, where building them cost 3 of
     gather's 4.4 us on a (128, 10) input. Large ones are built each time (their length is the
@@ -325,7 +325,7 @@ def _cached_mesh(shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
 
 def _scatter_add_into(z: np.ndarray, dim: int, idx: np.ndarray, src: np.ndarray) -> None:
     # np.add.at with the full open-mesh index: repeated indices accumulate.
-    grids = list(_open_mesh(idx.shape))
+    grids = list(open_mesh(idx.shape))
     grids[dim] = idx
     np.add.at(z, tuple(grids), src[tuple(slice(0, n) for n in idx.shape)])
 
@@ -358,7 +358,7 @@ def _gather_fwd(x: np.ndarray, dim: int, idx: np.ndarray) -> np.ndarray:
         return _gather_fwd(x.reshape(1), 0, idx.reshape(1)).reshape(())
     # An index outside [-n, n) makes the fancy indexing below raise IndexError, which apply
     # turns into _gather_check's message.
-    grids = list(_open_mesh(idx.shape))
+    grids = list(open_mesh(idx.shape))
     grids[dim] = idx
     return x[tuple(grids)]
 
@@ -388,7 +388,7 @@ def _scatter_fwd(x: np.ndarray, dim: int, idx: np.ndarray, src: Any) -> np.ndarr
     if x.ndim == 0:
         return _scatter_fwd(x.reshape(1), 0, _lift(idx), _lift(src)).reshape(())
     r = x.copy()
-    grids = list(_open_mesh(idx.shape))
+    grids = list(open_mesh(idx.shape))
     grids[dim] = idx
     key = tuple(grids)
     if isinstance(src, np.ndarray) and src.ndim:
