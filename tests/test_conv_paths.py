@@ -159,19 +159,6 @@ def test_transposed_convolution_gather_matches_other_paths(case, monkeypatch):
     np.testing.assert_allclose((gathered * y).sum(), (x * direct).sum(), rtol=1e-10)
 
 
-@pytest.mark.parametrize("gather", [0, 1 << 30], ids=["copy", "gather"])
-def test_conv_transpose2d_gradients_through_gathered_columns(gather, monkeypatch):
-    monkeypatch.setattr(C, "_GATHER_MAX", gather)
-    rng = np.random.default_rng(7)
-    x = dygrad.tensor(rng.standard_normal((2, 4, 3, 4)), requires_grad=True)
-    w = dygrad.tensor(rng.standard_normal((4, 2, 3, 2)), requires_grad=True)
-    b = dygrad.tensor(rng.standard_normal(4), requires_grad=True)
-    cfg = dict(stride=(2, 1), padding=(1, 0), output_padding=(1, 0), dilation=(1, 2), groups=2)
-    assert gradcheck(
-        lambda x, w, b: dygrad.nn.functional.conv_transpose2d(x, w, b, **cfg), (x, w, b)
-    )
-
-
 def test_gather_index_is_cached_and_read_only():
     a = C._gather_index(1, (5, 5), (3, 3), (1, 1), (1, 1), (1, 1), (5, 5))
     assert C._gather_index(1, (5, 5), (3, 3), (1, 1), (1, 1), (1, 1), (5, 5)) is a
@@ -180,14 +167,25 @@ def test_gather_index_is_cached_and_read_only():
 
 
 @pytest.mark.parametrize("gather", [0, 1 << 30], ids=["copy", "gather"])
-def test_conv2d_gradients_through_gathered_columns(gather, monkeypatch):
+@pytest.mark.parametrize(
+    "fn,xs,ws,cfg",
+    [
+        ("conv2d", (2, 4, 7, 6), (6, 2, 3, 2),
+         dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2))),
+        ("conv_transpose2d", (2, 4, 3, 4), (4, 2, 3, 2),
+         dict(stride=(2, 1), padding=(1, 0), output_padding=(1, 0), dilation=(1, 2))),
+    ],
+    ids=["conv2d", "conv_transpose2d"],
+)  # fmt: skip
+def test_gradients_through_gathered_columns(fn, xs, ws, cfg, gather, monkeypatch):
     monkeypatch.setattr(C, "_GATHER_MAX", gather)
     rng = np.random.default_rng(5)
-    x = dygrad.tensor(rng.standard_normal((2, 4, 7, 6)), requires_grad=True)
-    w = dygrad.tensor(rng.standard_normal((6, 2, 3, 2)), requires_grad=True)
-    b = dygrad.tensor(rng.standard_normal(6), requires_grad=True)
-    cfg = dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2)
-    assert gradcheck(lambda x, w, b: dygrad.nn.functional.conv2d(x, w, b, **cfg), (x, w, b))
+    x = dygrad.tensor(rng.standard_normal(xs), requires_grad=True)
+    w = dygrad.tensor(rng.standard_normal(ws), requires_grad=True)
+    n_out = ws[0] if fn == "conv2d" else ws[1] * 2
+    b = dygrad.tensor(rng.standard_normal(n_out), requires_grad=True)
+    f = getattr(dygrad.nn.functional, fn)
+    assert gradcheck(lambda x, w, b: f(x, w, b, groups=2, **cfg), (x, w, b))
 
 
 def test_windows_of_noncontiguous_array():
