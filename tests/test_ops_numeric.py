@@ -281,3 +281,56 @@ def test_nll_without_weights_matches_the_weighted_path(xshape, tshape, dtype, re
     picked = -np.take_along_axis(lp, np.expand_dims(target.numpy(), cax), cax).squeeze(cax)
     want = {"none": picked, "sum": picked.sum(), "mean": picked.mean()}[reduction]
     np.testing.assert_allclose(got[0][0], want, rtol=1e-5 if dtype == "float32" else 1e-12)
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a).reshape(-1).view(np.uint8)
+
+
+@pytest.mark.parametrize(
+    "dtype", ["float16", "float32", "float64", "int8", "int32", "int64", "uint16", "uint64"]
+)
+def test_branchless_where_is_np_where_bit_for_bit(dtype) -> None:
+    from dygrad.backend import branchless_where
+
+    rng = np.random.default_rng(9)
+    shape = (70, 90)  # above the size where the bitwise path takes over
+    x = (rng.standard_normal(shape) * 50).astype(dtype)
+    y = (rng.standard_normal(shape) * 50).astype(dtype)
+    if x.dtype.kind == "f":
+        x.ravel()[::7] = np.nan
+        x.ravel()[::11] = -0.0
+        y.ravel()[::5] = -np.inf
+    conds = [x > 0, rng.random(shape) > 0.5, rng.random(90) > 0.5,
+             (rng.random(shape) > 0.5) * np.float32(np.nan), rng.integers(0, 3, shape)]  # fmt: skip
+    pairs = [(x, y), (x, 0), (1.5, y), (x, y[:, :1]), (x[:1], y), (np.float32(2), y), (x, 3)]
+    n = 0
+    for c in conds:
+        for a, b in pairs:
+            try:
+                want = np.where(c, a, b)
+            except TypeError:
+                continue
+            got = branchless_where(c, a, b)
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_array_equal(_bits(got), _bits(want))
+            assert got.flags.c_contiguous and got.flags.writeable
+            n += 1
+    assert n >= 30
+
+
+def test_large_activations_match_their_definitions() -> None:
+    # Arrays large enough for the bitwise select: the same values as the piecewise definitions.
+    rng = np.random.default_rng(10)
+    xa = rng.standard_normal((80, 70)).astype(np.float32)
+    x = dygrad.tensor(xa)
+    F = dygrad.nn.functional
+    np.testing.assert_array_equal(F.leaky_relu(x, 0.1).numpy(), np.where(xa > 0, xa, xa * 0.1))
+    np.testing.assert_array_equal(
+        F.elu(x).numpy(), np.where(xa > 0, xa, np.expm1(np.minimum(xa, 0))).astype(np.float32)
+    )
+    np.testing.assert_array_equal(dygrad.where(x > 0, x, -x).numpy(), np.abs(xa))
+    np.testing.assert_array_equal(x.masked_fill(x < 0, 0.0).numpy(), np.maximum(xa, 0))
+    xg = dygrad.tensor(xa, requires_grad=True)
+    F.leaky_relu(xg, 0.1).sum().backward()
+    np.testing.assert_array_equal(xg.grad.numpy(), np.where(xa > 0, 1.0, 0.1).astype(np.float32))

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import branchless_where
 from .pointwise import broadcast_check, where, zeros_like
 from .registry import defop, shape_of
 
@@ -463,7 +464,7 @@ scatter_add = defop(
 def _masked_fill_fwd(x: np.ndarray, mask: np.ndarray, value: Any) -> np.ndarray:
     if mask.dtype != np.bool_:
         raise TypeError("masked_fill only supports boolean masks")
-    return np.where(mask, np.asarray(value, dtype=x.dtype), x)
+    return branchless_where(mask, np.asarray(value, dtype=x.dtype), x)
 
 
 def _masked_fill_check(x: Any, mask: Any, value: Any) -> None:

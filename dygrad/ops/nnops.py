@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
-from ..backend import generator
+from ..backend import branchless_where, generator
 from .activation import log_softmax as _log_softmax
 from .indexing import index_select, open_mesh
 from .pointwise import abs as _abs
@@ -136,7 +136,7 @@ def _erf_abs(a: np.ndarray) -> np.ndarray:
         for c in _ERF_TAYLOR[-2::-1]:
             s *= a2
             s += c
-        return np.where(a < 0.5, s * a, 1.0 - _erfc_abs(a))
+        return branchless_where(a < 0.5, s * a, 1.0 - _erfc_abs(a))
     out = np.empty_like(a)
     small = a < 2.0
     with np.errstate(invalid="ignore", over="ignore", divide="ignore", under="ignore"):
@@ -156,7 +156,7 @@ def _erf_fwd(x: np.ndarray) -> np.ndarray:
 def _erfc_fwd(x: np.ndarray) -> np.ndarray:
     a = _abs_for_erf(x)
     c = _erfc_abs(a)
-    return np.where(x >= 0, c, 2.0 - c).astype(x.dtype, copy=False)
+    return branchless_where(x >= 0, c, 2.0 - c).astype(x.dtype, copy=False)
 
 
 # Elementwise ops have diagonal Jacobians: one rule, given g or a tangent t, serves both modes.
@@ -206,7 +206,7 @@ def _gelu_fwd(x: np.ndarray, approximate: str) -> np.ndarray:
         return (0.5 * x * (1.0 + np.tanh(inner))).astype(x.dtype, copy=False)
     # x * Phi(x) with Phi(x) = erfc(-x / sqrt 2) / 2: no cancellation for negative x.
     half = 0.5 * _erfc_abs(_abs_for_erf(x) * _SQRT1_2)
-    return (x * np.where(x >= 0, 1.0 - half, half)).astype(x.dtype, copy=False)
+    return (x * branchless_where(x >= 0, 1.0 - half, half)).astype(x.dtype, copy=False)
 
 
 def _gelu_vjp(g: Any, x: Any, approximate: str) -> Any:
@@ -239,7 +239,7 @@ _gelu = defop("gelu", grad_fn="GeluBackward0", dtype=promote_float, shape=_same,
 
 def _elu_fwd(x: np.ndarray, alpha: float, scale: float, input_scale: float) -> np.ndarray:
     neg = np.expm1(np.minimum(x, 0) * input_scale) * (alpha * scale)
-    return np.where(x > 0, x * scale, neg).astype(x.dtype, copy=False)
+    return branchless_where(x > 0, x * scale, neg).astype(x.dtype, copy=False)
 
 
 def _elu_vjp(g: Any, x: Any, alpha: float, scale: float, input_scale: float) -> Any:
@@ -254,7 +254,7 @@ def _elu_result_vjp(g: Any, alpha: float, scale: float, input_scale: float, out:
 
 
 def _leaky_fwd(x: np.ndarray, slope: float) -> np.ndarray:
-    return np.where(x > 0, x, x * slope).astype(x.dtype, copy=False)
+    return branchless_where(x > 0, x, x * slope).astype(x.dtype, copy=False)
 
 
 def _leaky_d(g: Any, x: Any, slope: float) -> Any:
@@ -299,7 +299,8 @@ _silu = defop("silu", grad_fn="SiluBackward0", shape=_same,
 
 def _softplus_fwd(x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
     bx = x * beta
-    return np.where(bx > threshold, x, np.logaddexp(0, bx) / beta).astype(x.dtype, copy=False)
+    r = branchless_where(bx > threshold, x, np.logaddexp(0, bx) / beta)
+    return r.astype(x.dtype, copy=False)
 
 
 def _softplus_d(g: Any, x: Any, beta: float, threshold: float) -> Any:
@@ -1200,7 +1201,7 @@ def _reduced(loss: Any, reduction: str) -> Any:
 
 def _smooth_l1_fwd(x: np.ndarray, y: np.ndarray, reduction: str, beta: float) -> np.ndarray:
     a = np.abs(x - y)
-    loss = np.where(a < beta, 0.5 * a * a / beta, a - 0.5 * beta).astype(a.dtype)
+    loss = branchless_where(a < beta, 0.5 * a * a / beta, a - 0.5 * beta).astype(a.dtype)
     return _reduce(loss, reduction)
 
 
@@ -1247,8 +1248,8 @@ def smooth_l1_loss(
 
 def _huber_fwd(x: np.ndarray, y: np.ndarray, reduction: str, delta: float) -> np.ndarray:
     a = np.abs(x - y)
-    return _reduce(np.where(a < delta, 0.5 * a * a, delta * (a - 0.5 * delta)).astype(a.dtype),
-                   reduction)  # fmt: skip
+    loss = branchless_where(a < delta, 0.5 * a * a, delta * (a - 0.5 * delta))
+    return _reduce(loss.astype(a.dtype), reduction)
 
 
 def _huber_x(g: Any, x: Any, y: Any, reduction: str, delta: float) -> Any:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import dtypes
+from ..backend import branchless_where
 from .registry import Spec, defop, promote, promote_float, shape_of, stand_in
 
 __all__ = [
@@ -564,7 +565,7 @@ def _where_fwd(condition: np.ndarray, x: Any, y: Any) -> np.ndarray:
     if d is not None:
         x = x.astype(d) if type(x) is np.ndarray else np.asarray(x, d)
         y = y.astype(d) if type(y) is np.ndarray else np.asarray(y, d)
-    return np.where(condition, x, y)
+    return branchless_where(condition, x, y)
 
 
 def _where_check(condition: Any, x: Any, y: Any) -> None:
