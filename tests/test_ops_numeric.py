@@ -331,6 +331,12 @@ def test_large_activations_match_their_definitions() -> None:
     )
     np.testing.assert_array_equal(dygrad.where(x > 0, x, -x).numpy(), np.abs(xa))
     np.testing.assert_array_equal(x.masked_fill(x < 0, 0.0).numpy(), np.maximum(xa, 0))
+    # clamp with one bound (an infinite other bound inside): NaN stays NaN, as in PyTorch.
+    xn = xa.copy()
+    xn[::7, ::3] = np.nan
+    t = dygrad.tensor(xn)
+    np.testing.assert_array_equal(t.clamp(min=0.5).numpy(), np.maximum(xn, np.float32(0.5)))
+    np.testing.assert_array_equal(t.clamp(max=-0.5).numpy(), np.minimum(xn, np.float32(-0.5)))
     xg = dygrad.tensor(xa, requires_grad=True)
     F.leaky_relu(xg, 0.1).sum().backward()
     np.testing.assert_array_equal(xg.grad.numpy(), np.where(xa > 0, 1.0, 0.1).astype(np.float32))

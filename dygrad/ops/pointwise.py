@@ -492,6 +492,11 @@ def _clamp_fwd(x: np.ndarray, lo: Any, hi: Any) -> np.ndarray:
         d = np.dtype(np.int64)  # a bool tensor with integer bounds: int64, as for bool + 1
     if d is not None:
         x = np.asarray(x, d)
+    if x.dtype.kind == "f":
+        # An infinite bound rather than None: NumPy (2.4) runs clip with both bounds in its
+        # vectorized loop and with one in a slow one (128x512 float32: 21.8 -> 6.8 us).
+        lo = -np.inf if lo is None else lo
+        hi = np.inf if hi is None else hi
     return np.clip(x, lo, hi).astype(x.dtype, copy=False)
 
 
