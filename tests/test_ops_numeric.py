@@ -6,6 +6,7 @@ tensors (create_graph=True)."""
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -331,6 +332,14 @@ def test_large_activations_match_their_definitions() -> None:
     )
     np.testing.assert_array_equal(dygrad.where(x > 0, x, -x).numpy(), np.abs(xa))
     np.testing.assert_array_equal(x.masked_fill(x < 0, 0.0).numpy(), np.maximum(xa, 0))
+    # softplus: PyTorch's formula below the threshold, x above it, no overflow warning.
+    xs = xa * 30
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = F.softplus(dygrad.tensor(xs), 2.0, 20.0).numpy()
+    with np.errstate(over="ignore"):
+        want = np.where(xs * 2 > 20, xs, np.log1p(np.exp(xs * 2)) / 2).astype(np.float32)
+    np.testing.assert_array_equal(got, want)
     # clamp with one bound (an infinite other bound inside): NaN stays NaN, as in PyTorch.
     xn = xa.copy()
     xn[::7, ::3] = np.nan

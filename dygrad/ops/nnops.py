@@ -299,8 +299,11 @@ _silu = defop("silu", grad_fn="SiluBackward0", shape=_same,
 
 def _softplus_fwd(x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
     bx = x * beta
-    r = branchless_where(bx > threshold, x, np.logaddexp(0, bx) / beta)
-    return r.astype(x.dtype, copy=False)
+    # PyTorch's own formula, log1p(exp(beta x)) / beta below the threshold: vectorized, where
+    # np.logaddexp's loop is not (128x512 float32: 1116 -> 62 us). Clipped at the threshold
+    # first, so that exp does not overflow where x itself is taken.
+    soft = np.log1p(np.exp(np.clip(bx, -np.inf, threshold))) / beta
+    return branchless_where(bx > threshold, x, soft).astype(x.dtype, copy=False)
 
 
 def _softplus_d(g: Any, x: Any, beta: float, threshold: float) -> Any:
