@@ -349,3 +349,24 @@ def test_large_activations_match_their_definitions() -> None:
     xg = dygrad.tensor(xa, requires_grad=True)
     F.leaky_relu(xg, 0.1).sum().backward()
     np.testing.assert_array_equal(xg.grad.numpy(), np.where(xa > 0, 1.0, 0.1).astype(np.float32))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_pow_special_exponents_are_pytorchs_products(dtype) -> None:
+    # PyTorch computes these scalar powers as products and roots (bit for bit what follows);
+    # so does dygrad, and the rules use the same forms.
+    rng = np.random.default_rng(11)
+    xa = rng.standard_normal((60, 70)).astype(dtype)
+    pa = np.abs(xa) + 0.5
+    x, p = dygrad.tensor(xa), dygrad.tensor(pa)
+    for e, want in [(2, xa * xa), (3, xa * xa * xa), (-1, 1 / xa), (-2, 1 / (xa * xa))]:
+        np.testing.assert_array_equal((x**e).numpy(), want)
+    np.testing.assert_array_equal((p**0.5).numpy(), np.sqrt(pa))
+    np.testing.assert_array_equal((p**-0.5).numpy(), 1 / np.sqrt(pa))
+    for e in (3, 4, -1, -2, 0.5, -0.5, 2.5):
+        pg = dygrad.tensor(pa, requires_grad=True)
+        (pg**e).sum().backward()
+        rtol = 1e-6 if dtype == "float32" else 1e-14
+        np.testing.assert_allclose(pg.grad.numpy(), e * pa ** (e - 1), rtol=rtol)
+        small = dygrad.tensor(pa[:3, :4].astype(np.float64), requires_grad=True)
+        assert dygrad.autograd.gradcheck(lambda t, e=e: t**e, (small,))

@@ -143,16 +143,36 @@ neg = defop("neg", grad_fn="NegBackward0", forward=lambda x: -x, vjp=(lambda g: 
             jvp=(lambda t: -t,), shape=_same_shape)  # fmt: skip
 
 
+def _pow_fwd(x: Any, y: Any) -> Any:
+    # PyTorch's kernel for a floating tensor to a scalar power computes these exponents as
+    # products, square and reciprocal roots; so does this, bit for bit with PyTorch, where
+    # NumPy's power takes a slow loop (128x512 float32: x**3 3030 -> 9 us, x**2.5 stays 489).
+    if type(x) is np.ndarray and x.dtype.kind == "f" and type(y) in (int, float):
+        if y == 2:
+            return x * x
+        if y == 3:
+            return x * x * x
+        if y == -1:
+            return 1 / x
+        if y == -2:
+            return 1 / (x * x)
+        if y == 0.5:
+            return np.sqrt(x)
+        if y == -0.5:
+            return 1 / np.sqrt(x)
+    return x**y
+
+
 def _pow_x(g: Any, x: Any, y: Any) -> Any:
     if isinstance(y, int | float) and y == 0:
         return g * 0
-    return g * y * x ** (y - 1)
+    return g * y * (_pow_fwd(x, y - 1) if type(x) is np.ndarray else x ** (y - 1))
 
 
 pow = defop(  # noqa: A001 - PyTorch's name
     "pow", grad_fn="PowBackward0", dtype=promote, shape=_same_shape,
     onnx=lambda ox, x, y: ox.op("Pow", x, y),
-    forward=lambda x, y: x**y,
+    forward=_pow_fwd,
     vjp=(_pow_x, None),
     jvp=(_pow_x, None),
 )  # fmt: skip
