@@ -340,6 +340,15 @@ def test_large_activations_match_their_definitions() -> None:
     with np.errstate(over="ignore"):
         want = np.where(xs * 2 > 20, xs, np.log1p(np.exp(xs * 2)) / 2).astype(np.float32)
     np.testing.assert_array_equal(got, want)
+    # logsigmoid and BCE with logits through min(x, 0) - log1p(exp(-|x|)), PyTorch's formula.
+    ref = -np.logaddexp(0, -xs.astype(np.float64))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = F.logsigmoid(dygrad.tensor(xs)).numpy()
+    np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-30)
+    tgt = (xa > 0.3).astype(np.float32)
+    bce = F.binary_cross_entropy_with_logits(dygrad.tensor(xs), dygrad.tensor(tgt)).item()
+    np.testing.assert_allclose(bce, np.mean((1 - tgt) * xs - ref), rtol=1e-5)
     # clamp with one bound (an infinite other bound inside): NaN stays NaN, as in PyTorch.
     xn = xa.copy()
     xn[::7, ::3] = np.nan

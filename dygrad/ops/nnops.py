@@ -335,10 +335,17 @@ _hardtanh = defop(
     forward=lambda x, lo, hi: np.clip(x, lo, hi).astype(x.dtype, copy=False),
     vjp=(_hardtanh_d,), jvp=(_hardtanh_d,),
 )  # fmt: skip
+def _log_sigmoid(x: np.ndarray) -> np.ndarray:
+    # PyTorch's formula, min(x, 0) - log1p(exp(-|x|)): vectorized, where np.logaddexp(0, -x)
+    # takes a slow loop (128x512 float32 about 18x slower); min as clip with two bounds (the
+    # vectorized clip).
+    return np.clip(x, -np.inf, 0) - np.log1p(np.exp(-np.abs(x)))
+
+
 _logsigmoid = defop(
     "logsigmoid", grad_fn="LogSigmoidBackward0", shape=_same,
     onnx=lambda ox, x: ox.op("Neg", ox.op("Softplus", ox.op("Neg", x))),
-    forward=lambda x: -np.logaddexp(0, -x).astype(x.dtype, copy=False),
+    forward=lambda x: _log_sigmoid(x).astype(x.dtype, copy=False),
     vjp=(_logsigmoid_d,), jvp=(_logsigmoid_d,),
 )  # fmt: skip
 
@@ -1377,7 +1384,7 @@ def binary_cross_entropy(
 
 
 def _bcel_fwd(x: np.ndarray, y: np.ndarray, weight: Any, pos_weight: Any, reduction: str) -> Any:
-    ls = -np.logaddexp(0, -x)  # log sigmoid(x)
+    ls = _log_sigmoid(x)
     lw = 1.0 if pos_weight is None else (pos_weight - 1) * y + 1
     loss = (1 - y) * x - lw * ls
     if weight is not None:
