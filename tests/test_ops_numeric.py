@@ -379,3 +379,19 @@ def test_pow_special_exponents_are_pytorchs_products(dtype) -> None:
         np.testing.assert_allclose(pg.grad.numpy(), e * pa ** (e - 1), rtol=rtol)
         small = dygrad.tensor(pa[:3, :4].astype(np.float64), requires_grad=True)
         assert dygrad.autograd.gradcheck(lambda t, e=e: t**e, (small,))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_leaky_relu_is_its_select_bit_for_bit(dtype) -> None:
+    # The forward takes max/min of x and slope * x for positive slopes: the same bits as
+    # where(x > 0, x, slope * x), signed zeros, infinities, NaN and overflow included.
+    rng = np.random.default_rng(12)
+    xa = rng.standard_normal(5000).astype(dtype)
+    big = {"float16": 6e4, "float32": 3e38, "float64": 1e300}[dtype]
+    for step, v in ((7, np.nan), (11, -0.0), (13, 0.0), (17, np.inf), (19, -np.inf), (23, big)):
+        xa[::step] = v
+    for slope in (0.01, 0.2, 1.0, 1.5, 3.0, -0.5, 0.0, -2.0, 1e-30):
+        with np.errstate(over="ignore", invalid="ignore"):
+            want = np.where(xa > 0, xa, xa * slope).astype(dtype)
+            got = dygrad.nn.functional.leaky_relu(dygrad.tensor(xa), slope).numpy()
+        np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))

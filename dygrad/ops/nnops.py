@@ -254,7 +254,14 @@ def _elu_result_vjp(g: Any, alpha: float, scale: float, input_scale: float, out:
 
 
 def _leaky_fwd(x: np.ndarray, slope: float) -> np.ndarray:
-    return branchless_where(x > 0, x, x * slope).astype(x.dtype, copy=False)
+    # x where x > 0, else slope * x. For a positive slope that is the larger of the two (slope
+    # <= 1) or the smaller (slope > 1), signed zeros, infinities and NaN included: two passes
+    # instead of four. Zero or negative slopes (0 * inf, the sign of zero) take the select.
+    sx = np.asarray(x * slope)  # (an array for 0-d x too: it is written into)
+    if x.dtype.kind == "f" and x.dtype.type(slope) > 0:  # (the slope as x's dtype holds it)
+        pick = np.maximum if slope <= 1 else np.minimum
+        return pick(x, sx, out=sx).astype(x.dtype, copy=False)
+    return branchless_where(x > 0, x, sx).astype(x.dtype, copy=False)
 
 
 def _leaky_d(g: Any, x: Any, slope: float) -> Any:
