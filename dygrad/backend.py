@@ -93,12 +93,16 @@ def branchless_where(cond: Any, x: Any, y: Any) -> np.ndarray:
     c = np.asarray(cond)
     if c.dtype != np.bool_:
         c = c != 0  # np.where's truth: nonzero (NaN included)
+    try:
+        xa, ya = np.asarray(x, dt), np.asarray(y, dt)
+    except OverflowError:  # a Python int outside dt: np.where's own conversion (it wraps)
+        return np.where(cond, x, y)
     m = np.empty(shape, it)  # C order, as np.where's result
     np.copyto(m, c, casting="unsafe")  # 0 or 1
     np.negative(m, out=m)  # 0 or all ones
-    r = np.bitwise_and(np.broadcast_to(np.asarray(x, dt), shape).view(it), m, order="C")
+    r = np.bitwise_and(np.broadcast_to(xa, shape).view(it), m, order="C")
     np.invert(m, out=m)
-    np.bitwise_and(np.broadcast_to(np.asarray(y, dt), shape).view(it), m, out=m)
+    np.bitwise_and(np.broadcast_to(ya, shape).view(it), m, out=m)
     np.bitwise_or(r, m, out=r)
     return r.view(dt)
 

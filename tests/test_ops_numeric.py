@@ -395,3 +395,41 @@ def test_leaky_relu_is_its_select_bit_for_bit(dtype) -> None:
             want = np.where(xa > 0, xa, xa * slope).astype(dtype)
             got = dygrad.nn.functional.leaky_relu(dygrad.tensor(xa), slope).numpy()
         np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+
+
+def test_half_precision_softplus_logsigmoid_pow() -> None:
+    # float16 is computed in float32 and rounded once (PyTorch's way): softplus below its
+    # threshold does not overflow where float16's exp would (from 11.1 on), and results are the
+    # exact value rounded to float16 (within one float16 ulp).
+    x16 = np.array([-20, -11.2, -1, 0, 0.377, 11.0, 11.2, 12, 15, 19.9, 25], np.float16)
+    x64 = x16.astype(np.float64)
+    F = dygrad.nn.functional
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sp = F.softplus(dygrad.tensor(x16)).numpy()
+        ls = F.logsigmoid(dygrad.tensor(x16)).numpy()
+    want_sp = np.where(x64 > 20, x64, np.log1p(np.exp(np.minimum(x64, 20))))
+    want_ls = -np.logaddexp(0, -x64)
+    for got, want in ((sp, want_sp), (ls, want_ls)):
+        assert got.dtype == np.float16 and np.all(np.isfinite(got))
+        np.testing.assert_allclose(got, want, rtol=2 ** -10, atol=1e-7)
+    # Half-precision powers go through NumPy's power, as PyTorch's go through pow.
+    p16 = np.abs(x16) + np.float16(0.5)
+    for e in (3, -2, 0.5, -0.5):
+        np.testing.assert_array_equal((dygrad.tensor(p16) ** e).numpy(), p16**e)
+
+
+def test_branchless_where_keeps_np_where_for_out_of_range_python_ints() -> None:
+    from dygrad.backend import branchless_where
+
+    c = np.arange(5000) % 3 == 0
+    a = np.zeros(5000, np.int16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            want = np.where(c, a, 70000)
+        except OverflowError:
+            pytest.skip("this NumPy refuses the value itself")
+        got = branchless_where(c, a, 70000)
+    np.testing.assert_array_equal(got, want)
+    assert got.dtype == want.dtype

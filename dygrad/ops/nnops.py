@@ -305,12 +305,20 @@ _silu = defop("silu", grad_fn="SiluBackward0", shape=_same,
 
 
 def _softplus_fwd(x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
-    bx = x * beta
     # PyTorch's own formula, log1p(exp(beta x)) / beta below the threshold: vectorized, where
     # np.logaddexp's loop is not (128x512 float32: 1116 -> 62 us). Clipped at the threshold
-    # first, so that exp does not overflow where x itself is taken.
+    # first, so that exp does not overflow where x itself is taken; float16 computed in
+    # float32, as PyTorch does (its exp overflows from 11.1 on).
+    xc = _in_float32(x)
+    bx = xc * beta
     soft = np.log1p(np.exp(np.clip(bx, -np.inf, threshold))) / beta
-    return branchless_where(bx > threshold, x, soft).astype(x.dtype, copy=False)
+    return branchless_where(bx > threshold, xc, soft).astype(x.dtype, copy=False)
+
+
+def _in_float32(x: np.ndarray) -> np.ndarray:
+    # Half-precision inputs computed in float32 and rounded once at the end, as PyTorch's
+    # kernels do.
+    return x.astype(np.float32) if x.dtype == np.float16 else x
 
 
 def _softplus_d(g: Any, x: Any, beta: float, threshold: float) -> Any:
@@ -345,7 +353,8 @@ _hardtanh = defop(
 def _log_sigmoid(x: np.ndarray) -> np.ndarray:
     # PyTorch's formula, min(x, 0) - log1p(exp(-|x|)): vectorized, where np.logaddexp(0, -x)
     # takes a slow loop (128x512 float32 about 18x slower); min as clip with two bounds (the
-    # vectorized clip).
+    # vectorized clip); float16 in float32.
+    x = _in_float32(x)
     return np.clip(x, -np.inf, 0) - np.log1p(np.exp(-np.abs(x)))
 
 

@@ -144,10 +144,12 @@ neg = defop("neg", grad_fn="NegBackward0", forward=lambda x: -x, vjp=(lambda g: 
 
 
 def _pow_fwd(x: Any, y: Any) -> Any:
-    # PyTorch's kernel for a floating tensor to a scalar power computes these exponents as
-    # products, square and reciprocal roots; so does this, bit for bit with PyTorch, where
+    # PyTorch's kernel for a float32/float64 tensor to a scalar power computes these exponents
+    # as products, square and reciprocal roots; so does this, bit for bit with PyTorch, where
     # NumPy's power takes a slow loop (128x512 float32: x**3 3030 -> 9 us, x**2.5 stays 489).
-    if type(x) is np.ndarray and x.dtype.kind == "f" and type(y) in (int, float):
+    # Half precision goes through pow in PyTorch too.
+    fast = type(x) is np.ndarray and x.dtype.kind == "f" and x.itemsize >= 4
+    if fast and type(y) in (int, float):
         if y == 2:
             return x * x
         if y == 3:
