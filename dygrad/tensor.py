@@ -772,7 +772,6 @@ class Tensor:
             return other.pow(self)
         return apply(P.rpow, self, other)
 
-
     def __rmatmul__(self, other: Any) -> Tensor:
         return tensor(other).matmul(self)
 

@@ -324,11 +324,15 @@ def _cached_mesh(shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
     return tuple(grids)
 
 
+def _along(dim: int, idx: np.ndarray) -> tuple[np.ndarray, ...]:
+    # The fancy index of gather and scatter: idx along dim, the open mesh of its shape elsewhere.
+    mesh = open_mesh(idx.shape)
+    return (*mesh[:dim], idx, *mesh[dim + 1 :])
+
+
 def _scatter_add_into(z: np.ndarray, dim: int, idx: np.ndarray, src: np.ndarray) -> None:
     # np.add.at with the full open-mesh index: repeated indices accumulate.
-    grids = list(open_mesh(idx.shape))
-    grids[dim] = idx
-    np.add.at(z, tuple(grids), src[tuple(slice(0, n) for n in idx.shape)])
+    np.add.at(z, _along(dim, idx), src[tuple(slice(0, n) for n in idx.shape)])
 
 
 scatter_zeros = defop(
@@ -359,9 +363,7 @@ def _gather_fwd(x: np.ndarray, dim: int, idx: np.ndarray) -> np.ndarray:
         return _gather_fwd(x.reshape(1), 0, idx.reshape(1)).reshape(())
     # An index outside [-n, n) makes the fancy indexing below raise IndexError, which apply
     # turns into _gather_check's message.
-    grids = list(open_mesh(idx.shape))
-    grids[dim] = idx
-    return x[tuple(grids)]
+    return x[_along(dim, idx)]
 
 
 def _gather_shape(x: tuple[int, ...], dim: int, idx: Any) -> tuple[int, ...]:
@@ -389,9 +391,7 @@ def _scatter_fwd(x: np.ndarray, dim: int, idx: np.ndarray, src: Any) -> np.ndarr
     if x.ndim == 0:
         return _scatter_fwd(x.reshape(1), 0, _lift(idx), _lift(src)).reshape(())
     r = x.copy()
-    grids = list(open_mesh(idx.shape))
-    grids[dim] = idx
-    key = tuple(grids)
+    key = _along(dim, idx)
     if isinstance(src, np.ndarray) and src.ndim:
         r[key] = src[tuple(slice(0, n) for n in idx.shape)]
     else:
