@@ -41,6 +41,19 @@ def test_inplace_error_names_saving_op_and_inplace_op_with_lines() -> None:
     assert f"modified in place by add_ at {changed}" in msg
 
 
+def test_inplace_error_names_a_no_grad_inplace_call() -> None:
+    # Nothing is recorded under no_grad: the in-place write still notes the user's line.
+    a = dygrad.ones(3, requires_grad=True)
+    b = a * 2
+    c = b * b
+    with dygrad.no_grad():
+        changed = _line(1)
+        b.mul_(3)
+    with pytest.raises(RuntimeError) as err:
+        c.sum().backward()
+    assert f"modified in place by mul_ at {changed}" in str(err.value)
+
+
 def test_inplace_error_names_the_optimizer_step() -> None:
     dygrad.manual_seed(0)
     model = nn.Linear(3, 2)

@@ -435,6 +435,7 @@ def _no_bool(kernel: str, error: type[Exception] = NotImplementedError,
         if getattr(vals[0], "dtype", None) == np.bool_:
             raise error(text)
 
+    rule.float_noop = True  # type: ignore[attr-defined]  # dispatch may skip it for floats
     return rule
 
 
@@ -452,10 +453,10 @@ relu = defop("relu", grad_fn="ReluBackward0", shape=_same_shape,
              onnx=lambda ox, x: ox.op("Relu", x),
              forward=_relu,
              # PyTorch's threshold_backward(g, out, 0): zero where out <= 0, g elsewhere (so a
-             # NaN output passes its gradient on). g * bool multiplies in one pass on arrays;
-             # on tensors the mask is promoted.
-             vjp=(lambda g, out: g * ~(out <= 0),),
-             jvp=(lambda t, out: t * ~(out <= 0),))  # fmt: skip
+             # NaN output passes its gradient on); out is never negative, so that is out != 0.
+             # g * bool multiplies in one pass on arrays; on tensors the mask is promoted.
+             vjp=(lambda g, out: g * (out != 0),),
+             jvp=(lambda t, out: t * (out != 0),))  # fmt: skip
 abs = defop("abs", grad_fn="AbsBackward0", shape=_same_shape,  # noqa: A001
             onnx=lambda ox, x: ox.op("Abs", x),
             forward=lambda x: np.abs(x), vjp=(lambda g, x: g * sign(x),),

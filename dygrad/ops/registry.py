@@ -608,6 +608,7 @@ class Op:
         "onnx",
         "aux",
         "aux_users",
+        "inplace_name",
     )
     name: str
     grad_fn: str  # the name of its node class, as PyTorch shows it
@@ -653,6 +654,7 @@ class Op:
     # parameters, for the rules of `aux_users` (the inputs whose rules name `aux`).
     aux: bool
     aux_users: tuple[int, ...]
+    inplace_name: str  # the in-place method's name, as the in-place notes record it
 
     def __init__(self, **kw: Any) -> None:
         for k, v in kw.items():
@@ -798,7 +800,11 @@ def defop(
         differentiable=any(r is not None for r in vjps),
         broadcasting=broadcasting,
         dtype_rule=dtype,
-        std_promote=dtype is promote or dtype is promote_float,
+        # Same-dtype floating inputs (with Python numbers) need no promotion, and rules marked
+        # `float_noop` do nothing for them: dispatch skips these rules then.
+        std_promote=dtype is promote
+        or dtype is promote_float
+        or getattr(dtype, "float_noop", False),
         shape=shape,
         n_outputs=n_outputs,
         differentiable_outputs=differentiable_outputs,
@@ -811,6 +817,7 @@ def defop(
         onnx=onnx,
         aux=aux,
         aux_users=aux_users,
+        inplace_name=name + "_",
     )
     op.node_cls = type(grad_fn, (base,), {"__slots__": (), "op": op})
     REGISTRY[name] = op
@@ -1339,44 +1346,11 @@ def _apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
             )
         # If a rule needs the target's old value, keep a copy: the target's memory is overwritten.
         args = (target._snapshot(copy=op.keep[0]), *rest)
+    elif op.inplace is not None:
+        return _write_inplace(op, target, td, rest)
     else:
         args = (target, *rest)
     vals = [a._data if isinstance(a, T) else a for a in args]
-    if not record and op.inplace is not None:
-        # Fast path (optimizer steps): write into the target with no temporaries. Same-dtype
-        # floating operands and Python numbers need no promotion check.
-        tdt = td.dtype
-        simple = tdt.kind == "f"
-        for v in vals[: op.n_in]:
-            if (
-                not (type(v) is _ndarray and v.dtype is tdt)
-                and type(v) is not float
-                and (type(v) is not int)
-            ):
-                simple = False
-                break
-        if not simple:
-            ins = vals[: op.n_in]
-            d = op.dtype_rule(ins) if op.dtype_rule is not None else None
-            rd = (
-                dtypes.from_numpy_dtype(d)
-                if d is not None
-                else dtypes.result_type(*[_Meta(v) if type(v) is _ndarray else v for v in ins])
-            )
-            if rd.np != tdt and not dtypes.can_cast(rd, tdt):
-                _cast_error(rd.np, tdt)
-        try:
-            op.inplace(*vals)
-        except ValueError:
-            shape = np.broadcast_shapes(*[np.shape(v) for v in vals[: op.n_in]])
-            raise RuntimeError(
-                f"output with shape {list(td.shape)} doesn't match the broadcast shape "
-                f"{list(shape)}"
-            ) from None
-        target._vc[0] += 1
-        if state.track_source:
-            note_inplace(target._vc, op.name + "_", 3)  # from apply_inplace's caller on
-        return target
     d = op.dtype_rule(vals[: op.n_in]) if op.dtype_rule is not None else None
     if d is not None:
         vals = [v.astype(d) if type(v) is _ndarray and v.dtype != d else v for v in vals]
@@ -1399,7 +1373,7 @@ def _apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
     np.copyto(td, out, casting="unsafe")
     target._vc[0] += 1
     if state.track_source:
-        note_inplace(target._vc, op.name + "_", 3)
+        note_inplace(target._vc, op.inplace_name, 3)
     if record:
         target.grad_fn = node
         target._out_nr = 0
@@ -1410,6 +1384,53 @@ def _apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
                 saved.out_box, saved.out_ver = target._vc, target._vc[0]
             else:
                 node._out = (td, target._vc, target._vc[0])
+    return target
+
+
+def _write_inplace(op: Op, target: Any, td: np.ndarray, rest: tuple[Any, ...]) -> Any:
+    """`_apply_inplace` when nothing is recorded and the op has an in-place kernel (optimizer
+    steps): checked, then written into the target's memory with no temporaries."""
+    T = _T
+    write = op.inplace
+    assert write is not None  # the caller's condition
+    vals = [td]
+    for a in rest:
+        vals.append(a._data if isinstance(a, T) else a)
+    # Same-dtype floating operands and Python numbers need no promotion check.
+    tdt = td.dtype
+    simple = tdt.kind == "f"
+    if simple:
+        for i in range(1, op.n_in):
+            v = vals[i]
+            if (
+                not (type(v) is _ndarray and v.dtype is tdt)
+                and type(v) is not float
+                and (type(v) is not int)
+            ):
+                simple = False
+                break
+    if not simple:
+        ins = vals[: op.n_in]
+        d = op.dtype_rule(ins) if op.dtype_rule is not None else None
+        rd = (
+            dtypes.from_numpy_dtype(d)
+            if d is not None
+            else dtypes.result_type(*[_Meta(v) if type(v) is _ndarray else v for v in ins])
+        )
+        if rd.np != tdt and not dtypes.can_cast(rd, tdt):
+            _cast_error(rd.np, tdt)
+    try:
+        write(*vals)
+    except ValueError:
+        shape = np.broadcast_shapes(*[np.shape(v) for v in vals[: op.n_in]])
+        raise RuntimeError(
+            f"output with shape {list(td.shape)} doesn't match the broadcast shape {list(shape)}"
+        ) from None
+    target._vc[0] += 1
+    if state.track_source:
+        # The user's line: right above the tensor method when the user called it (one probe),
+        # else found by walking out of dygrad (an optimizer's step).
+        note_inplace(target._vc, op.inplace_name, site=quick_site(4) or user_line(5))
     return target
 
 
