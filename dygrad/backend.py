@@ -1,6 +1,7 @@
-"""The array namespace every op computes with (NumPy), the random generator, and two array
-helpers: the reduction of a broadcast gradient back to an input's shape, and an elementwise
-select (np.where) that does not branch per element."""
+"""The array namespace every op computes with (NumPy), the random generator, and array helpers
+where NumPy's own call is slow: the reduction of a broadcast gradient back to an input's shape,
+an elementwise select (np.where) that does not branch per element, and the maximum or minimum
+over a short last axis."""
 
 from __future__ import annotations
 
@@ -109,3 +110,30 @@ def branchless_where(cond: Any, x: Any, y: Any) -> np.ndarray:
 
 _SELECT_MIN = 4096
 _UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def extreme(x: np.ndarray, axis: Any, keepdims: bool, which: np.ufunc) -> np.ndarray:
+    """`which.reduce(x, axis, keepdims=keepdims)` for `which` np.maximum or np.minimum.
+
+    NumPy reduces along a C-contiguous array's last axis one row at a time, about 30 ns a row
+    whatever its length: the maximum over 10 classes of 1024 rows takes 39 us, where the same
+    numbers as columns (a transposed copy) reduce elementwise in 3.7. A short last axis of many
+    rows goes that way; the result is the same (a maximum does not depend on order).
+
+    >>> extreme(np.array([[1.0, 3.0], [4.0, 2.0]] * 40), -1, False, np.maximum)[:2].tolist()
+    [3.0, 4.0]
+    """
+    shape = x.shape
+    nd = len(shape)
+    if nd >= 2 and (axis == -1 or axis == nd - 1 or axis == (nd - 1,) or axis == (-1,)):
+        n = shape[-1]
+        rows = x.size // n if n else 0
+        if 2 <= n <= _SHORT_AXIS and rows >= _MANY_ROWS and x.flags.c_contiguous:
+            r = which.reduce(x.reshape(rows, n).T.copy(), axis=0)
+            return r.reshape(shape[:-1] + (1,) if keepdims else shape[:-1])
+    return which.reduce(x, axis=axis, keepdims=keepdims)
+
+
+# Measured (float32): the transposed copy wins from 64 rows for last axes up to 64 long.
+_SHORT_AXIS = 64
+_MANY_ROWS = 64

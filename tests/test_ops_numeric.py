@@ -433,3 +433,40 @@ def test_branchless_where_keeps_np_where_for_out_of_range_python_ints() -> None:
         got = branchless_where(c, a, 70000)
     np.testing.assert_array_equal(got, want)
     assert got.dtype == want.dtype
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int64, np.int8])
+@pytest.mark.parametrize("shape", [(128, 10), (64, 2), (4, 80, 7), (8, 10), (128, 100), (300,)])
+@pytest.mark.parametrize("axis", [-1, 1, (1,), (-1,), 0, None, (0, 1)])
+def test_extreme_is_numpy_max_and_min_bit_for_bit(dtype, shape, axis) -> None:
+    # Short last axes of many rows go through a transposed copy; everything else is NumPy's.
+    from dygrad.backend import extreme
+
+    nd = len(shape)
+    if axis is not None and any(not -nd <= a < nd for a in np.atleast_1d(axis)):
+        pytest.skip("no such axis")
+    rng = np.random.default_rng(hash((shape, str(axis))) % 2**32)
+    x = (rng.standard_normal(shape) * 50).astype(dtype)
+    if np.dtype(dtype).kind == "f":
+        flat = x.reshape(-1)
+        flat[::17] = np.nan
+        flat[5::23] = -np.inf
+        flat[7::29] = -0.0
+    for keepdims in (False, True):
+        for which, ref in ((np.maximum, np.max), (np.minimum, np.min)):
+            got = extreme(x, axis, keepdims, which)
+            want = ref(x, axis=axis, keepdims=keepdims)
+            assert got.shape == want.shape and got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want)
+            np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_extreme_of_strided_and_empty_arrays() -> None:
+    from dygrad.backend import extreme
+
+    x = np.arange(256 * 10, dtype=np.float32).reshape(256, 10)[:, ::2]  # not contiguous
+    np.testing.assert_array_equal(extreme(x, -1, True, np.maximum), x.max(-1, keepdims=True))
+    e = np.zeros((0, 5), np.float32)
+    np.testing.assert_array_equal(extreme(e, -1, False, np.maximum), e.max(-1))
+    with pytest.raises(ValueError):
+        extreme(e, None, False, np.maximum)

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import extreme
 from .pointwise import exp
 from .reduction import sum_dim
 from .registry import defop, promote_float
@@ -17,7 +18,7 @@ def _softmax_fwd(x: np.ndarray, dim: int) -> np.ndarray:
     if x.size == 0:
         return x.copy()
     ax = dim if x.ndim else None  # a 0-d tensor's dim 0 is the whole tensor
-    e = np.exp(x - np.max(x, axis=ax, keepdims=True))
+    e = np.exp(x - extreme(x, ax, True, np.maximum))
     return e / np.sum(e, axis=ax, keepdims=True)
 
 
@@ -25,7 +26,7 @@ def _log_softmax_fwd(x: np.ndarray, dim: int) -> np.ndarray:
     if x.size == 0:
         return x.copy()
     ax = dim if x.ndim else None
-    s = x - x.max(axis=ax, keepdims=True)
+    s = x - extreme(x, ax, True, np.maximum)
     return s - np.log(np.exp(s).sum(axis=ax, keepdims=True))
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import extreme
 from ..backend import sum_to_shape as _sum_to_shape
 from .registry import Spec, defop
 from .shape import expand, reshape
@@ -240,12 +241,12 @@ def _amax_jvp(t: Any, x: Any, dims: tuple[int, ...], keepdim: bool, out: Any) ->
 amax = defop("amax", grad_fn="AmaxBackward0",
              onnx=lambda ox, x, dims, keepdim: _reduce_onnx(ox, "ReduceMax", x, dims, keepdim),
              shape=lambda x, dims, keepdim: _reduced_shape(x, dims, keepdim, "maximum"),
-             forward=lambda x, dims, keepdim: x.max(axis=dims, keepdims=keepdim),
+             forward=lambda x, dims, keepdim: extreme(x, dims, keepdim, np.maximum),
              vjp=(_amax_vjp,), jvp=(_amax_jvp,))  # fmt: skip
 amin = defop("amin", grad_fn="AminBackward0",
              onnx=lambda ox, x, dims, keepdim: _reduce_onnx(ox, "ReduceMin", x, dims, keepdim),
              shape=lambda x, dims, keepdim: _reduced_shape(x, dims, keepdim, "minimum"),
-             forward=lambda x, dims, keepdim: x.min(axis=dims, keepdims=keepdim),
+             forward=lambda x, dims, keepdim: extreme(x, dims, keepdim, np.minimum),
              vjp=(_amax_vjp,), jvp=(_amax_jvp,))  # fmt: skip
 
 
@@ -451,7 +452,7 @@ std = defop("std", grad_fn="StdBackward0",
 
 
 def _lse_fwd(x: np.ndarray, dims: tuple[int, ...], keepdim: bool) -> np.ndarray:
-    m = np.max(x, axis=dims, keepdims=True) if x.size else np.zeros((1,) * x.ndim, x.dtype)
+    m = extreme(x, dims, True, np.maximum) if x.size else np.zeros((1,) * x.ndim, x.dtype)
     m = np.where(np.isfinite(m), m, 0)
     r = np.log(np.sum(np.exp(x - m), axis=dims, keepdims=True)) + m
     return (r if keepdim else np.squeeze(r, axis=dims)).astype(x.dtype, copy=False)
@@ -484,9 +485,9 @@ def _norm_fwd(x: np.ndarray, p: float, dims: Any, keepdim: bool) -> np.ndarray:
     if p == 2:
         r = np.sqrt(np.sum(a * a, axis=dims, keepdims=keepdim))
     elif p == float("inf"):
-        r = np.max(a, axis=dims, keepdims=keepdim)
+        r = extreme(a, dims, keepdim, np.maximum)
     elif p == float("-inf"):  # the general formula gives 1 here: (count of |x| < 1) ** -0
-        r = np.min(a, axis=dims, keepdims=keepdim)
+        r = extreme(a, dims, keepdim, np.minimum)
     elif p == 1:
         r = np.sum(a, axis=dims, keepdims=keepdim)
     elif p == 0:
