@@ -212,3 +212,45 @@ def test_saved_tensors_and_outputs_do_not_keep_graphs_alive() -> None:
         return refs
 
     _freed_without_gc(build)
+
+
+_FAULTS_SCRIPT = """
+import resource, sys
+import numpy as np
+if sys.argv[1] == "dygrad":
+    import dygrad
+a = np.ones((128, 512), np.float32)  # 256 KiB, as a batch of activations
+def chain():
+    b = np.exp(a); c = b * a; d = c + 1; e = d * b
+    return float(e.sum())
+chain()
+f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(20):
+    chain()
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / 20)
+"""
+
+
+def test_importing_dygrad_keeps_activation_sized_temporaries_in_the_heap() -> None:
+    # glibc hands 256 KiB temporaries back to the kernel and faults their pages in again on the
+    # next step until its dynamic thresholds have risen; dygrad's import raises them once.
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc's malloc only")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(dygrad.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+
+    def faults(which: str) -> float:
+        out = subprocess.run([sys.executable, "-c", _FAULTS_SCRIPT, which], env=env,
+                             capture_output=True, text=True, check=True)  # fmt: skip
+        return float(out.stdout)
+
+    plain = faults("numpy")
+    if plain < 50:
+        pytest.skip(f"this glibc did not return the temporaries ({plain} faults a chain)")
+    assert faults("dygrad") < 5
