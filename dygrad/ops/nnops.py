@@ -696,26 +696,56 @@ def _ln_dims(x: Any, k: int) -> tuple[int, ...]:
     return tuple(range(nd - k, nd))
 
 
-def _ln_fwd(x: np.ndarray, weight: Any, bias: Any, k: int, eps: float) -> np.ndarray:
+def _ln_fwd(
+    x: np.ndarray, weight: Any, bias: Any, k: int, eps: float
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    # Also returns (mean, 1 / std) over the normalized dims, as PyTorch's kernel keeps them: the
+    # backward rebuilds the normalized input from them instead of reducing x twice again.
     dims = _ln_dims(x, k)
     mean = x.mean(axis=dims, keepdims=True, dtype=x.dtype)
-    xc = x - mean
-    var = np.mean(np.square(xc), axis=dims, keepdims=True, dtype=x.dtype)
-    y = xc * (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
+    y = x - mean
+    var = np.mean(np.square(y), axis=dims, keepdims=True, dtype=x.dtype)
+    rstd = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
+    y *= rstd
     if weight is not None:
         y *= weight
     if bias is not None:
         y += bias
-    return y
+    return y, (mean, rstd)
 
 
-def _ln_x(g: Any, x: Any, weight: Any, k: int, eps: float) -> Any:
-    return _norm_grad(g if weight is None else g * weight, x, _ln_dims(x, k), eps)
+def _ln_xhat(g: Any, x: Any, aux: Any) -> Any:
+    # The forward's normalized input from its kept statistics; None on tensors (double backward)
+    # or where the node kept nothing.
+    if aux is None or type(g) is not np.ndarray:
+        return None
+    mean, rstd = aux
+    xhat = x - mean
+    xhat *= rstd
+    return xhat
 
 
-def _ln_w(g: Any, x: Any, k: int, eps: float) -> Any:
+def _ln_x(g: Any, x: Any, weight: Any, k: int, eps: float, aux: Any) -> Any:
+    gh = g if weight is None else g * weight
+    dims = _ln_dims(x, k)
+    xhat = _ln_xhat(g, x, aux)
+    if xhat is None:
+        return _norm_grad(gh, x, dims, eps)
+    # _norm_grad's formula, step by step in place: (gh - mean(gh) - xhat * mean(gh * xhat)) * rstd
+    m2 = np.mean(gh * xhat, axis=dims, keepdims=True, dtype=gh.dtype)
+    r = gh - np.mean(gh, axis=dims, keepdims=True, dtype=gh.dtype)
+    xhat *= m2
+    r -= xhat
+    r *= aux[1]
+    return r
+
+
+def _ln_w(g: Any, x: Any, k: int, eps: float, aux: Any) -> Any:
     lead = tuple(range(len(x.shape) - k))
-    return sum_dim(g * _xhat(x, _ln_dims(x, k), eps)[0], lead, False, x.shape)
+    xhat = _ln_xhat(g, x, aux)
+    if xhat is None:
+        xhat = _xhat(x, _ln_dims(x, k), eps)[0]
+    return sum_dim(g * xhat, lead, False, x.shape)
 
 
 def _ln_x_jvp(t: Any, x: Any, weight: Any, k: int, eps: float) -> Any:
@@ -731,7 +761,7 @@ def _ln_onnx(ox: Any, x: str, weight: str | None, bias: str | None, k: int, eps:
 
 _layer_norm = defop(
     "native_layer_norm", grad_fn="NativeLayerNormBackward0", forward=_ln_fwd, n_inputs=3,
-    onnx=_ln_onnx,
+    onnx=_ln_onnx, aux=True,
     shape=lambda x, w, b, k, eps: x,
     vjp=(_ln_x, _ln_w,
          lambda g, k: sum_dim(g, tuple(range(len(g.shape) - k)), False, g.shape)),
