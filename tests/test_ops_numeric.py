@@ -470,3 +470,44 @@ def test_extreme_of_strided_and_empty_arrays() -> None:
     np.testing.assert_array_equal(extreme(e, -1, False, np.maximum), e.max(-1))
     with pytest.raises(ValueError):
         extreme(e, None, False, np.maximum)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int8, np.int64, np.uint8])
+def test_sign_as_pytorch_gives_it(dtype) -> None:
+    # NaN has sign 0 and -0.0 sign +0.0 (PyTorch's (0 < x) - (x < 0)), in the input's dtype.
+    vals = [-3, 0, 5, 7] if np.dtype(dtype).kind != "u" else [0, 5, 7]
+    x = np.array(vals, dtype)
+    got = dygrad.sign(dygrad.tensor(x)).numpy()
+    assert got.dtype == x.dtype
+    np.testing.assert_array_equal(got, (x > 0).astype(int) - (x < 0).astype(int))
+    if np.dtype(dtype).kind == "f":
+        special = dygrad.sign(dygrad.tensor(np.array([np.nan, -0.0, -np.inf, np.inf], dtype)))
+        np.testing.assert_array_equal(special.numpy(), [0, 0, -1, 1])
+        assert not np.signbit(special.numpy()[:2]).any()
+        assert dygrad.sign(dygrad.tensor(np.array(-2.5, dtype))).item() == -1
+
+
+@pytest.mark.parametrize("loss", ["smooth_l1_loss", "huber_loss"])
+def test_smooth_l1_and_huber_slopes_on_arrays_and_tensors(loss) -> None:
+    # The array rule (a clip) and the tensor rule (create_graph: a select) give the same slope:
+    # x - y within the threshold, its sign times the threshold beyond; NaN passes NaN on, as in
+    # PyTorch; beta = 0 is L1 (sign, NaN giving 0).
+    from dygrad.nn import functional as F
+
+    fn = getattr(F, loss)
+    key = "beta" if loss == "smooth_l1_loss" else "delta"
+    d = np.array([np.nan, 0.25, 0.5, -0.5, 0.75, 2.0, -3.0, 0.0], np.float32)
+    for thr in (0.5, 2.0) + ((0.0,) if key == "beta" else ()):
+        slope = np.clip(d / thr, -1, 1) if thr else np.nan_to_num(np.sign(d))
+        if key == "delta":
+            slope = slope * thr
+        for create_graph in (False, True):
+            x = dygrad.tensor(d, requires_grad=True)
+            (g,) = dygrad.autograd.grad(fn(x, dygrad.zeros(8), reduction="sum", **{key: thr}), x,
+                                        create_graph=create_graph)  # fmt: skip
+            got = g.detach().numpy()
+            if create_graph:  # the select's NaN: the sign of NaN, 0 (PyTorch's double
+                got, want = got[1:], slope[1:]  # backward rule is also a select)
+            else:
+                want = slope
+            np.testing.assert_array_equal(got, want.astype(np.float32))

@@ -1263,6 +1263,11 @@ def _smooth_l1_fwd(x: np.ndarray, y: np.ndarray, reduction: str, beta: float) ->
 
 def _smooth_l1_x(g: Any, x: Any, y: Any, reduction: str, beta: float) -> Any:
     d = x - y
+    if beta > 0 and type(d) is np.ndarray:
+        # On arrays the slope in two passes: d / beta within beta, its sign beyond, which is
+        # d / beta clipped to [-1, 1]; a NaN difference passes NaN on, as in PyTorch.
+        d /= beta
+        return _gscale(g, reduction, d.shape) * np.clip(d, -1.0, 1.0, out=d)
     return _gscale(g, reduction, d.shape) * where(_abs(d) < beta, d / beta, sign(d))
 
 
@@ -1310,6 +1315,8 @@ def _huber_fwd(x: np.ndarray, y: np.ndarray, reduction: str, delta: float) -> np
 
 def _huber_x(g: Any, x: Any, y: Any, reduction: str, delta: float) -> Any:
     d = x - y
+    if delta > 0 and type(d) is np.ndarray:  # as smooth_l1's: d clipped to [-delta, delta]
+        return _gscale(g, reduction, d.shape) * np.clip(d, -delta, delta, out=d)
     return _gscale(g, reduction, d.shape) * where(_abs(d) < delta, d, sign(d) * delta)
 
 
