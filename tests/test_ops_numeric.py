@@ -511,3 +511,24 @@ def test_smooth_l1_and_huber_slopes_on_arrays_and_tensors(loss) -> None:
             else:
                 want = slope
             np.testing.assert_array_equal(got, want.astype(np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_leaky_relu_gradient_is_the_select_bit_for_bit(dtype) -> None:
+    # The array rule maps the sign mask to {slope, 1} and multiplies: the select's numbers,
+    # signed zeros, infinities and NaN included, for any slope.
+    from dygrad.ops.nnops import _slope_select
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(6000).astype(dtype)
+    x[::7], x[::11], x[::13] = 0.0, -0.0, np.nan
+    g = rng.standard_normal(6000).astype(dtype)
+    g[::17], g[::19], g[::23] = np.inf, np.nan, -0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # inf * 0 in both
+        for slope in (0.01, 0.1, 0.2, 1 / 3, 0.5, 0.99, 1.0, 2.0, 5.5, 0.0, -0.3, 1e-8):
+            got = _slope_select(g, x > 0, slope)
+            want = np.where(x > 0, g, g * slope)
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want)
+            np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
