@@ -679,3 +679,29 @@ def test_breakdown_parts_add_up(with_torch: bool) -> None:
         total = sum(float(ops[k][col]) for k in kinds)
         assert abs(total - float(ops["all six"][col])) <= 0.04  # rounded to 0.01 each
     assert ("dispatching and recording the six ops costs dygrad" in p.stdout) == with_torch
+
+
+@pytest.mark.parametrize("with_torch", [False, True] if HAVE_TORCH else [False])
+def test_op_survey_table_and_gradient_check(with_torch: bool, tmp_path: Path) -> None:
+    """benchmarks/ops.py: one row per op asked for, positive times, and (with PyTorch) the ratio
+    and a gradient check that the two systems computed the same thing."""
+    out = tmp_path / "ops.json"
+    ops = "exp,leaky_relu,norm,cross_entropy,dropout"
+    args = [str(REPO / "benchmarks" / "ops.py"), "--shape", "16x8", "--repeats", "1", "--ops",
+            ops, "--json", str(out), "--systems", "dygrad,torch" if with_torch else "dygrad"]
+    p = _run(args, timeout=240)
+    assert p.returncode == 0, p.stdout + p.stderr
+    rows = _md_rows(p.stdout, "op")
+    assert list(rows) == ops.split(",")
+    for name, cells in rows.items():
+        assert float(cells[0]) > 0
+        if with_torch:
+            assert float(cells[1]) > 0 and cells[2].endswith("x")
+            if name == "dropout":
+                assert cells[3] == "n/a (random)"
+            else:
+                assert float(cells[3]) < 1e-5, (name, cells)
+    data = json.loads(out.read_text())
+    assert data["shape"] == [16, 8] and set(data["results"]) >= {"dygrad"}
+    bad = _run([str(REPO / "benchmarks" / "ops.py"), "--ops", "nope"], timeout=60)
+    assert bad.returncode == 2 and "unknown ops: nope" in bad.stderr
