@@ -17,19 +17,24 @@ _rng = [np.random.default_rng()]
 
 
 def _settle_heap() -> None:
-    """Allocate and free one block just under 32 MiB, untouched, once at import.
+    """Allocate and free one untouched 2 MiB block, once at import.
 
     glibc's malloc serves blocks above its mmap threshold (128 KiB at start) with fresh pages from
-    the kernel and gives free memory at the top of its heap back beyond a trim threshold. Both
-    rise when a block it mapped is freed: the mmap threshold to that block's size, up to 32 MiB,
+    the kernel, and gives free memory at the top of its heap back beyond a trim threshold. Both
+    rise when a block it mapped is freed: the mmap threshold to that block's size (up to 32 MiB),
     the trim threshold to twice that (mallopt(3), "dynamic mmap threshold"). Until then a
     training step on 128x512 float32 activations (256 KiB each) takes every temporary's pages
-    from the kernel again: four elementwise ops took 224 page faults and 410 us here, 51 us
-    after this (what a process that has imported PyTorch gets from its own start-up). Nothing
-    changes where glibc is not the allocator, or where MALLOC_MMAP_THRESHOLD_ or
-    MALLOC_TRIM_THRESHOLD_ fix the thresholds (set one of them to keep glibc's start values).
+    from the kernel again: four elementwise ops took 224 page faults and 410 us here, none and
+    51 us after this. Importing PyTorch leaves the threshold near 1 MiB (blocks of 512 KiB come
+    from the heap, of 1 MiB from mmap); dygrad's ops make more temporaries than PyTorch's fused
+    kernels (gelu forward+backward on 128x512: 1231 us with a 1 MiB block, 483 with 2 MiB), and
+    a higher threshold keeps more freed memory resident: ten blocks with nine freed hold 20 MiB
+    for 2 MiB blocks (2 MiB with PyTorch's threshold) and would hold 160 MiB for 16 MiB blocks
+    with a 31 MiB one (16 now). Larger blocks keep glibc's own rule: the first one freed raises
+    the thresholds further. Nothing changes where glibc is not the
+    allocator, or where MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_ fix the thresholds.
     """
-    block = np.empty((31 << 20) // 8, np.float64)  # 31 MiB: the pages are never touched
+    block = np.empty((2 << 20) // 8, np.float64)  # the pages are never touched
     del block
 
 
@@ -138,7 +143,9 @@ def extreme(x: np.ndarray, axis: Any, keepdims: bool, which: np.ufunc) -> np.nda
     NumPy reduces along a C-contiguous array's last axis one row at a time, about 30 ns a row
     whatever its length: the maximum over 10 classes of 1024 rows takes 39 us, where the same
     numbers as columns (a transposed copy) reduce elementwise in 3.7. A short last axis of many
-    rows goes that way; the result is the same (a maximum does not depend on order).
+    rows goes that way. The values are NumPy's (a maximum does not depend on the order), NaN
+    included; where -0.0 and +0.0 tie, the zero's sign can differ, as it does between NumPy's
+    reductions and PyTorch's.
 
     >>> extreme(np.array([[1.0, 3.0], [4.0, 2.0]] * 40), -1, False, np.maximum)[:2].tolist()
     [3.0, 4.0]

@@ -54,6 +54,26 @@ def test_inplace_error_names_a_no_grad_inplace_call() -> None:
     assert f"modified in place by mul_ at {changed}" in str(err.value)
 
 
+def _scale_in_place(b: Any) -> str:
+    from dygrad.ops import REGISTRY, apply_inplace
+
+    line = _line(1)
+    apply_inplace(REGISTRY["mul"], b, 3.0)  # the registry's in-place entry, called directly
+    return line
+
+
+def test_inplace_note_of_a_direct_apply_inplace_call() -> None:
+    # The note walks out from apply_inplace's caller: here a function of this file.
+    a = dygrad.ones(3, requires_grad=True)
+    b = a * 2
+    c = b * b
+    with dygrad.no_grad():
+        changed = _scale_in_place(b)
+    with pytest.raises(RuntimeError) as err:
+        c.sum().backward()
+    assert f"modified in place by mul_ at {changed}" in str(err.value)
+
+
 def test_inplace_error_names_the_optimizer_step() -> None:
     dygrad.manual_seed(0)
     model = nn.Linear(3, 2)

@@ -270,7 +270,10 @@ def _slope_select(g: Any, pos: Any, slope: float) -> Any:
     the same numbers whenever 1 - slope and slope add up to exactly 1 in g's dtype (checked)."""
     if type(g) is np.ndarray and type(pos) is np.ndarray and g.shape == pos.shape:
         t = g.dtype.type
-        if g.dtype.kind == "f" and t(1 - slope) + t(slope) == 1:
+        # (A slope of -0.0 in the dtype would lose its sign: 0 * (1 - slope) + -0.0 is +0.0.)
+        if g.dtype.kind == "f" and t(1 - slope) + t(slope) == 1 and not (
+            t(slope) == 0 and np.signbit(t(slope))
+        ):
             m = pos.astype(g.dtype)
             m *= t(1 - slope)
             m += t(slope)
@@ -1278,9 +1281,10 @@ def _smooth_l1_fwd(x: np.ndarray, y: np.ndarray, reduction: str, beta: float) ->
 
 def _smooth_l1_x(g: Any, x: Any, y: Any, reduction: str, beta: float) -> Any:
     d = x - y
-    if beta > 0 and type(d) is np.ndarray:
+    if type(d) is np.ndarray and d.dtype.type(beta) > 0:
         # On arrays the slope in two passes: d / beta within beta, its sign beyond, which is
-        # d / beta clipped to [-1, 1]; a NaN difference passes NaN on, as in PyTorch.
+        # d / beta clipped to [-1, 1]; a NaN difference passes NaN on, as in PyTorch. (A beta
+        # that rounds to 0 in d's dtype would divide 0 by 0: the select below, as PyTorch.)
         d /= beta
         return _gscale(g, reduction, d.shape) * np.clip(d, -1.0, 1.0, out=d)
     return _gscale(g, reduction, d.shape) * where(_abs(d) < beta, d / beta, sign(d))
@@ -1330,7 +1334,7 @@ def _huber_fwd(x: np.ndarray, y: np.ndarray, reduction: str, delta: float) -> np
 
 def _huber_x(g: Any, x: Any, y: Any, reduction: str, delta: float) -> Any:
     d = x - y
-    if delta > 0 and type(d) is np.ndarray:  # as smooth_l1's: d clipped to [-delta, delta]
+    if type(d) is np.ndarray and d.dtype.type(delta) > 0:  # as smooth_l1's: d within +-delta
         return _gscale(g, reduction, d.shape) * np.clip(d, -delta, delta, out=d)
     return _gscale(g, reduction, d.shape) * where(_abs(d) < delta, d, sign(d) * delta)
 

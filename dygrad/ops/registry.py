@@ -1428,9 +1428,7 @@ def _write_inplace(op: Op, target: Any, td: np.ndarray, rest: tuple[Any, ...]) -
         ) from None
     target._vc[0] += 1
     if state.track_source:
-        # The user's line: right above the tensor method when the user called it (one probe),
-        # else found by walking out of dygrad (an optimizer's step).
-        note_inplace(target._vc, op.inplace_name, site=quick_site(4) or user_line(5))
+        note_inplace(target._vc, op.inplace_name, 4)  # from apply_inplace's caller on
     return target
 
 
