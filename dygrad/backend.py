@@ -164,3 +164,27 @@ def extreme(x: np.ndarray, axis: Any, keepdims: bool, which: np.ufunc) -> np.nda
 # Measured (float32): the transposed copy wins from 64 rows for last axes up to 64 long.
 _SHORT_AXIS = 64
 _MANY_ROWS = 64
+
+
+def sum_last(x: np.ndarray, k: int = 1) -> np.ndarray:
+    """The sum over `x`'s last `k` axes, kept as size-1 axes: `x.sum(axis=(-k, ..., -1),
+    keepdims=True)`.
+
+    float32/float64 rows of up to `_GEMV_ROWS` elements (C-contiguous) go through one
+    matrix-vector product with ones: NumPy reduces a last axis row by row, BLAS in one call,
+    2.5-6x faster from (16, 16) to (4096, 128) (128x512 float32: 11.1 -> 3.1 us). BLAS
+    accumulates each row in its own order (not NumPy's pairwise one): the same sums to float
+    rounding over rows this short. Softmax, log_softmax and layer_norm use it for their
+    intermediate sums; user-facing sums keep NumPy's.
+
+    >>> sum_last(np.ones((2, 3, 4), np.float32), 2).reshape(-1).tolist()
+    [12.0, 12.0]
+    """
+    shape = x.shape
+    nd = len(shape)
+    if 1 <= k <= nd:
+        n = math.prod(shape[nd - k :])
+        if x.dtype in _GEMV_DTYPES and 0 < n <= _GEMV_ROWS and x.flags.c_contiguous:
+            r = x.reshape(-1, n) @ _ones(n, x.dtype)
+            return r.reshape(shape[: nd - k] + (1,) * k)
+    return np.asarray(x.sum(axis=tuple(range(nd - k, nd)), keepdims=True))

@@ -555,3 +555,25 @@ def test_review_edge_cases_of_the_array_rules() -> None:
     x.norm(2, 1).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.array([[0.0, -0.0], [0.6, 0.8]], np.float32))
     assert list(np.signbit(x.grad.numpy()[0])) == [False, True]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int32])
+@pytest.mark.parametrize("shape,k", [((128, 512), 1), ((3, 4, 100), 2), ((7,), 1), ((5, 0), 1),
+                                     ((0, 5), 1), ((2, 3, 4), 3), ((64, 3000), 1)])  # fmt: skip
+def test_sum_last_is_the_kept_sum_over_the_last_axes(dtype, shape, k) -> None:
+    # BLAS rows for float32/float64 (to float rounding), NumPy's own sum otherwise (exactly);
+    # strided input takes NumPy's sum too.
+    from dygrad.backend import sum_last
+
+    rng = np.random.default_rng(len(shape) * 10 + k)
+    x = (rng.standard_normal(shape) * 10).astype(dtype)
+    axes = tuple(range(len(shape) - k, len(shape)))
+    want = x.sum(axis=axes, keepdims=True)
+    for a, w in ((x, want), (x[..., ::-1], x[..., ::-1].sum(axis=axes, keepdims=True))):
+        got = sum_last(a, k)
+        assert got.shape == w.shape and got.dtype == w.dtype
+        if np.dtype(dtype) in (np.float32, np.float64) and a.flags.c_contiguous:
+            scale = np.abs(a).sum(axis=axes, keepdims=True) + 1
+            assert np.all(np.abs(got - w) <= 8 * np.finfo(dtype).eps * scale)
+        else:
+            np.testing.assert_array_equal(got, w)

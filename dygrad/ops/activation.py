@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import extreme
+from ..backend import extreme, sum_last
 from .pointwise import exp
 from .reduction import sum_dim
 from .registry import defop, promote_float
@@ -14,12 +14,20 @@ from .registry import defop, promote_float
 __all__ = ["softmax", "log_softmax"]
 
 
+def _sum_kept(a: np.ndarray, ax: int | None) -> np.ndarray:
+    # The sum along ax, kept: over the last axis as one matrix-vector product (sum_last).
+    if ax is not None and (ax == -1 or ax == a.ndim - 1):
+        return sum_last(a)
+    return np.sum(a, axis=ax, keepdims=True)
+
+
 def _softmax_fwd(x: np.ndarray, dim: int) -> np.ndarray:
     if x.size == 0:
         return x.copy()
     ax = dim if x.ndim else None  # a 0-d tensor's dim 0 is the whole tensor
     e = np.exp(x - extreme(x, ax, True, np.maximum))
-    return e / np.sum(e, axis=ax, keepdims=True)
+    e /= _sum_kept(e, ax)
+    return e
 
 
 def _log_softmax_fwd(x: np.ndarray, dim: int) -> np.ndarray:
@@ -27,18 +35,30 @@ def _log_softmax_fwd(x: np.ndarray, dim: int) -> np.ndarray:
         return x.copy()
     ax = dim if x.ndim else None
     s = x - extreme(x, ax, True, np.maximum)
-    return s - np.log(np.exp(s).sum(axis=ax, keepdims=True))
+    s -= np.log(_sum_kept(np.exp(s), ax))
+    return s
 
 
 def _dims(g: Any, dim: int) -> tuple[int, ...]:
     return (dim,) if len(g.shape) else ()
 
 
+# On arrays (no graph to record) the rules run in place on their own temporaries, with the
+# forward's sums; on tensors (double backward) through the ops.
 def _softmax_vjp(g: Any, dim: int, out: Any) -> Any:
+    if type(g) is np.ndarray and type(out) is np.ndarray and g.ndim:
+        t = g * out
+        t = np.subtract(g, _sum_kept(t, dim), out=t)
+        t *= out
+        return t
     return out * (g - sum_dim(g * out, _dims(g, dim), True, g.shape))
 
 
 def _log_softmax_vjp(g: Any, dim: int, out: Any) -> Any:
+    if type(g) is np.ndarray and type(out) is np.ndarray and g.ndim:
+        e = np.exp(out)
+        e *= _sum_kept(g, dim)
+        return np.subtract(g, e, out=e)
     return g - exp(out) * sum_dim(g, _dims(g, dim), True, g.shape)
 
 
