@@ -577,3 +577,58 @@ def test_sum_last_is_the_kept_sum_over_the_last_axes(dtype, shape, k) -> None:
             assert np.all(np.abs(got - w) <= 8 * np.finfo(dtype).eps * scale)
         else:
             np.testing.assert_array_equal(got, w)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("alpha", [1.0, 0.5, 2.0])
+def test_elu_against_its_definition(dtype, alpha) -> None:
+    # elu(x) = x for x > 0, alpha * expm1(x) otherwise (-0.0 stays -0.0, as PyTorch's kernel);
+    # its gradient 1 and alpha * exp(x); NaN and infinities included.
+    from dygrad.nn import functional as F
+
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal(3000) * 4).astype(dtype)
+    x[::7], x[::11], x[::13], x[::17], x[::19] = 0.0, -0.0, np.nan, np.inf, -np.inf
+    g = rng.standard_normal(3000).astype(dtype)
+    with np.errstate(all="ignore"):
+        neg = (np.expm1(np.minimum(x, 0)) * dtype(alpha)).astype(dtype)
+        want = np.where(x > 0, x, neg)
+        want[x == 0] = x[x == 0] * (1 if alpha > 0 else -1)  # the sign of zero kept
+        want_g = np.where(x > 0, g, g * (np.exp(np.minimum(x, 0)) * dtype(alpha)).astype(dtype))
+    t = dygrad.tensor(x, requires_grad=True)
+    y = F.elu(t, alpha)
+    y.backward(dygrad.tensor(g))
+    np.testing.assert_array_equal(y.detach().numpy(), want)
+    if alpha <= 1:
+        np.testing.assert_array_equal(np.signbit(y.detach().numpy()), np.signbit(want))
+    np.testing.assert_allclose(t.grad.numpy(), want_g, rtol=2e-3 if dtype == np.float16 else 1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("beta,threshold", [(1, 20), (1, 50), (1, 5), (2, 20), (1, -3)])
+def test_softplus_against_its_definition(dtype, beta, threshold) -> None:
+    # log1p(exp(beta x)) / beta, x itself where beta x > threshold (float16 computed in float32);
+    # the gradient sigmoid(beta x), 1 above the threshold. The forward's maximum and the
+    # backward's unselected product (beta 1, where they give the same numbers) included.
+    from dygrad.nn import functional as F
+
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal(4000) * 12).astype(dtype)
+    x[::7], x[::11], x[::13], x[::17], x[::19] = 0.0, -0.0, np.nan, np.inf, -np.inf
+    x[::23] = threshold / beta
+    x[1::23] = np.nextafter(dtype(threshold / beta), dtype(np.inf))
+    g = rng.standard_normal(4000).astype(dtype)
+    c = np.float32 if dtype == np.float16 else dtype
+    with np.errstate(all="ignore"):
+        xc = x.astype(c)
+        bx = xc * c(beta)
+        soft = np.log1p(np.exp(np.minimum(bx, c(threshold)))) / c(beta)
+        want = np.where(bx > threshold, xc, soft).astype(dtype)
+        xb = x * dtype(beta)
+        sig = (0.5 + 0.5 * np.tanh(xb * dtype(0.5))).astype(dtype)
+        want_g = np.where(xb > threshold, g, g * sig)
+    t = dygrad.tensor(x, requires_grad=True)
+    y = F.softplus(t, beta, threshold)
+    y.backward(dygrad.tensor(g))
+    np.testing.assert_array_equal(y.detach().numpy(), want)
+    np.testing.assert_allclose(t.grad.numpy(), want_g, rtol=2e-3 if dtype == np.float16 else 1e-6)

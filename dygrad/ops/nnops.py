@@ -4,6 +4,7 @@ forms that nn.functional re-exports), which validate every argument before anyth
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Sequence
@@ -238,13 +239,21 @@ _gelu = defop("gelu", grad_fn="GeluBackward0", dtype=promote_float, shape=_same,
 
 
 def _elu_fwd(x: np.ndarray, alpha: float, scale: float, input_scale: float) -> np.ndarray:
-    neg = np.expm1(np.minimum(x, 0) * input_scale) * (alpha * scale)
+    z = np.zeros(x.shape, x.dtype) if x.dtype.kind == "f" else 0
+    neg = np.expm1(np.minimum(x, z, out=z if x.ndim else None) * input_scale)  # (arrays: NumPy's
+    neg *= alpha * scale  # fast maximum/minimum loop)
+    if x.dtype.kind == "f" and scale == 1 and input_scale == 1 and 0 < alpha <= 1:
+        # alpha * (exp(x) - 1) >= x for x <= 0 when alpha <= 1, and 0 < x above: the larger of
+        # the two is elu(x), in one pass instead of a select's six (-0.0 gives -0.0, as PyTorch).
+        return np.asarray(np.maximum(neg, x, out=neg if x.ndim else None))
     return branchless_where(x > 0, x * scale, neg).astype(x.dtype, copy=False)
 
 
 def _elu_vjp(g: Any, x: Any, alpha: float, scale: float, input_scale: float) -> Any:
     # The exp branch sees min(x, 0): no overflow where it is not selected, even in its gradient.
     e = exp(clamp(x, None, 0.0) * input_scale) * (alpha * scale * input_scale)
+    if alpha == 1 and scale == 1 and input_scale == 1 and type(e) is np.ndarray:
+        return g * e  # exp(min(x, 0)) is 1 where x > 0: the select is not needed
     return where(x > 0, g * scale, g * e)
 
 
@@ -271,8 +280,10 @@ def _slope_select(g: Any, pos: Any, slope: float) -> Any:
     if type(g) is np.ndarray and type(pos) is np.ndarray and g.shape == pos.shape:
         t = g.dtype.type
         # (A slope of -0.0 in the dtype would lose its sign: 0 * (1 - slope) + -0.0 is +0.0.)
-        if g.dtype.kind == "f" and t(1 - slope) + t(slope) == 1 and not (
-            t(slope) == 0 and np.signbit(t(slope))
+        if (
+            g.dtype.kind == "f"
+            and t(1 - slope) + t(slope) == 1
+            and not (t(slope) == 0 and np.signbit(t(slope)))
         ):
             m = pos.astype(g.dtype)
             m *= t(1 - slope)
@@ -330,7 +341,27 @@ def _softplus_fwd(x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
     xc = _in_float32(x)
     bx = xc * beta
     soft = np.log1p(np.exp(np.clip(bx, -np.inf, threshold))) / beta
+    if beta == 1 and _linear_above(xc.dtype, threshold):
+        # log1p(exp(x)) >= x below the threshold, and is no more than x above it (checked for
+        # this dtype and threshold): the larger of the two, one pass instead of a select's six.
+        return np.asarray(np.maximum(soft, xc, out=soft if soft.ndim else None)).astype(
+            x.dtype, copy=False
+        )
     return branchless_where(bx > threshold, xc, soft).astype(x.dtype, copy=False)
+
+
+@functools.lru_cache(maxsize=32)
+def _linear_above(dt: np.dtype, threshold: float) -> bool:
+    """Whether softplus (beta 1) computed in `dt` at `threshold` is at most the next number
+    above it, and its slope (sigmoid) there is 1: then selecting x above the threshold changes
+    nothing that a maximum (forward) or the product itself (backward) would not give."""
+    t = dt.type
+    th = t(threshold)
+    with np.errstate(over="ignore"):
+        at = np.log1p(np.exp(np.asarray(th)))
+    return bool(
+        np.isfinite(th) and at <= np.nextafter(th, t(np.inf)) and sigmoid(np.asarray(th)) == 1
+    )
 
 
 def _in_float32(x: np.ndarray) -> np.ndarray:
@@ -340,6 +371,13 @@ def _in_float32(x: np.ndarray) -> np.ndarray:
 
 
 def _softplus_d(g: Any, x: Any, beta: float, threshold: float) -> Any:
+    if (
+        beta == 1
+        and type(x) is np.ndarray
+        and x.dtype.kind == "f"
+        and _linear_above(x.dtype, threshold)
+    ):
+        return g * sigmoid(x)  # sigmoid is 1 above the threshold (checked): no select
     return where(x * beta > threshold, g, g * sigmoid(x * beta))
 
 
