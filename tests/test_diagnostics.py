@@ -74,6 +74,17 @@ def test_inplace_note_of_a_direct_apply_inplace_call() -> None:
     assert f"modified in place by mul_ at {changed}" in str(err.value)
 
 
+def test_inplace_note_names_an_inplace_activation_once() -> None:
+    # leaky_relu's in-place op is registered as leaky_relu_: its note says so, not leaky_relu__.
+    a = dygrad.ones(3, requires_grad=True)
+    b = a * 2
+    c = b * b
+    with dygrad.no_grad():
+        nn.functional.leaky_relu(b, 0.1, inplace=True)
+    with pytest.raises(RuntimeError, match=r"modified in place by leaky_relu_ at "):
+        c.sum().backward()
+
+
 def test_inplace_error_names_the_optimizer_step() -> None:
     dygrad.manual_seed(0)
     model = nn.Linear(3, 2)

@@ -488,6 +488,11 @@ def test_sign_as_pytorch_gives_it(dtype) -> None:
         assert dygrad.sign(dygrad.tensor(np.array(-2.5, dtype))).item() == -1
 
 
+def test_sign_of_bool_is_itself() -> None:
+    got = dygrad.sign(dygrad.tensor([True, False]))
+    assert got.dtype == dygrad.bool and got.tolist() == [True, False]
+
+
 @pytest.mark.parametrize("loss", ["smooth_l1_loss", "huber_loss"])
 def test_smooth_l1_and_huber_slopes_on_arrays_and_tensors(loss) -> None:
     # The array rule (a clip) and the tensor rule (create_graph: a select) give the same slope:

@@ -469,6 +469,8 @@ def _sign_fwd(x: np.ndarray) -> np.ndarray:
         # the three passes are vectorized where np.sign's loop is not (float32 128x512: np.sign
         # with the NaN fix-up 59 us, this 19).
         return np.asarray(np.subtract(x > 0, x < 0, dtype=x.dtype))
+    if x.dtype.kind == "b":
+        return x.copy()  # a bool's sign is itself, as in PyTorch
     return np.asarray(np.sign(x)).astype(x.dtype, copy=False)
 
 

@@ -817,7 +817,8 @@ def defop(
         onnx=onnx,
         aux=aux,
         aux_users=aux_users,
-        inplace_name=name + "_",
+        # (the in-place variants' own ops, elu_ or leaky_relu_, are named so already)
+        inplace_name=name if name.endswith("_") else name + "_",
     )
     op.node_cls = type(grad_fn, (base,), {"__slots__": (), "op": op})
     REGISTRY[name] = op
