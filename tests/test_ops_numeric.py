@@ -637,3 +637,19 @@ def test_softplus_against_its_definition(dtype, beta, threshold) -> None:
     y.backward(dygrad.tensor(g))
     np.testing.assert_array_equal(y.detach().numpy(), want)
     np.testing.assert_allclose(t.grad.numpy(), want_g, rtol=2e-3 if dtype == np.float16 else 1e-6)
+
+
+def test_sum_last_is_as_accurate_as_numpy() -> None:
+    # Mean absolute error against float64 over rows with large offsets (where the order of the
+    # additions shows): no worse than NumPy's pairwise sum, short rows and 128-blocks alike.
+    from dygrad.backend import sum_last
+
+    rng = np.random.default_rng(3)
+    for n in (10, 128, 512, 2048):
+        ours = numpys = 0.0
+        for offset in (0.0, 100.0, 1000.0, 1e4):
+            x = (rng.standard_normal((64, n)) + offset).astype(np.float32)
+            exact = x.astype(np.float64).sum(-1)
+            ours += float(np.abs(sum_last(x)[:, 0] - exact).mean())
+            numpys += float(np.abs(x.sum(-1) - exact).mean())
+        assert ours <= 1.3 * numpys, (n, ours, numpys)

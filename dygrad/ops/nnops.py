@@ -356,8 +356,8 @@ def _linear_above(dt: np.dtype, threshold: float) -> bool:
     above it, and its slope (sigmoid) there is 1: then selecting x above the threshold changes
     nothing that a maximum (forward) or the product itself (backward) would not give."""
     t = dt.type
-    th = t(threshold)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore"):  # (a threshold beyond the dtype's range: not taken)
+        th = t(threshold)
         at = np.log1p(np.exp(np.asarray(th)))
     return bool(
         np.isfinite(th) and at <= np.nextafter(th, t(np.inf)) and sigmoid(np.asarray(th)) == 1
