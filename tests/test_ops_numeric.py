@@ -653,3 +653,18 @@ def test_sum_last_is_as_accurate_as_numpy() -> None:
             ours += float(np.abs(sum_last(x)[:, 0] - exact).mean())
             numpys += float(np.abs(x.sum(-1) - exact).mean())
         assert ours <= 1.3 * numpys, (n, ours, numpys)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_hardtanh_gradient_passes_at_nan_and_stops_at_the_bounds(create_graph) -> None:
+    # PyTorch's hardtanh_backward: 0 where x <= min_val or x >= max_val, else the gradient, so a
+    # NaN input passes its gradient on (relu6 too).
+    from dygrad.nn import functional as F
+
+    x = np.array([np.nan, -2.0, -1.0, 0.5, 1.0, 3.0, -np.inf], np.float32)
+    g = np.array([2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], np.float32)
+    for fn, lo, hi in ((F.hardtanh, -1.0, 1.0), (F.relu6, 0.0, 6.0)):
+        t = dygrad.tensor(x, requires_grad=True)
+        (got,) = dygrad.autograd.grad(fn(t), t, dygrad.tensor(g), create_graph=create_graph)
+        want = np.where((x <= lo) | (x >= hi), 0.0, g).astype(np.float32)
+        np.testing.assert_array_equal(got.detach().numpy(), want)

@@ -382,8 +382,13 @@ def _softplus_d(g: Any, x: Any, beta: float, threshold: float) -> Any:
 
 
 def _hardtanh_d(g: Any, x: Any, lo: float, hi: float) -> Any:
-    # PyTorch passes no gradient (and no tangent) at the bounds themselves.
-    return g * mask_like((x > lo) & (x < hi), g)
+    # PyTorch passes no gradient (and no tangent) at the bounds themselves or beyond them, and
+    # passes it at NaN: its test is x <= lo or x >= hi. On arrays, g times the negated test.
+    if type(x) is np.ndarray and type(g) is np.ndarray and x.ndim:
+        out = x <= lo
+        np.logical_or(out, x >= hi, out=out)
+        return g * np.logical_not(out, out=out)
+    return g * mask_like(~((x <= lo) | (x >= hi)), g)
 
 
 def _logsigmoid_d(g: Any, x: Any) -> Any:
