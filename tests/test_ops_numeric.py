@@ -588,7 +588,8 @@ def test_sum_last_is_the_kept_sum_over_the_last_axes(dtype, shape, k) -> None:
 @pytest.mark.parametrize("alpha", [1.0, 0.5, 2.0])
 def test_elu_against_its_definition(dtype, alpha) -> None:
     # elu(x) = x for x > 0, alpha * expm1(x) otherwise (-0.0 stays -0.0, as PyTorch's kernel);
-    # its gradient 1 and alpha * exp(x); NaN and infinities included.
+    # its gradient alpha * exp(x) where x <= 0 and 1 elsewhere (a NaN input passes g on, as in
+    # PyTorch); infinities included.
     from dygrad.nn import functional as F
 
     rng = np.random.default_rng(11)
@@ -599,7 +600,8 @@ def test_elu_against_its_definition(dtype, alpha) -> None:
         neg = (np.expm1(np.minimum(x, 0)) * dtype(alpha)).astype(dtype)
         want = np.where(x > 0, x, neg)
         want[x == 0] = x[x == 0] * (1 if alpha > 0 else -1)  # the sign of zero kept
-        want_g = np.where(x > 0, g, g * (np.exp(np.minimum(x, 0)) * dtype(alpha)).astype(dtype))
+        # (PyTorch's elu_backward: the exp branch where x <= 0, g elsewhere, NaN included)
+        want_g = np.where(x <= 0, g * (np.exp(np.minimum(x, 0)) * dtype(alpha)).astype(dtype), g)
     t = dygrad.tensor(x, requires_grad=True)
     y = F.elu(t, alpha)
     y.backward(dygrad.tensor(g))
@@ -668,3 +670,20 @@ def test_hardtanh_gradient_passes_at_nan_and_stops_at_the_bounds(create_graph) -
         (got,) = dygrad.autograd.grad(fn(t), t, dygrad.tensor(g), create_graph=create_graph)
         want = np.where((x <= lo) | (x >= hi), 0.0, g).astype(np.float32)
         np.testing.assert_array_equal(got.detach().numpy(), want)
+
+
+def test_elu_family_gradient_at_nan_is_the_linear_branch() -> None:
+    # PyTorch's elu_backward (and its is_result form, for elu_): x <= 0 takes the exp branch,
+    # everything else, NaN included, g * scale.
+    from dygrad.nn import functional as F
+
+    x = np.array([np.nan, -1.0, 2.0], np.float32)
+    for fn, scale in ((F.elu, 1.0), (F.selu, 1.0507009873554805), (lambda t: F.elu(t, 0.5), 1.0)):
+        t = dygrad.tensor(x, requires_grad=True)
+        fn(t).backward(dygrad.ones(3))
+        assert t.grad.numpy()[0] == np.float32(scale) and t.grad.numpy()[2] == np.float32(scale)
+    t = dygrad.tensor(x, requires_grad=True)
+    y = t * 1
+    F.elu(y, inplace=True)
+    y.backward(dygrad.ones(3))
+    np.testing.assert_allclose(t.grad.numpy(), [1.0, np.exp(-1.0), 1.0], rtol=1e-6)

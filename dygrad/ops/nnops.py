@@ -249,17 +249,22 @@ def _elu_fwd(x: np.ndarray, alpha: float, scale: float, input_scale: float) -> n
     return branchless_where(x > 0, x * scale, neg).astype(x.dtype, copy=False)
 
 
+# PyTorch's elu_backward takes the exp branch where x <= 0 and the linear one elsewhere, NaN
+# included: a NaN input passes g * scale on.
 def _elu_vjp(g: Any, x: Any, alpha: float, scale: float, input_scale: float) -> Any:
+    if alpha == 1 and scale == 1 and input_scale == 1 and type(x) is np.ndarray and x.ndim:
+        # exp(fmin(x, 0)) is exp(x) where x <= 0 and 1 elsewhere (fmin takes 0 over NaN): the
+        # select is not needed.
+        z = np.zeros(x.shape, x.dtype)
+        return g * np.exp(np.fmin(x, z, out=z), out=z)
     # The exp branch sees min(x, 0): no overflow where it is not selected, even in its gradient.
     e = exp(clamp(x, None, 0.0) * input_scale) * (alpha * scale * input_scale)
-    if alpha == 1 and scale == 1 and input_scale == 1 and type(e) is np.ndarray:
-        return g * e  # exp(min(x, 0)) is 1 where x > 0: the select is not needed
-    return where(x > 0, g * scale, g * e)
+    return where(x <= 0, g * e, g * scale)
 
 
 def _elu_result_vjp(g: Any, alpha: float, scale: float, input_scale: float, out: Any) -> Any:
     # From the result (in-place elu_ overwrote x): out + alpha * scale = alpha * scale * exp(x).
-    return where(out > 0, g * scale, g * (out + alpha * scale) * input_scale)
+    return where(out <= 0, g * (out + alpha * scale) * input_scale, g * scale)
 
 
 def _leaky_fwd(x: np.ndarray, slope: float) -> np.ndarray:
