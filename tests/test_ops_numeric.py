@@ -687,3 +687,26 @@ def test_elu_family_gradient_at_nan_is_the_linear_branch() -> None:
     F.elu(y, inplace=True)
     y.backward(dygrad.ones(3))
     np.testing.assert_allclose(t.grad.numpy(), [1.0, np.exp(-1.0), 1.0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_sigmoid_and_silu_gradients_bit_for_bit(dtype) -> None:
+    # sigmoid: PyTorch's sigmoid_backward order, g * (1 - out) * out; silu: (g * s) * (x(1-s) + 1).
+    from dygrad.nn import functional as F
+
+    rng = np.random.default_rng(9)
+    x = (rng.standard_normal(3000) * 5).astype(dtype)
+    x[::7], x[::11], x[::13] = 0.0, np.nan, -np.inf
+    g = rng.standard_normal(3000).astype(dtype)
+    for create_graph in (False, True):
+        t = dygrad.tensor(x, requires_grad=True)
+        out = dygrad.sigmoid(t)
+        (got,) = dygrad.autograd.grad(out, t, dygrad.tensor(g), create_graph=create_graph)
+        o = out.detach().numpy()
+        with np.errstate(all="ignore"):
+            np.testing.assert_array_equal(got.detach().numpy(), g * (1 - o) * o)
+        (got,) = dygrad.autograd.grad(F.silu(t), t, dygrad.tensor(g), create_graph=create_graph)
+        with np.errstate(all="ignore"):
+            s = dygrad.sigmoid(dygrad.tensor(x)).numpy()
+            want = g * s * (x * (dtype(1) - s) + dtype(1))
+        np.testing.assert_array_equal(got.detach().numpy(), want)

@@ -330,6 +330,14 @@ _leaky_relu_ = defop("leaky_relu_", grad_fn="LeakyReluBackward1", shape=_same,
 
 def _silu_vjp(g: Any, x: Any) -> Any:
     s = sigmoid(x)
+    if type(s) is np.ndarray and s.ndim and type(g) is np.ndarray:
+        # The same products as below, in the same order, on two temporaries instead of five.
+        t = np.subtract(1.0, s)
+        t *= x
+        t += 1.0
+        s *= g
+        s *= t
+        return s
     return g * s * (x * (1.0 - s) + 1.0)
 
 

@@ -421,10 +421,20 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return y
 
 
+def _sigmoid_d(g: Any, out: Any) -> Any:
+    # PyTorch's sigmoid_backward, g * (1 - out) * out in that order (bit for bit its numbers
+    # given the same output); on arrays in place on one temporary.
+    if type(g) is np.ndarray and type(out) is np.ndarray and out.ndim:
+        r = np.subtract(1, out)
+        np.multiply(g, r, out=r)
+        r *= out
+        return r
+    return g * (1 - out) * out
+
+
 sigmoid = defop("sigmoid", grad_fn="SigmoidBackward0", dtype=promote_float, shape=_same_shape,
                 onnx=lambda ox, x: ox.op("Sigmoid", x),
-                forward=_sigmoid, vjp=(lambda g, out: g * out * (1 - out),),
-                jvp=(lambda t, out: t * out * (1 - out),))  # fmt: skip
+                forward=_sigmoid, vjp=(_sigmoid_d,), jvp=(_sigmoid_d,))  # fmt: skip
 def _no_bool(kernel: str, error: type[Exception] = NotImplementedError,
              message: str | None = None) -> Any:  # fmt: skip
     # A dtype rule that keeps the input's dtype and refuses bool, as PyTorch's kernel does
