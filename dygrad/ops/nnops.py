@@ -424,6 +424,8 @@ _hardtanh = defop(
     forward=lambda x, lo, hi: np.clip(x, lo, hi).astype(x.dtype, copy=False),
     vjp=(_hardtanh_d,), jvp=(_hardtanh_d,),
 )  # fmt: skip
+
+
 def _log_sigmoid(x: np.ndarray) -> np.ndarray:
     # PyTorch's formula, min(x, 0) - log1p(exp(-|x|)): vectorized, where np.logaddexp(0, -x)
     # takes a slow loop (128x512 float32 about 18x slower); min as clip with two bounds (the

@@ -435,6 +435,8 @@ def _sigmoid_d(g: Any, out: Any) -> Any:
 sigmoid = defop("sigmoid", grad_fn="SigmoidBackward0", dtype=promote_float, shape=_same_shape,
                 onnx=lambda ox, x: ox.op("Sigmoid", x),
                 forward=_sigmoid, vjp=(_sigmoid_d,), jvp=(_sigmoid_d,))  # fmt: skip
+
+
 def _no_bool(kernel: str, error: type[Exception] = NotImplementedError,
              message: str | None = None) -> Any:  # fmt: skip
     # A dtype rule that keeps the input's dtype and refuses bool, as PyTorch's kernel does
