@@ -609,6 +609,7 @@ class Op:
         "aux",
         "aux_users",
         "inplace_name",
+        "fast",
     )
     name: str
     grad_fn: str  # the name of its node class, as PyTorch shows it
@@ -655,6 +656,9 @@ class Op:
     aux: bool
     aux_users: tuple[int, ...]
     inplace_name: str  # the in-place method's name, as the in-place notes record it
+    # 1 or 2: its number of tensor inputs, when dispatch may take the unrolled path for it
+    # (`_apply1`, `_apply2`: one output, not variadic, no aux); 0 otherwise.
+    fast: int
 
     def __init__(self, **kw: Any) -> None:
         for k, v in kw.items():
@@ -819,6 +823,7 @@ def defop(
         aux_users=aux_users,
         # (the in-place variants' own ops, elu_ or leaky_relu_, are named so already)
         inplace_name=name if name.endswith("_") else name + "_",
+        fast=n_in if n_in <= 2 and n_outputs == 1 and not variadic and not aux else 0,
     )
     op.node_cls = type(grad_fn, (base,), {"__slots__": (), "op": op})
     REGISTRY[name] = op
@@ -995,6 +1000,10 @@ def apply(op: Op, *args: Any) -> Any:
         h = state.dispatch_hook
         if h is not None:
             return h.op(op, args)
+    if op.fast:
+        res = _apply1(op, args) if op.fast == 1 else _apply2(op, args)
+        if res is not None:
+            return res
     T = _T
     n = op.n_in
     if op.variadic:
@@ -1119,21 +1128,7 @@ def _share(src: Any, res: Any) -> None:
 
 def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> None:
     n = op.n_in
-    extra = state.node_extra
-    if extra & 1:
-        # user_line(4), inlined for the common case of a user frame right above the op's
-        # method: _record <- apply <- Tensor method / op call <- user.
-        f = _getframe(3)
-        code = f.f_code
-        if _inside.get(id(code)) is False:
-            site = _sites.get((id(code) << 24) | f.f_lasti)
-            node._src = site if site is not None else user_line(4)
-        else:
-            node._src = user_line(4)
-    else:
-        node._src = None
-    if extra & 2:
-        node.metadata["traceback_"] = forward_traceback()
+    _note_site(node)
     if op.variadic:
         tensors = args[0]
         node.next_functions = tuple(_edge(t) for t in tensors)
@@ -1161,15 +1156,7 @@ def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> N
             a = args[i]
             if isinstance(a, T) and a._requires_grad:
                 mask |= 1 << i
-                fn = a.grad_fn
-                if fn is not None:
-                    if a._base is not None and a._base.grad_fn is not a._view_fn:
-                        raise RuntimeError(_STALE_VIEW.format(op=op.name))
-                    edges.append((fn, a._out_nr))
-                else:
-                    ref = a._accum
-                    acc = ref() if ref is not None else None
-                    edges.append((acc if acc is not None else a._accumulator(), 0))
+                edges.append(_in_edge(op, a))
                 if single:
                     v = vals[i]
                     if v.shape != oshape or a._data.dtype is not odt:
@@ -1207,6 +1194,177 @@ def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> N
         node._out = None
     if hooks_open[0]:
         _pack_node(op, node)
+
+
+def _note_site(node: OpNode) -> None:
+    # The user's line (and, in anomaly mode, the forward's traceback) on a new node. The frame
+    # four above is the user's when an op's method was called from the user's code (_note_site
+    # <- _record or _apply1/_apply2 <- apply <- Tensor method / op call <- user): looked up
+    # there first, without a walk (user_line(5) from here).
+    extra = state.node_extra
+    if extra & 1:
+        f = _getframe(4)
+        code = f.f_code
+        if _inside.get(id(code)) is False:
+            site = _sites.get((id(code) << 24) | f.f_lasti)
+            node._src = site if site is not None else user_line(5)
+        else:
+            node._src = user_line(5)
+    else:
+        node._src = None
+    if extra & 2:
+        node.metadata["traceback_"] = forward_traceback()
+
+
+def _in_edge(op: Op, a: Any) -> tuple[Node | None, int]:
+    # The edge a node records for input `a` (a tensor that requires grad).
+    fn = a.grad_fn
+    if fn is not None:
+        if a._base is not None and a._base.grad_fn is not a._view_fn:
+            raise RuntimeError(_STALE_VIEW.format(op=op.name))
+        return (fn, a._out_nr)
+    ref = a._accum
+    acc = ref() if ref is not None else None
+    return (acc if acc is not None else a._accumulator(), 0)
+
+
+# `apply` for the common cases, unrolled: one or two tensor inputs (or a tensor and a Python
+# number), one output, the tensors of one floating dtype (or an op without a dtype rule). They
+# do what the generic path does, in its order, without its loops and lists over the inputs.
+# Any other case returns None before the forward runs, and `apply` takes the generic path.
+
+
+def _apply1(op: Op, args: tuple[Any, ...]) -> Any:
+    a = args[0]
+    if not isinstance(a, _T):
+        return None
+    v = a._data
+    if op.dtype_rule is not None and (not op.std_promote or v.dtype.kind != "f"):
+        return None
+    try:
+        out = op.forward(v) if len(args) == 1 else op.forward(v, *args[1:])
+    except (ValueError, IndexError, TypeError, np.exceptions.AxisError) as err:
+        _fail(op, args, err)
+    req = a._requires_grad
+    record = req and state.enabled and op.differentiable
+    if type(out) is not _ndarray:
+        out = np.asarray(out)
+    if not record or out.dtype.kind != "f":
+        return _unrecorded(op, args, out, req and not record)
+    node = op.node_cls()
+    res = _T._wrap(out, True, node, 0)
+    _note_site(node)
+    node.next_functions = (_in_edge(op, a),)
+    node._meta = None if v.shape == out.shape and v.dtype is out.dtype else [(v.shape, v.dtype)]
+    if op.saves_inputs:
+        node._saved = args
+        node._vers = (a._vc[0],)
+    else:
+        node._saved = op.no_inputs + args[1:] if op.has_attrs else _EMPTY
+        node._vers = _EMPTY
+    return _finish(op, node, args, out, res)
+
+
+def _apply2(op: Op, args: tuple[Any, ...]) -> Any:
+    a = args[0]
+    b = args[1]
+    ta = isinstance(a, _T)
+    tb = isinstance(b, _T)
+    if ta and tb:
+        va = a._data
+        vb = b._data
+        dt = va.dtype
+        if vb.dtype is not dt:
+            return None
+    elif ta and (type(b) is float or type(b) is int):
+        va = a._data
+        vb = b
+        dt = va.dtype
+    elif tb and (type(a) is float or type(a) is int):
+        va = a
+        vb = b._data
+        dt = vb.dtype
+    else:
+        return None
+    if op.dtype_rule is not None and (not op.std_promote or dt.kind != "f"):
+        return None
+    try:
+        out = op.forward(va, vb) if len(args) == 2 else op.forward(va, vb, *args[2:])
+    except (ValueError, IndexError, TypeError, np.exceptions.AxisError) as err:
+        _fail(op, args, err)
+    ra = ta and a._requires_grad
+    rb = tb and b._requires_grad
+    req = ra or rb
+    record = req and state.enabled and op.differentiable
+    if type(out) is not _ndarray:
+        out = np.asarray(out)
+    if not record or out.dtype.kind != "f":
+        return _unrecorded(op, args, out, req and not record)
+    node = op.node_cls()
+    res = _T._wrap(out, True, node, 0)
+    _note_site(node)
+    oshape = out.shape
+    odt = out.dtype
+    meta = None
+    if ra:
+        ea = _in_edge(op, a)
+        if va.shape != oshape or dt is not odt:
+            meta = [(va.shape, dt), None]
+    else:
+        ea = _NO_EDGE
+    if rb:
+        eb = _in_edge(op, b)
+        if vb.shape != oshape or dt is not odt:
+            if meta is None:
+                meta = [None, (vb.shape, dt)]
+            else:
+                meta[1] = (vb.shape, dt)
+    else:
+        eb = _NO_EDGE
+    node.next_functions = (ea, eb)
+    node._meta = meta
+    if op.saves_inputs:
+        keep = op.keep_for[ra | rb << 1]
+        ka = keep[0]
+        kb = keep[1]
+        node._saved = args if ka and kb else (a if ka else None, b if kb else None, *args[2:])
+        if ta and ka:
+            node._vers = (a._vc[0], b._vc[0]) if tb and kb else (a._vc[0],)
+        else:
+            node._vers = (b._vc[0],) if tb and kb else _EMPTY
+    else:
+        node._saved = op.no_inputs + args[2:] if op.has_attrs else _EMPTY
+        node._vers = _EMPTY
+    return _finish(op, node, args, out, res)
+
+
+def _unrecorded(op: Op, args: tuple[Any, ...], out: np.ndarray, cut: bool) -> Any:
+    # The tail of `_apply1`/`_apply2` when nothing is recorded: as the generic path's.
+    if cut:
+        note_cut(args[: op.n_in], op.name, "nondiff" if state.enabled else "no_grad",
+                 quick_site(4))  # fmt: skip
+    res = _T._wrap(out, False, None, 0)
+    if op.view:
+        _share(args[0], res)
+    if fw_open[0]:
+        levels = state.fw_levels
+        if levels and _has_tangent(args[: op.n_in], levels):
+            _push_tangents(op, args, res, levels)
+    return res
+
+
+def _finish(op: Op, node: OpNode, args: tuple[Any, ...], out: np.ndarray, res: Any) -> Any:
+    # The tail of `_apply1`/`_apply2` when a node was recorded: as `_record`'s and `apply`'s.
+    node._out = (out, res._vc, res._vc[0]) if op.saves_out else None
+    if hooks_open[0]:
+        _pack_node(op, node)
+    if op.view:
+        _share(args[0], res)
+    if fw_open[0]:
+        levels = state.fw_levels
+        if levels and _has_tangent(args[: op.n_in], levels):
+            _push_tangents(op, args, res, levels)
+    return res
 
 
 def _keep_aux(op: Op, node: OpNode, aux: Any) -> None:
