@@ -167,3 +167,16 @@ def test_unrolled_path_failure_leaves_no_node() -> None:
     with pytest.raises(RuntimeError, match="size of tensor a"):
         a * b
     assert a.grad_fn is None and a._accum is None
+
+
+def test_gradient_through_an_input_without_rule_is_an_error() -> None:
+    # rsub(x, y) = y - x declares no rule for y (Tensor.__rsub__ passes it a number): a tensor
+    # that requires grad there is reported by the two-input node when the backward reaches it.
+    from dygrad.ops import pointwise as P
+
+    x = dg.tensor([1.0, 2.0], requires_grad=True)
+    y = dg.tensor([3.0, 4.0], requires_grad=True)
+    out = R.apply(P.rsub, x, y)
+    assert type(out.grad_fn).__name__ == "RsubBackward1"
+    with pytest.raises(RuntimeError, match="not differentiable with respect to argument 'y'"):
+        out.sum().backward()

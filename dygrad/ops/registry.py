@@ -180,31 +180,10 @@ class OpNode(Node):
             rule = op.vjp_all
             assert rule is not None  # a variadic op records a node only when it has its rule
             return tuple(rule(g, *[env[j] for j in op.vjp_args[0]]))
-        grads: list[Any] = []
-        vjps = op.vjps
-        vjp_args = op.vjp_args
-        i = 0
-        for nxt, _ in self.next_functions:
-            if nxt is None:
-                grads.append(None)
-            else:
-                idx = vjp_args[i]
-                rule = vjps[i]
-                if rule is None:  # a tensor requiring grad was passed where the op has no rule
-                    raise RuntimeError(
-                        f"The function '{op.name}' is not differentiable with respect to argument "
-                        f"'{op.params[i]}'. This input cannot have requires_grad True."
-                    )
-                # The common arities spelled out: a comprehension per call costs more than
-                # most rules' own NumPy work on small arrays.
-                k = len(idx)
-                if k == 1:
-                    grads.append(rule(g, env[idx[0]]))
-                elif k == 2:
-                    grads.append(rule(g, env[idx[0]], env[idx[1]]))
-                else:
-                    grads.append(rule(g, *[env[j] for j in idx]) if k else rule(g))
-            i += 1
+        grads = [
+            None if nxt is None else _vjp(op, i, g, env)
+            for i, (nxt, _) in enumerate(self.next_functions)
+        ]
         meta = self._meta
         if meta is not None:
             for i, m in enumerate(meta):
@@ -254,6 +233,62 @@ class OpNode(Node):
                     return _hooked_attr(self, saved, op.params.index(key))
                 return saved[op.params.index(key)]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+
+def _vjp(op: Op, i: int, g: Any, env: Sequence[Any]) -> Any:
+    # Input i's rule on the incoming gradient and the values it names.
+    rule = op.vjps[i]
+    if rule is None:  # a tensor requiring grad was passed where the op has no rule
+        raise RuntimeError(
+            f"The function '{op.name}' is not differentiable with respect to argument "
+            f"'{op.params[i]}'. This input cannot have requires_grad True."
+        )
+    idx = op.vjp_args[i]
+    # The common arities spelled out: a comprehension per call costs more than most rules' own
+    # NumPy work on small arrays.
+    k = len(idx)
+    if k == 1:
+        return rule(g, env[idx[0]])
+    if k == 2:
+        return rule(g, env[idx[0]], env[idx[1]])
+    return rule(g, *[env[j] for j in idx]) if k else rule(g)
+
+
+class _Node1(OpNode):
+    """The node of an op with one tensor input and one output (`Op.fast` 1): `_apply` without
+    the loops over inputs. Its input needs a gradient (or nothing would have been recorded)."""
+
+    __slots__ = ()
+
+    def _apply(self, g: Any, create_graph: bool) -> Sequence[Any]:
+        op = self.op
+        gi = _vjp(op, 0, g, self._unpack(create_graph) if op.vjp_args[0] else _EMPTY)
+        meta = self._meta
+        if meta is not None and (m := meta[0]) is not None:
+            gi = _fit(gi, m, op, 0)
+        return [gi]
+
+
+class _Node2(OpNode):
+    """The node of an op with two tensor inputs and one output (`Op.fast` 2)."""
+
+    __slots__ = ()
+
+    def _apply(self, g: Any, create_graph: bool) -> Sequence[Any]:
+        op = self.op
+        env = self._unpack(create_graph) if op.saves_anything or op.has_attrs else _EMPTY
+        (n0, _), (n1, _) = self.next_functions
+        g0 = None if n0 is None else _vjp(op, 0, g, env)
+        g1 = None if n1 is None else _vjp(op, 1, g, env)
+        meta = self._meta
+        if meta is not None:
+            m = meta[0]
+            if m is not None and g0 is not None:
+                g0 = _fit(g0, m, op, 0)
+            m = meta[1]
+            if m is not None and g1 is not None:
+                g1 = _fit(g1, m, op, 1)
+        return [g0, g1]
 
 
 class _MultiOutNode(OpNode):
@@ -771,7 +806,6 @@ def defop(
     aux_at = len(params) + 1  # its position in the rules' environment
     aux_users = tuple(i for i, a in enumerate(vjp_args) if aux and aux_at in a)
     # n_outputs == -1: the number of outputs depends on the arguments (split, unbind).
-    base = OpNode if n_outputs == 1 else _MultiOutNode
     op = Op(
         name=name,
         grad_fn=grad_fn,
@@ -825,6 +859,7 @@ def defop(
         inplace_name=name if name.endswith("_") else name + "_",
         fast=n_in if n_in <= 2 and n_outputs == 1 and not variadic and not aux else 0,
     )
+    base = (OpNode, _Node1, _Node2)[op.fast] if n_outputs == 1 else _MultiOutNode
     op.node_cls = type(grad_fn, (base,), {"__slots__": (), "op": op})
     REGISTRY[name] = op
     return op
