@@ -30,6 +30,32 @@ def test_gradients_meeting_at_a_value_are_summed():
     assert x.grad.tolist() == [8.0, 16.0]  # 4 * 2x
 
 
+def test_leaf_gradients_accumulated_on_their_last_edge():
+    # The engine accumulates a leaf's gradient as soon as its last edge delivers it (no queueing)
+    # when nothing else looks at it: gradients from several edges and several nodes are summed,
+    # a gradient sent to two leaves is not shared between their .grad, hooks still run.
+    a = f64([1.0, 2.0], requires_grad=True)
+    b = f64([3.0, 4.0], requires_grad=True)
+    (a * a).sum().backward()  # two edges of one node to one leaf
+    assert a.grad.tolist() == [2.0, 4.0]
+    a.grad = None
+    (a * b + a).sum().backward()  # edges from two nodes
+    assert a.grad.tolist() == [4.0, 5.0] and b.grad.tolist() == [1.0, 2.0]
+    a.grad = b.grad = None
+    (a + b).sum().backward()  # add sends one array along both edges
+    a.grad.add_(1.0)
+    assert b.grad.tolist() == [1.0, 1.0] and a.grad.tolist() == [2.0, 2.0]
+    seen = []
+    a.register_hook(lambda g: seen.append(g.tolist()) or g * 10)
+    a.grad = None
+    (a * 3).sum().backward()
+    assert seen == [[3.0, 3.0]] and a.grad.tolist() == [30.0, 30.0]
+    # autograd.grad captures instead of accumulating: .grad stays untouched.
+    b.grad = None
+    (gb,) = torch.autograd.grad((a * b).sum(), [b])
+    assert gb.tolist() == [1.0, 2.0] and b.grad is None
+
+
 def test_second_backward_through_freed_graph_raises_pytorch_error():
     x = torch.ones(2, requires_grad=True)
     y = (x * x).sum()

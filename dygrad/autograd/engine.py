@@ -115,6 +115,7 @@ def run_backward(
     captured: list[Any] = [None] * len(capture)
     needed = _needed(list(buffers), set(want)) if not accumulate else None
     owned_grads: set[Node] = set()
+    direct = accumulate and needed is None and not want and observe is None
 
     check = state.backward_check
     prev_mode = state.enabled
@@ -173,6 +174,19 @@ def run_backward(
                         if summed is not None and nxt in buffers:
                             summed.append(i)  # meets a gradient from another use
                         if type(nxt) is AccumulateGrad:
+                            if (direct and deps[nxt] == 1 and nxt not in buffers
+                                    and nxt.variable._hooks is None):  # fmt: skip
+                                # The leaf's last edge, nothing waiting for it in the buffers,
+                                # and no hook, capture or observer looks at its gradient:
+                                # accumulate now (as PyTorch, whose leaves run as soon as they
+                                # are ready), without queueing the leaf's node.
+                                nxt.variable._accumulate_grad(
+                                    gi, create_graph,
+                                    fresh and gi is not g and type(gi) is _nd
+                                    and gi.base is None and _once(out, gi),
+                                )  # fmt: skip
+                                i += 1
+                                continue
                             prev = buffers.get(nxt)
                             if prev is None:
                                 buffers[nxt] = gi
