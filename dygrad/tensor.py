@@ -153,12 +153,8 @@ class Tensor:
         "_requires_grad",
         "grad_fn",
         "_out_nr",
-        "_grad",
         "_vc",
         "_base",
-        "_accum",
-        "_hooks",
-        "_retains_grad",
         "__weakref__",
         "__dict__",
     )
@@ -166,12 +162,14 @@ class Tensor:
     _requires_grad: bool
     grad_fn: Node | None
     _out_nr: int
-    _grad: Tensor | None
     _vc: list[int]  # the version counter, shared by a tensor and its views
     _base: Tensor | None
-    _accum: weakref.ReferenceType[AccumulateGrad] | None
-    _hooks: dict[int, Callable[..., Any]] | None
-    _retains_grad: bool
+    # Set on few tensors (leaves, tensors with hooks): class defaults, kept in the instance
+    # __dict__ once set, so that making an op's result sets five attributes rather than nine.
+    _grad: Tensor | None = None
+    _accum: weakref.ReferenceType[AccumulateGrad] | None = None
+    _hooks: dict[int, Callable[..., Any]] | None = None
+    _retains_grad = False
     # Forward-mode tangents by dual-level id; an instance attribute only on dual tensors, so the
     # hot path (`_wrap`) never pays for it.
     _fw: dict[int, Tensor] | None = None
@@ -216,12 +214,8 @@ class Tensor:
         self._requires_grad = False
         self.grad_fn = None
         self._out_nr = 0
-        self._grad = None
         self._vc = [0]
         self._base = None
-        self._accum = None
-        self._hooks = None
-        self._retains_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -235,12 +229,8 @@ class Tensor:
         t._requires_grad = req
         t.grad_fn = node
         t._out_nr = nr
-        t._grad = None
         t._vc = [0]
         t._base = None
-        t._accum = None
-        t._hooks = None
-        t._retains_grad = False
         if hook_open[0]:  # dygrad.jit is tracing: it tells op results from other new tensors
             _made(t)
         return t
