@@ -1,7 +1,7 @@
 """The array namespace every op computes with (NumPy), the random generator, and array helpers
 where NumPy's own call is slow: the reduction of a broadcast gradient back to an input's shape,
-an elementwise select (np.where) that does not branch per element, and the maximum or minimum
-over a short last axis."""
+an elementwise select (np.where) that does not branch per element, the maximum or minimum and
+the sum over a short last axis, and the optimizers' fused update (BLAS axpy)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,69 @@ def _settle_heap() -> None:
 
 
 _settle_heap()
+
+
+# y += alpha * x, the optimizers' update (`p.add_(g, alpha=-lr)`), in one pass through the BLAS
+# that NumPy's wheel bundles: NumPy has no fused multiply-add, and `y += x * alpha` writes and
+# reads back a temporary the size of the parameter. BLAS's axpy rounds once, as PyTorch's add_
+# with alpha does (bit for bit its results; NumPy's two roundings differ in ~2% of elements).
+# Reached through ctypes (the standard library); where the wheel has no OpenBLAS (a NumPy
+# built against another BLAS), nothing is found and the callers keep NumPy's way.
+_AXPY_MIN = 1 << 15  # elements: below, the ctypes call (~2.3 us) costs more than the temporary
+_AXPY_SYMBOLS = ("scipy_cblas_{}axpy64_", "scipy_cblas_{}axpy", "cblas_{}axpy")
+
+
+@functools.cache
+def _axpy_kernels() -> dict[np.dtype, Any]:
+    import ctypes
+    import glob
+    import os
+
+    here = os.path.dirname(np.__file__)
+    found = glob.glob(os.path.join(here, os.pardir, "numpy.libs", "*openblas*"))
+    found += glob.glob(os.path.join(here, ".dylibs", "*openblas*"))
+    for path in found:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for pattern in _AXPY_SYMBOLS:
+            try:
+                fns = {
+                    np.dtype(np.float32): getattr(lib, pattern.format("s")),
+                    np.dtype(np.float64): getattr(lib, pattern.format("d")),
+                }
+            except AttributeError:
+                continue
+            for dt, fn in fns.items():
+                real = ctypes.c_float if dt == np.float32 else ctypes.c_double
+                # Sizes and strides as 64-bit integers: right for the ILP64 interface (the "64_"
+                # names), and for LP64 too, whose callee reads the low 32 bits of the register
+                # (axpy() passes no size of 2**31 or more).
+                i64 = ctypes.c_int64
+                fn.argtypes = [i64, real, ctypes.c_void_p, i64, ctypes.c_void_p, i64]
+                fn.restype = None
+            return fns
+    return {}
+
+
+def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> bool:
+    """`y += alpha * x` in place, in one pass, through BLAS: True when done. False, with nothing
+    written, where it does not apply: no BLAS found, fewer than 2**15 elements, shapes or
+    dtypes (float32, float64) that differ, either array not C-contiguous, `y` read-only, or
+    memory shared other than `x` being `y` itself."""
+    n = x.size
+    if n < _AXPY_MIN or n >= 1 << 31 or x.dtype is not y.dtype or x.shape != y.shape:
+        return False
+    fn = _axpy_kernels().get(y.dtype)
+    if fn is None or not (x.flags.c_contiguous and y.flags.c_contiguous and y.flags.writeable):
+        return False
+    px = x.ctypes.data
+    py = y.ctypes.data
+    if px != py and np.may_share_memory(x, y):
+        return False
+    fn(n, alpha, px, 1, py, 1)
+    return True
 
 
 def generator() -> np.random.Generator:

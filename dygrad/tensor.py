@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from . import dtypes
+from . import backend, dtypes
 from ._printing import format_tensor
 from .autograd import graph as graph_module
 from .autograd.grad_mode import fw_open, hook_open, state
@@ -1326,6 +1326,11 @@ class Tensor:
     # --- in-place methods ---------------------------------------------------------------------
     def add_(self, other: Any, *, alpha: Any = 1) -> Tensor:
         check_retention(P.add, self, other)
+        if _unrecorded_scaling(self, other, alpha) and backend.axpy(alpha, other._data, self._data):
+            # The optimizers' update, fused (what apply_inplace would do around it: the version)
+            self._vc[0] += 1
+            note_inplace(self._vc, "add_", 1)
+            return self
         return apply_inplace(P.add, self, _times_alpha(self, other, alpha))
 
     def sub_(self, other: Any, *, alpha: Any = 1) -> Tensor:
@@ -1446,6 +1451,19 @@ def _sub_bool_error(x: Any, y: Any) -> None:
         )
 
 
+def _unrecorded_scaling(x: Tensor, y: Any, alpha: Any) -> bool:
+    # The optimizers' case of `x.add_(y, alpha=...)` (under no_grad, or on tensors that need no
+    # grad): a float alpha, a tensor of x's floating dtype, no tracing and no dual tensors.
+    return (
+        type(alpha) is float
+        and type(y) is Tensor
+        and y._data.dtype is x._data.dtype
+        and y._data.dtype.kind == "f"
+        and not (hook_open[0] or fw_open[0])
+        and not (state.enabled and (x._requires_grad or y._requires_grad))
+    )
+
+
 def _times_alpha(x: Tensor, y: Any, alpha: Any) -> Any:
     # alpha * y for add/sub(..., alpha=): alpha takes no part in type promotion, so y is scaled
     # in the dtype of the result, and PyTorch checks alpha against that dtype.
@@ -1453,16 +1471,9 @@ def _times_alpha(x: Tensor, y: Any, alpha: Any) -> Any:
         alpha = alpha.item()
     if alpha == 1 and type(alpha) is int:
         return y
-    if (
-        type(alpha) is float
-        and type(y) is Tensor
-        and y._data.dtype is x._data.dtype
-        and y._data.dtype.kind == "f"
-        and not (hook_open[0] or fw_open[0])
-        and not (state.enabled and (x._requires_grad or y._requires_grad))
-    ):
-        # The optimizers' case (`p.add_(g, alpha=-lr)` under no_grad): nothing is recorded, so
-        # the scaled operand can stay a plain array instead of going through a dispatched mul.
+    if _unrecorded_scaling(x, y, alpha):
+        # Nothing is recorded: the scaled operand can stay a plain array instead of going
+        # through a dispatched mul.
         return y._data * alpha
     rd = dtypes.result_type(x, y)
     kind = rd.np.kind
@@ -1485,9 +1496,9 @@ def _foreach_add_(self: Sequence[Tensor], other: Any, *, alpha: Any = 1) -> None
     """`t.add_(o, alpha=alpha)` for each tensor `t` of `self` and `o` of `other` (a list of
     tensors, or one number for all) (`torch._foreach_add_`; the optimizers' update).
 
-    Under no_grad, same-dtype floating tensors of one shape take one NumPy pass per pair, without
-    dispatch (versions bumped, the user's line noted once for all); other pairs go through
-    `add_`, with its checks and errors.
+    Under no_grad, same-dtype floating tensors of one shape take one pass per pair (BLAS's axpy
+    where `backend.axpy` takes them, else NumPy), without dispatch (versions bumped, the user's
+    line noted once for all); other pairs go through `add_`, with its checks and errors.
 
     >>> import dygrad as torch
     >>> ps = [torch.ones(2), torch.zeros(3)]
@@ -1519,7 +1530,10 @@ def _foreach_add_(self: Sequence[Tensor], other: Any, *, alpha: Any = 1) -> None
             t.add_(o, alpha=alpha)
             continue
         td = t._data
-        np.add(td, o._data if alpha == 1 else o._data * alpha, out=td)
+        if alpha == 1:
+            np.add(td, o._data, out=td)
+        elif not backend.axpy(alpha, o._data, td):  # fused where BLAS takes it
+            np.add(td, o._data * alpha, out=td)
         t._vc[0] += 1
         if state.track_source:
             if site is None:

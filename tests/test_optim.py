@@ -485,3 +485,103 @@ def test_optimizer_step_creates_no_graph_and_no_warnings():
         opt.step()
     for s in opt.state.values():
         assert all(not v.requires_grad and v.grad_fn is None for v in s.values())
+
+
+# --- the fused update: backend.axpy under Tensor.add_(other, alpha=) ----------------------------
+
+from dygrad import backend  # noqa: E402
+
+BIG = backend._AXPY_MIN * 2 + 3  # above the size where add_ takes BLAS's axpy
+
+
+def _axpy_case(dt, n=BIG, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal(n).astype(dt), rng.standard_normal(n).astype(dt)
+
+
+@pytest.mark.skipif(not backend._axpy_kernels(), reason="NumPy's wheel bundles no OpenBLAS here")
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_axpy_adds_alpha_times_x_in_place(dt):
+    x, y = _axpy_case(dt)
+    y0 = y.copy()
+    assert backend.axpy(-0.01, x, y)
+    prod = x * dt(-0.01)
+    ref = y0 + prod  # NumPy rounds the product and the sum, axpy only the sum:
+    assert np.all(np.abs(y - ref) <= np.spacing(np.abs(prod)) / 2 + np.spacing(np.abs(ref)))
+    assert np.mean(y == ref) > 0.9  # the same number nearly everywhere
+    # x given as y itself: y + alpha * y, elementwise.
+    y1 = y0.copy()
+    assert backend.axpy(0.5, y1, y1)
+    np.testing.assert_allclose(y1, y0 * 1.5, rtol=np.finfo(dt).eps)
+
+
+def test_axpy_declines_and_writes_nothing_where_it_does_not_apply():
+    x, y = _axpy_case(np.float32)
+    y0 = y.copy()
+    big2 = np.zeros((2, BIG), np.float32)
+    ro = y.copy()
+    ro.flags.writeable = False
+    cases = [
+        (x[:100], y[:100]),  # small
+        (x.astype(np.float64), y),  # dtypes differ
+        (x.astype(np.float16), y.astype(np.float16)),  # no half-precision axpy
+        (x[::2], y[: (BIG + 1) // 2]),  # not contiguous
+        (big2[0, 1:], big2[0, :-1]),  # overlapping views
+        (x, ro),  # read-only
+        (x.reshape(1, -1), y),  # shapes differ
+    ]
+    for a, b in cases:
+        before = b.copy()
+        assert not backend.axpy(2.0, a, b)
+        assert np.array_equal(b, before)
+    assert np.array_equal(y, y0)
+
+
+def test_fused_add_matches_the_unfused_update_and_bumps_the_version():
+    x, g = _axpy_case(np.float32)
+    p = dygrad.tensor(x, requires_grad=True)
+    grad = dygrad.tensor(g)
+    v = p._version
+    with dygrad.no_grad():
+        out = p.add_(grad, alpha=-0.1)
+    assert out is p and p._version == v + 1
+    prod = g * np.float32(-0.1)
+    ref = x + prod
+    err = np.abs(p.detach().numpy() - ref)
+    assert np.all(err <= np.spacing(np.abs(prod)) / 2 + np.spacing(np.abs(ref)))
+    # Where no BLAS is found the same call takes NumPy's way, with the same values up to a unit.
+    backend._axpy_kernels.cache_clear()
+    real = backend._axpy_kernels
+    backend._axpy_kernels = lambda: {}
+    try:
+        q = dygrad.tensor(x, requires_grad=True)
+        with dygrad.no_grad():
+            q.add_(grad, alpha=-0.1)
+    finally:
+        backend._axpy_kernels = real
+    assert np.array_equal(q.detach().numpy(), ref)
+    # An update that saved values depend on is still caught by the version check.
+    w = dygrad.tensor(x.copy(), requires_grad=True)
+    h = w * 2
+    loss = (h * h).sum()
+    with dygrad.no_grad():
+        h.add_(grad, alpha=0.5)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+
+
+@oracle
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_sgd_update_is_pytorchs_bit_for_bit(dt):
+    # PyTorch's add_ with alpha rounds once (a fused multiply-add); so does BLAS's axpy.
+    x, g = _axpy_case(dt)
+    p = dygrad.tensor(x.copy(), requires_grad=True)
+    p.grad = dygrad.tensor(g)
+    optim.SGD([p], lr=0.01).step()
+    tp = torch.tensor(x.copy(), requires_grad=True)
+    tp.grad = torch.tensor(g)
+    torch.optim.SGD([tp], lr=0.01).step()
+    if backend._axpy_kernels():
+        assert np.array_equal(p.detach().numpy(), tp.detach().numpy())
+    else:
+        np.testing.assert_allclose(p.detach().numpy(), tp.detach().numpy(), rtol=np.finfo(dt).eps)
