@@ -1,7 +1,8 @@
 """The op registry: `defop` declares an op once (forward, backward rules, grad_fn name, dtype and
 shape rule) and `apply` is the one dispatch function, the only place that wraps results in tensors
-and creates graph nodes. Called with no tensor among its arguments, an op runs on raw arrays: that
-is how backward rules run without building graph when `create_graph=False`."""
+and creates graph nodes (its common cases, one or two tensor inputs and one output, unrolled in
+`_apply1`/`_apply2`, which it calls first). Called with no tensor among its arguments, an op runs
+on raw arrays: that is how backward rules run without building graph when `create_graph=False`."""
 
 from __future__ import annotations
 
