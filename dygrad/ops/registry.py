@@ -1239,13 +1239,10 @@ def _note_site(node: OpNode) -> None:
     # there first, without a walk (user_line(5) from here).
     extra = state.node_extra
     if extra & 1:
+        # (_sites holds user frames only: a frame inside dygrad, or a new site, takes the walk)
         f = _getframe(4)
-        code = f.f_code
-        if _inside.get(id(code)) is False:
-            site = _sites.get((id(code) << 24) | f.f_lasti)
-            node._src = site if site is not None else user_line(5)
-        else:
-            node._src = user_line(5)
+        site = _sites.get((id(f.f_code) << 24) | f.f_lasti)
+        node._src = site if site is not None else user_line(5)
     else:
         node._src = None
     if extra & 2:
