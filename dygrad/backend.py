@@ -43,8 +43,11 @@ _settle_heap()
 
 # y += alpha * x, the optimizers' update (`p.add_(g, alpha=-lr)`), in one pass through the BLAS
 # that NumPy's wheel bundles: NumPy has no fused multiply-add, and `y += x * alpha` writes and
-# reads back a temporary the size of the parameter. BLAS's axpy rounds once, as PyTorch's add_
-# with alpha does (bit for bit its results; NumPy's two roundings differ in ~2% of elements).
+# reads back a temporary the size of the parameter. OpenBLAS's axpy rounds once (a fused
+# multiply-add), as PyTorch's add_ with alpha does, except in the last n mod 32 elements of each
+# BLAS thread's share, which it rounds twice as NumPy does: with one BLAS thread all but those
+# few elements are PyTorch's bit for bit (NumPy's two roundings differ in ~2%), and the last
+# bits of those few depend on the BLAS thread count (as PyTorch's CPU sums depend on its own).
 # Reached through ctypes (the standard library); where the wheel has no OpenBLAS (a NumPy
 # built against another BLAS), nothing is found and the callers keep NumPy's way.
 _AXPY_MIN = 1 << 15  # elements: below, the ctypes call (~2.3 us) costs more than the temporary
@@ -88,10 +91,13 @@ def _axpy_kernels() -> dict[np.dtype, Any]:
 def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> bool:
     """`y += alpha * x` in place, in one pass, through BLAS: True when done. False, with nothing
     written, where it does not apply: no BLAS found, fewer than 2**15 elements, shapes or
-    dtypes (float32, float64) that differ, either array not C-contiguous, `y` read-only, or
-    memory shared other than `x` being `y` itself."""
+    dtypes (float32, float64) that differ, either array not C-contiguous, `y` read-only, memory
+    shared other than `x` being `y` itself, or an alpha that is 0 in the dtype (BLAS then skips
+    the pass, where y + 0 * x must still turn y into NaN where x is NaN or infinite)."""
     n = x.size
     if n < _AXPY_MIN or n >= 1 << 31 or x.dtype is not y.dtype or x.shape != y.shape:
+        return False
+    if alpha == 0 or (abs(alpha) < 1e-44 and y.dtype == np.float32 and np.float32(alpha) == 0):
         return False
     fn = _axpy_kernels().get(y.dtype)
     if fn is None or not (x.flags.c_contiguous and y.flags.c_contiguous and y.flags.writeable):
