@@ -1326,11 +1326,13 @@ class Tensor:
     # --- in-place methods ---------------------------------------------------------------------
     def add_(self, other: Any, *, alpha: Any = 1) -> Tensor:
         check_retention(P.add, self, other)
-        if _unrecorded_scaling(self, other, alpha) and backend.axpy(alpha, other._data, self._data):
-            # The optimizers' update, fused (what apply_inplace would do around it: the version)
-            self._vc[0] += 1
-            note_inplace(self._vc, "add_", 1)
-            return self
+        if _unrecorded_scaling(self, other, alpha):  # the optimizers' update
+            if backend.axpy(alpha, other._data, self._data):
+                # Fused; around it, what apply_inplace would do: the version, the note.
+                self._vc[0] += 1
+                note_inplace(self._vc, "add_", 1)
+                return self
+            return apply_inplace(P.add, self, other._data * alpha)
         return apply_inplace(P.add, self, _times_alpha(self, other, alpha))
 
     def sub_(self, other: Any, *, alpha: Any = 1) -> Tensor:

@@ -1124,9 +1124,7 @@ def apply(op: Op, *args: Any) -> Any:
         if op.view:
             _share(args[0], res)
         if fw_open[0]:  # some thread has a dual level open: look at this thread's
-            levels = state.fw_levels
-            if levels and _has_tangent(args[0] if op.variadic else args[:n], levels):
-                _push_tangents(op, args, res, levels)
+            _tangents(op, args, res)
         return res
     if not record:
         res = tuple(T._wrap(o, False, None, 0) for o in out)
@@ -1141,10 +1139,16 @@ def apply(op: Op, *args: Any) -> Any:
         for r in res:
             _share(args[0], r)
     if fw_open[0]:
-        levels = state.fw_levels
-        if levels and _has_tangent(args[0] if op.variadic else args[:n], levels):
-            _push_tangents(op, args, res, levels)
+        _tangents(op, args, res)
     return res
+
+
+def _tangents(op: Op, args: Sequence[Any], res: Any) -> None:
+    # Dual levels are open in some thread: in this one, give `res` the tangents the op's rules
+    # make of its inputs' tangents, if any input has one.
+    levels = state.fw_levels
+    if levels and _has_tangent(args[0] if op.variadic else args[: op.n_in], levels):
+        _push_tangents(op, args, res, levels)
 
 
 def _share(src: Any, res: Any) -> None:
@@ -1380,9 +1384,7 @@ def _unrecorded(op: Op, args: tuple[Any, ...], out: np.ndarray, cut: bool) -> An
     if op.view:
         _share(args[0], res)
     if fw_open[0]:
-        levels = state.fw_levels
-        if levels and _has_tangent(args[: op.n_in], levels):
-            _push_tangents(op, args, res, levels)
+        _tangents(op, args, res)
     return res
 
 
@@ -1394,9 +1396,7 @@ def _finish(op: Op, node: OpNode, args: tuple[Any, ...], out: np.ndarray, res: A
     if op.view:
         _share(args[0], res)
     if fw_open[0]:
-        levels = state.fw_levels
-        if levels and _has_tangent(args[: op.n_in], levels):
-            _push_tangents(op, args, res, levels)
+        _tangents(op, args, res)
     return res
 
 
