@@ -213,27 +213,28 @@ class OpNode(Node):
     def _saved_tensors_count(self) -> int:
         return 0 if self._saved is None else sum(isinstance(v, _T) for v in self._saved)
 
-    def __getattr__(self, name: str) -> Any:
-        # PyTorch exposes saved values as `_saved_self`, `_saved_other`, ...; so do we.
-        if name.startswith("_saved_"):
-            key = name[len("_saved_") :]
-            op = type(self).op
-            if key == "result" and op.saves_out:
-                saved = self._saved
-                if saved is None:
-                    raise RuntimeError(FREED_MSG)
-                if type(saved) is _HookedSaved:
-                    return _hooked_attr(self, saved, -1)
-                assert self._out is not None  # freed (or moved to hooks) with _saved
-                return self._out[0]
-            if key in op.params:
-                saved = self._saved
-                if saved is None:
-                    raise RuntimeError(FREED_MSG)
-                if type(saved) is _HookedSaved:
-                    return _hooked_attr(self, saved, op.params.index(key))
-                return saved[op.params.index(key)]
-        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+    def _saved_value(self, i: int) -> Any:
+        # `_saved_<name>`: forward parameter i's saved value (-1: the output), as PyTorch's
+        # `_saved_self`, `_saved_result`, ... Each op's node class has one property per name
+        # (`_saved_attrs`): a `__getattr__` here would slow every attribute read on every node.
+        saved = self._saved
+        if saved is None:
+            raise RuntimeError(FREED_MSG)
+        if type(saved) is _HookedSaved:
+            return _hooked_attr(self, saved, i)
+        if i < 0:
+            assert self._out is not None  # freed (or moved to hooks) with _saved
+            return self._out[0]
+        return saved[i]
+
+
+def _saved_attrs(op: Op) -> dict[str, property]:
+    """The `_saved_<name>` properties of `op`'s node class: one per forward parameter, and
+    `_saved_result` when its rules keep the output."""
+    names = [(f"_saved_{p}", i) for i, p in enumerate(op.params)]
+    if op.saves_out:
+        names.append(("_saved_result", -1))
+    return {nm: property(lambda self, i=i: self._saved_value(i)) for nm, i in names}
 
 
 def _vjp(op: Op, i: int, g: Any, env: Sequence[Any]) -> Any:
@@ -861,7 +862,7 @@ def defop(
         fast=n_in if n_in <= 2 and n_outputs == 1 and not variadic and not aux else 0,
     )
     base = (OpNode, _Node1, _Node2)[op.fast] if n_outputs == 1 else _MultiOutNode
-    op.node_cls = type(grad_fn, (base,), {"__slots__": (), "op": op})
+    op.node_cls = type(grad_fn, (base,), {"__slots__": (), "op": op, **_saved_attrs(op)})
     REGISTRY[name] = op
     return op
 
