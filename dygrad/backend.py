@@ -264,5 +264,32 @@ def sum_last(x: np.ndarray, k: int = 1) -> np.ndarray:
     return np.asarray(x.sum(axis=tuple(range(nd - k, nd)), keepdims=True))
 
 
+def mean(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+    """`x.mean(axis, keepdims=keepdims, dtype=x.dtype)` as an array, the same bits: NumPy's
+    sum in x's dtype, divided by the count as NumPy divides it (an intp: the quotient is worked
+    out in float64 and rounded back to x's dtype, which a float16 quotient would not match).
+
+    `ndarray.mean` runs a dozen Python-level calls of NumPy's own around that sum and division;
+    after a large matrix product has evicted them from the caches they cost more than the work:
+    the mean of a (128, 1) float32 array inside W3's step 18.5 -> 4.2 us (4.9 -> 2.0 warm).
+    Empty reductions take NumPy's way (its warning and NaN).
+
+    >>> mean(np.array([[1.0, 2.0], [3.0, 5.0]]), 0).tolist()
+    [2.0, 3.5]
+    """
+    if axis is None:
+        count = x.size
+    else:
+        count = 1
+        for a in axis if type(axis) is tuple else (axis,):
+            count *= x.shape[a]
+    if count:
+        s = np.add.reduce(x, axis, x.dtype, None, keepdims)
+        if type(s) is np.ndarray:
+            return np.true_divide(s, np.intp(count), out=s, casting="unsafe")
+        return np.asarray(s / np.intp(count), x.dtype)  # (a NumPy scalar: all axes reduced)
+    return np.asarray(x.mean(axis=axis, keepdims=keepdims, dtype=x.dtype))
+
+
 # sum_last's BLAS block: as long as NumPy's own unrolled block of its pairwise sum.
 _BLOCK = 128

@@ -585,6 +585,36 @@ def test_sum_last_is_the_kept_sum_over_the_last_axes(dtype, shape, k) -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_backend_mean_has_the_bits_of_ndarray_mean(dtype) -> None:
+    # Every axis choice, kept or not, over shapes with size-1 and empty axes: the same array
+    # (dtype, shape, values, NaN included) as x.mean(axis, keepdims=, dtype=x.dtype), which
+    # divides a float32 sum in float64; the rounding of a float32 division would differ.
+    from dygrad.backend import mean
+
+    rng = np.random.default_rng(4)
+    shapes = [(), (1,), (7,), (3, 1), (2, 0), (4, 5, 3), (1, 6, 2), (300,)]
+    for shape in shapes:
+        x = (rng.standard_normal(shape) * 300 + 7).astype(dtype)
+        nd = len(shape)
+        axes: list = [None, *range(nd), *range(-nd, 0)]
+        if nd > 1:
+            axes += [(0, nd - 1), tuple(range(nd))]
+        for axis in axes:
+            for keep in (False, True):
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    got = mean(x, axis, keep)
+                    want = np.asarray(x.mean(axis=axis, keepdims=keep, dtype=x.dtype))
+                assert type(got) is np.ndarray
+                assert got.dtype == want.dtype and got.shape == want.shape, (shape, axis, keep)
+                np.testing.assert_array_equal(got, want)
+    # where the division's rounding shows: 16,777 is no float16, so a float16 quotient differs
+    x = np.full((16777, 2), 0.01, dtype)
+    for axis in (None, 0):
+        np.testing.assert_array_equal(mean(x, axis), x.mean(axis=axis, dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 @pytest.mark.parametrize("alpha", [1.0, 0.5, 2.0])
 def test_elu_against_its_definition(dtype, alpha) -> None:
     # elu(x) = x for x > 0, alpha * expm1(x) otherwise (-0.0 stays -0.0, as PyTorch's kernel);

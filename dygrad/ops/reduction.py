@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import extreme
+from ..backend import extreme, mean
 from ..backend import sum_to_shape as _sum_to_shape
 from .registry import Spec, defop
 from .shape import expand, reshape
@@ -110,7 +110,7 @@ sum_dim = defop(
 mean_all = defop(
     "mean_all", grad_fn="MeanBackward0",
     onnx=lambda ox, x, shape: ox.op("ReduceMean", x, keepdims=0),
-    forward=lambda x, shape: np.asarray(x.mean(dtype=x.dtype)),
+    forward=lambda x, shape: mean(x),
     vjp=(lambda g, shape: expand(g / max(int(math.prod(shape)), 1), shape, g.shape),),
     jvp=(lambda t, shape: mean_all(t, shape),),
     shape=lambda x, shape: (),
@@ -119,7 +119,7 @@ mean_dim = defop(
     "mean_dim", grad_fn="MeanBackward1",
     onnx=lambda ox, x, dims, keepdim, shape: _reduce_onnx(ox, "ReduceMean", x, dims, keepdim),
     shape=lambda x, dims, keepdim, shape: _reduced_shape(x, dims, keepdim),
-    forward=lambda x, dims, keepdim, shape: x.mean(axis=dims, keepdims=keepdim, dtype=x.dtype),
+    forward=lambda x, dims, keepdim, shape: mean(x, dims, keepdim),
     vjp=(lambda g, dims, keepdim, shape: _unreduce(g / max(_count(shape, dims), 1), dims,
                                                    keepdim, shape),),
     jvp=(lambda t, dims, keepdim, shape: mean_dim(t, dims, keepdim, shape),),
