@@ -72,7 +72,9 @@ def _add(buffers: dict[Node, Any], node: Node, nr: int, g: Any) -> None:
 
 
 def _once(out: Sequence[Any], gi: Any) -> bool:
-    # gi is sent along one edge only (by identity: arrays compare elementwise).
+    # gi (one of out) is sent along one edge only (by identity: arrays compare elementwise).
+    if len(out) == 2:
+        return out[0] is not out[1]
     seen = 0
     for o in out:
         if o is gi:
