@@ -124,6 +124,7 @@ class OpNode(Node):
     _out: tuple[Any, ...] | None
     _meta: list[tuple[tuple[int, ...], np.dtype] | None] | None  # input (shape, dtype) to fit
     _src: Site | None
+    _meta_out: tuple[tuple[tuple[int, ...], np.dtype], ...]  # a multi-output node's (slot there)
     _fresh_grads = True
     # Created on the hot path and filled in by _record: skip Node.__init__.
     __init__ = object.__init__
@@ -234,7 +235,14 @@ def _saved_attrs(op: Op) -> dict[str, property]:
     names = [(f"_saved_{p}", i) for i, p in enumerate(op.params)]
     if op.saves_out:
         names.append(("_saved_result", -1))
-    return {nm: property(lambda self, i=i: self._saved_value(i)) for nm, i in names}
+    return {nm: _saved_property(i) for nm, i in names}
+
+
+def _saved_property(i: int) -> property:
+    def get(self: OpNode) -> Any:
+        return self._saved_value(i)
+
+    return property(get)
 
 
 def _vjp(op: Op, i: int, g: Any, env: Sequence[Any]) -> Any:
