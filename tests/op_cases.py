@@ -707,6 +707,11 @@ CASES: list[Case] = [
     C("gather", "gather", lambda m, x: x.gather(1, G(m)), F(3, 4)),
     C("gather-dim0", "gather", lambda m, x: m.gather(x, 0, idx([[2, 0, 1, 2]])(m)), F(3, 4)),
     C("gather-0d", "gather", lambda m, x: x.gather(0, idx(0)(m)), F()),
+    # one index per row (the NLL loss's gather; its backward scatters by assignment), also
+    # over fewer rows than the input has
+    C("gather-one-per-row", "gather", lambda m, x: x.gather(1, idx([[1], [3], [1]])(m)), F(3, 4)),
+    C("gather-one-per-row-short", "gather", lambda m, x: x.gather(1, idx([[2], [0]])(m)),
+      F(3, 4)),
     C("gather-empty", "gather", lambda m, x: x.gather(1, idx([[]])(m)), F(1, 3)),
     C("scatter", "scatter", lambda m, x, y: x.scatter(1, S(m), y), F(3, 4), F(3, 2)),
     C("scatter-bigger-src", "scatter", lambda m, x, y: x.scatter(1, S(m), y), F(3, 4), K(3, 3)),

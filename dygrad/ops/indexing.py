@@ -299,7 +299,12 @@ def _scatter_zeros_fwd(src: np.ndarray, dim: int, idx: np.ndarray, shape: Any) -
     if len(shape) == 0:
         return _scatter_zeros_fwd(_lift(src), 0, _lift(idx), (1,)).reshape(())
     z = np.zeros(shape, src.dtype)
-    _scatter_add_into(z, dim, idx, src)
+    if idx.shape[dim] == 1 and src.shape == idx.shape:
+        # One index per line along dim (a gather of one class per row, as the NLL loss takes):
+        # no two values meet, and assignment is the scatter-add without np.add.at's pass.
+        z[_along(dim, idx)] = src
+    else:
+        _scatter_add_into(z, dim, idx, src)
     return z
 
 
