@@ -629,3 +629,21 @@ def test_a_value_returned_twice_is_one_tensor_with_both_gradients() -> None:
         y = (x * 3).tanh()
         (y.sum() + 2 * y.sum()).backward()
         np.testing.assert_allclose(g, x.grad.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_compiled_gradient_sent_to_two_leaves_is_not_shared(n) -> None:
+    # The generated backward hands one array (the add's gradient, passed through) to both a
+    # and b: each leaf's .grad must be its own, over the engine's two-edge and many-edge checks.
+    def f(a, b, c=None):
+        y = (a + b) * 2
+        return (y if c is None else y + c * 3).sum()
+
+    cf = torch.compile(f)
+    for _ in range(3):
+        ts = [torch.ones(3, requires_grad=True) for _ in range(n)]
+        cf(*ts).backward()
+    assert cf.traces == 1 and not cf.fallback
+    ts[0].grad.zero_()
+    assert ts[1].grad.tolist() == [2.0, 2.0, 2.0]
+    assert [t.grad.tolist() for t in ts[2:]] == [[3.0, 3.0, 3.0]] * (n - 2)

@@ -71,15 +71,18 @@ def _add(buffers: dict[Node, Any], node: Node, nr: int, g: Any) -> None:
         slots[nr] = g if prev is None else prev + g
 
 
-def _once(out: Sequence[Any], gi: Any) -> bool:
-    # gi (one of out) is sent along one edge only (by identity: arrays compare elementwise).
+def _shared(out: Sequence[Any]) -> Any:
+    # The ids of the arrays a node sends along more than one edge (by identity: arrays compare
+    # elementwise): one pass per node, not one per edge (a compiled node has an edge per leaf).
+    if len(out) < 2:
+        return ()
     if len(out) == 2:
-        return out[0] is not out[1]
-    seen = 0
-    for o in out:
-        if o is gi:
-            seen += 1
-    return seen == 1
+        a, b = out
+        return (id(a),) if a is b else ()
+    ids = [id(o) for o in out if o is not None]
+    if len(set(ids)) == len(ids):
+        return ()
+    return {i for i in ids if ids.count(i) > 1}
 
 
 def run_backward(
@@ -168,6 +171,7 @@ def run_backward(
             if not retain_graph:
                 node._release()
             summed: list[int] | None = [] if observe is not None else None
+            shared = None  # _shared(out), worked out when a leaf first needs it
             i = 0
             for nxt, nr in node.next_functions:
                 if nxt is not None:
@@ -176,27 +180,27 @@ def run_backward(
                         if summed is not None and nxt in buffers:
                             summed.append(i)  # meets a gradient from another use
                         if type(nxt) is AccumulateGrad:
+                            # The leaf may keep this array as its .grad without a copy only if
+                            # nothing else can see it: a fresh array from an op's rule, not
+                            # passed through, not a view, not sent to two inputs.
+                            own = fresh and gi is not g and type(gi) is _nd and gi.base is None
+                            if own:
+                                if shared is None:
+                                    shared = _shared(out)
+                                own = id(gi) not in shared
                             if (direct and deps[nxt] == 1 and nxt not in buffers
                                     and nxt.variable._hooks is None):  # fmt: skip
                                 # The leaf's last edge, nothing waiting for it in the buffers,
                                 # and no hook, capture or observer looks at its gradient:
                                 # accumulate now (as PyTorch, whose leaves run as soon as they
                                 # are ready), without queueing the leaf's node.
-                                nxt.variable._accumulate_grad(
-                                    gi, create_graph,
-                                    fresh and gi is not g and type(gi) is _nd
-                                    and gi.base is None and _once(out, gi),
-                                )  # fmt: skip
+                                nxt.variable._accumulate_grad(gi, create_graph, own)
                                 i += 1
                                 continue
                             prev = buffers.get(nxt)
                             if prev is None:
                                 buffers[nxt] = gi
-                                # The leaf may keep this array as its .grad without a copy only
-                                # if nothing else can see it: a fresh array from an op's rule,
-                                # not passed through, not a view, not sent to two inputs.
-                                if (fresh and gi is not g and type(gi) is _nd
-                                        and gi.base is None and _once(out, gi)):  # fmt: skip
+                                if own:
                                     owned_grads.add(nxt)
                             else:
                                 buffers[nxt] = prev + gi
