@@ -10,6 +10,10 @@ Two parts, each in this one process (pinned to one CPU, one BLAS thread, set bef
   count, scheduling, buffers, leaf accumulation) and the rest (gradient reset, graph freed), next
   to the hand-written NumPy floor's forward and backward: how much of each part is NumPy's and
   how much is dygrad's Python.
+* W3 (the 784-512-512-10 MLP with SGD): dygrad eager, dygrad compiled and the hand-written floor
+  taking turns in this one process, rounds of `--steps`/100 steps (at least 5) each, `--repeats`
+  rounds (at least 3): ratios that the machine's drift between processes does not move, and the
+  step's forward, backward and update of eager against the floor's.
 * W4 LeNet: the convolution kernels dygrad's ops run in a training step (the same NumPy calls,
   without dispatch or graph), timed one by one, against the whole step of dygrad and of the floor
   (those two each in a child process, as the benchmark runs them).
@@ -150,6 +154,66 @@ def w2_parts(steps: int, repeats: int) -> dict[str, Any]:
     }
 
 
+def w3_parts(steps: int, rounds: int) -> dict[str, Any]:
+    """W3 in this one process: dygrad eager, dygrad compiled and the NumPy floor taking turns
+    (`rounds` rounds of `steps` steps each), so that the machine's drift over minutes, which
+    moves run.py's separate processes' medians by several percent, reaches all three alike.
+    Whole steps (ms, median of all samples) and, for eager and the floor, the step's parts."""
+    import dygrad
+
+    arrays, xa, ya = W.w3_data(128, 512)
+    lr = W.W3_LR
+    x, yi = dygrad.tensor(xa), dygrad.tensor(ya[:, None])
+    floor_params = [a.copy() for a in arrays]
+
+    def dygrad_step(params: list[Any], fn: Callable[..., Any]) -> list[float]:
+        t0 = _clock()
+        loss = fn(params, x, yi)
+        t1 = _clock()
+        loss.backward()
+        t2 = _clock()
+        with dygrad.no_grad():
+            for p in params:
+                p.add_(p.grad, alpha=-lr)
+        for p in params:
+            p.grad = None
+        del loss
+        t3 = _clock()
+        return [t1 - t0, t2 - t1, t3 - t2]
+
+    def floor_step() -> list[float]:
+        t0 = _clock()
+        _, saved = W._w3_numpy_forward(floor_params, xa, ya)
+        t1 = _clock()
+        grads = W._w3_numpy_backward(floor_params, xa, ya, saved)
+        t2 = _clock()
+        W._w3_numpy_update(floor_params, grads, np.float32(lr))
+        del saved, grads
+        t3 = _clock()
+        return [t1 - t0, t2 - t1, t3 - t2]
+
+    eager = [dygrad.tensor(a, requires_grad=True) for a in arrays]
+    comp = [dygrad.tensor(a, requires_grad=True) for a in arrays]
+    compiled = dygrad.compile(W._mlp_loss)
+    systems: dict[str, Callable[[], list[float]]] = {
+        "eager": lambda: dygrad_step(eager, W._mlp_loss),
+        "compiled": lambda: dygrad_step(comp, compiled),
+        "floor": floor_step,
+    }
+    samples: dict[str, list[list[float]]] = {k: [] for k in systems}
+    for fn in systems.values():
+        for _ in range(3):
+            fn()
+    for _ in range(rounds):
+        for name, fn in systems.items():
+            samples[name] += [fn() for _ in range(steps)]
+    out: dict[str, Any] = {"rounds": rounds, "steps": steps}
+    for name, rows in samples.items():
+        out[name] = statistics.median(sum(r) for r in rows) * 1e3
+        out[name + " parts"] = [statistics.median(r[i] for r in rows) * 1e3 for i in range(3)]
+    return out
+
+
 def lenet_parts(steps: int, repeats: int) -> dict[str, float]:
     """The NumPy convolution kernels of a LeNet step (microseconds each), and whole steps."""
     from dygrad.ops import conv as C
@@ -272,6 +336,7 @@ def _row(cells: list[str]) -> str:
 
 def report(
     w2: dict[str, Any],
+    w3: dict[str, Any],
     lenet: dict[str, float],
     torch: dict[str, float] | None,
     per_op: dict[str, dict[str, list[float]]] | None = None,
@@ -309,6 +374,7 @@ def report(
             f"per step ({python / budget:.2f}x less): {budget / ops:.2f} us per op for its "
             "forward, backward rule and engine visit together.",
         ]
+    lines += _w3_table(w3)
     lines += [
         "",
         "## W4 LeNet: the convolution kernels of one step (NumPy, no dispatch)",
@@ -333,6 +399,29 @@ def report(
     if per_op:
         lines += _op_table(per_op)
     return "\n".join(lines)
+
+
+def _w3_table(w3: dict[str, Any]) -> list[str]:
+    eager, floor = w3["eager parts"], w3["floor parts"]
+    names = ("forward and loss", "backward", "SGD update, gradients reset, graph freed")
+    lines = [
+        "",
+        "## W3 in one process: dygrad eager, compiled and the NumPy floor taking turns",
+        "",
+        _row(["part", "dygrad eager (ms)", "NumPy floor (ms)", "difference (us)"]),
+        _row(["---"] * 4),
+    ]
+    for name, e, f in zip(names, eager, floor):
+        lines.append(_row([name, f"{e:.3f}", f"{f:.3f}", f"{(e - f) * 1e3:+.0f}"]))
+    lines += [
+        _row(["step (median of whole steps)", f"{w3['eager']:.3f}", f"{w3['floor']:.3f}",
+              f"{(w3['eager'] - w3['floor']) * 1e3:+.0f}"]),
+        "",
+        f"{w3['rounds']} rounds of {w3['steps']} steps a system: eager "
+        f"{w3['eager'] / w3['floor']:.3f}x the floor, compiled {w3['compiled']:.3f} ms, "
+        f"{w3['compiled'] / w3['floor']:.3f}x the floor (the target: 1.05x).",
+    ]  # fmt: skip
+    return lines
 
 
 def _op_table(ops: dict[str, dict[str, list[float]]]) -> list[str]:
@@ -388,12 +477,13 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass
     w2 = w2_parts(args.steps, args.repeats)
+    w3 = w3_parts(max(5, args.steps // 100), max(3, args.repeats))
     lenet = lenet_parts(args.steps, args.repeats)
     torch = torch_medians(args.repeats) if args.torch else None
     per_op = {"numpy": op_costs("numpy", args.repeats), "dygrad": op_costs("dygrad", args.repeats)}
     if args.torch:
         per_op["torch"] = torch_op_costs(args.repeats)
-    print(report(w2, lenet, torch, per_op))
+    print(report(w2, w3, lenet, torch, per_op))
     return 0
 
 

@@ -245,10 +245,12 @@ def w3_autograd(
     return Result("ms/step", times, checks)
 
 
-def _w3_numpy_step(params: list[np.ndarray], x: np.ndarray, y: np.ndarray, lr: float) -> float:
+def _w3_numpy_forward(
+    params: list[np.ndarray], x: np.ndarray, y: np.ndarray
+) -> tuple[float, tuple[np.ndarray, ...]]:
+    """The hand-written forward and loss: the loss and what the backward needs."""
     w1, b1, w2, b2, w3, b3 = params
-    n = x.shape[0]
-    rows = np.arange(n)
+    rows = np.arange(x.shape[0])
     # forward, keeping the activations the backward needs
     a1 = x @ w1
     a1 += b1
@@ -262,10 +264,20 @@ def _w3_numpy_step(params: list[np.ndarray], x: np.ndarray, y: np.ndarray, lr: f
     ez = np.exp(z)
     se = ez.sum(axis=1, keepdims=True)
     loss = float(np.log(se[:, 0]).mean() - z[rows, y].mean())
-    # backward: softmax minus one-hot, over the batch
+    return loss, (a1, a2, ez, se)
+
+
+def _w3_numpy_backward(
+    params: list[np.ndarray], x: np.ndarray, y: np.ndarray, saved: tuple[np.ndarray, ...]
+) -> list[np.ndarray]:
+    """The hand-written backward of `_w3_numpy_forward`: the six parameter gradients."""
+    _, _, w2, _, w3, _ = params
+    a1, a2, ez, se = saved
+    n = x.shape[0]
+    # softmax minus one-hot, over the batch
     dz = ez
     dz /= se
-    dz[rows, y] -= 1.0
+    dz[np.arange(n), y] -= 1.0
     dz /= n
     g_w3 = a2.T @ dz
     g_b3 = dz.sum(axis=0)
@@ -277,10 +289,19 @@ def _w3_numpy_step(params: list[np.ndarray], x: np.ndarray, y: np.ndarray, lr: f
     d1 *= a1 > 0
     g_w1 = x.T @ d1
     g_b1 = d1.sum(axis=0)
-    # SGD, in place
-    for p, g in zip(params, (g_w1, g_b1, g_w2, g_b2, g_w3, g_b3)):
+    return [g_w1, g_b1, g_w2, g_b2, g_w3, g_b3]
+
+
+def _w3_numpy_update(params: list[np.ndarray], grads: list[np.ndarray], lr: float) -> None:
+    """SGD, in place."""
+    for p, g in zip(params, grads):
         g *= lr
         p -= g
+
+
+def _w3_numpy_step(params: list[np.ndarray], x: np.ndarray, y: np.ndarray, lr: float) -> float:
+    loss, saved = _w3_numpy_forward(params, x, y)
+    _w3_numpy_update(params, _w3_numpy_backward(params, x, y, saved), lr)
     return loss
 
 

@@ -627,10 +627,11 @@ def test_bench_compiled_columns() -> None:
     assert plain.splitlines()[0].endswith("| dygrad/numpy |")
 
 
-def _md_rows(text: str, first_cell: str) -> dict[str, list[str]]:
-    # The rows of the Markdown table whose header starts with `first_cell`, by first cell.
+def _md_rows(text: str, first_cell: str, nth: int = 0) -> dict[str, list[str]]:
+    # The rows of the (nth) Markdown table whose header starts with `first_cell`, by first cell.
     lines = text.splitlines()
-    start = next(i for i, ln in enumerate(lines) if ln.startswith(f"| {first_cell} |"))
+    heads = [i for i, ln in enumerate(lines) if ln.startswith(f"| {first_cell} |")]
+    start = heads[nth]
     rows = {}
     for ln in lines[start + 2 :]:
         if not ln.startswith("|"):
@@ -643,7 +644,8 @@ def _md_rows(text: str, first_cell: str) -> dict[str, list[str]]:
 @pytest.mark.parametrize("with_torch", [False, True] if HAVE_TORCH else [False])
 def test_breakdown_parts_add_up(with_torch: bool) -> None:
     """benchmarks/breakdown.py: W2's parts sum to its step, NumPy's shares to the floor's step,
-    the graph is W2's (12 ops, 6 leaves); LeNet's five kernels sum to their total."""
+    the graph is W2's (12 ops, 6 leaves); W3's table and ratios agree; LeNet's five kernels sum
+    to their total."""
     args = [str(REPO / "benchmarks" / "breakdown.py"), "--steps", "20", "--repeats", "1"]
     p = _run(args + (["--torch"] if with_torch else []), timeout=240)
     assert p.returncode == 0, p.stdout + p.stderr
@@ -658,6 +660,20 @@ def test_breakdown_parts_add_up(with_torch: bool) -> None:
     floor = float(w2[labels[0]][1]) + float(w2[labels[1]][1])
     assert math.isclose(floor, float(step[1]), abs_tol=0.15)
     assert math.isclose(float(step[0]) - floor, float(step[2]), abs_tol=0.25)
+    # W3 in one process: three parts and the step for eager and the floor, each difference the
+    # two columns' (rounded to 1 us), and the ratios line.
+    w3 = _md_rows(p.stdout, "part", nth=1)
+    assert list(w3) == ["forward and loss", "backward",
+                        "SGD update, gradients reset, graph freed",
+                        "step (median of whole steps)"]  # fmt: skip
+    for cells in w3.values():
+        eager, floor, diff = float(cells[0]), float(cells[1]), float(cells[2])
+        assert eager > 0 and floor > 0 and abs((eager - floor) * 1e3 - diff) <= 1.5
+    m = re.search(r"eager ([0-9.]+)x the floor, compiled ([0-9.]+) ms, ([0-9.]+)x the floor",
+                  p.stdout)  # fmt: skip
+    assert m is not None
+    step = w3["step (median of whole steps)"]
+    assert math.isclose(float(m[1]), float(step[0]) / float(step[1]), abs_tol=0.002)
     lenet = _md_rows(p.stdout, "kernel")
     five = ("conv1 forward", "conv2 forward", "conv1 weight gradient", "conv2 weight gradient",
             "conv2 input gradient")  # fmt: skip
