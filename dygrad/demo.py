@@ -120,7 +120,10 @@ def train(
             correct += (logits.argmax(1) == yb).sum().item()
             seen += n
             if tqdm:
-                batches.set_postfix(loss=f"{total / seen:.3f}", acc=f"{correct / seen:.3f}")
+                # Shown at the bar's own next refresh: a forced one would draw the batch count
+                # tqdm has not written back yet (it updates it only when it redraws).
+                batches.set_postfix(loss=f"{total / seen:.3f}", acc=f"{correct / seen:.3f}",
+                                    refresh=False)  # fmt: skip
         test_loss, test_acc = evaluate(model, x_test, y_test)
         history["train_loss"].append(total / seen)
         history["test_loss"].append(test_loss)

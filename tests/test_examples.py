@@ -1,7 +1,9 @@
 """The examples run and show what they claim."""
 
 import importlib.util
+import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -48,15 +50,20 @@ def test_demo_trains_the_cnn_with_a_progress_bar_and_writes_its_outputs(tmp_path
     pytest.importorskip("matplotlib")
     pytest.importorskip("safetensors")
     out = tmp_path / "demo"
+    # tqdm redraws at most every 0.1 s, and an epoch takes less here: redraw on every batch.
+    env = {**os.environ, "TQDM_MININTERVAL": "0"}
     p = subprocess.run(
         [sys.executable, "-m", "dygrad", "demo", "--epochs", "4", "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
     assert p.returncode == 0, p.stderr
     assert "# test accuracy:" in p.stdout
     acc = float(p.stdout.split("# test accuracy:")[1].split("%")[0])
     assert acc > 90.0
     assert "epoch" in p.stderr  # tqdm draws its bar on stderr
+    # Every frame that shows the running loss shows the batches done so far, not a stale 0.
+    done = [int(n) for n in re.findall(r"(\d+)/\d+ \[[^\]]*loss=", p.stderr)]
+    assert done and all(n > 0 for n in done), sorted(set(done))
     assert (out / "digits_cnn.png").stat().st_size > 1000
     assert (out / "digits_cnn.safetensors").stat().st_size > 1000
 
