@@ -194,7 +194,7 @@ def w3_parts(steps: int, rounds: int) -> dict[str, Any]:
 
     eager = [dygrad.tensor(a, requires_grad=True) for a in arrays]
     comp = [dygrad.tensor(a, requires_grad=True) for a in arrays]
-    compiled = dygrad.compile(W._mlp_loss)
+    compiled = W._Compiled(dygrad, W._mlp_loss, comp, x, yi)  # traced here, on the example
     systems: dict[str, Callable[[], list[float]]] = {
         "eager": lambda: dygrad_step(eager, W._mlp_loss),
         "compiled": lambda: dygrad_step(comp, compiled),
@@ -207,6 +207,7 @@ def w3_parts(steps: int, rounds: int) -> dict[str, Any]:
     for _ in range(rounds):
         for name, fn in systems.items():
             samples[name] += [fn() for _ in range(steps)]
+    compiled.report()  # raises if it traced again or fell back to eager (no longer compiled)
     out: dict[str, Any] = {"rounds": rounds, "steps": steps}
     for name, rows in samples.items():
         out[name] = statistics.median(sum(r) for r in rows) * 1e3

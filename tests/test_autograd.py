@@ -506,3 +506,29 @@ def test_bias_gradient_sums_match_numpy(dt, rows):
         g[0, 0], g[-1, 1] = np.nan, np.inf
         r = sum_to_shape(g, (7,))
         assert np.isnan(r[0]) and np.isinf(r[1])
+
+
+def test_saved_attributes_of_ops_with_a_value_parameter():
+    # masked_fill, constant padding and fill take a parameter named `value`: its _saved_value
+    # and the node's other _saved_ names read the saved values (the reading helper must not
+    # share their prefix), and a name no parameter has is an AttributeError.
+    x = torch.randn(3, requires_grad=True)
+    mask = torch.tensor([True, False, True])
+    n = x.masked_fill(mask, 0.5).grad_fn
+    assert n._saved_mask is mask and n._saved_value == 0.5
+    p = torch.nn.functional.pad(x, (1, 1), value=2.0).grad_fn
+    assert tuple(p._saved_pad) == (1, 1) and p._saved_value == 2.0
+    with pytest.raises(AttributeError):
+        n._saved_nothing  # noqa: B018
+
+
+def test_leaf_does_not_keep_a_gradient_a_multi_output_node_passed_through():
+    # max over the one dim of a 0-d leaf hands its incoming gradient on unchanged; when a hook
+    # supplied that gradient, the leaf's .grad must be a copy, not the hook's tensor (PyTorch).
+    t = torch.tensor(7.0)
+    x = torch.tensor(2.0, requires_grad=True)
+    v, _ = x.max(0)
+    v.register_hook(lambda g: t)
+    v.backward()
+    x.grad.add_(1)
+    assert t.item() == 7.0 and x.grad.item() == 8.0

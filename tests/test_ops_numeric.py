@@ -584,6 +584,24 @@ def test_sum_last_is_the_kept_sum_over_the_last_axes(dtype, shape, k) -> None:
             np.testing.assert_array_equal(got, w)
 
 
+@pytest.mark.parametrize("idx", [[[1], [2]], [[1, 1], [2, 0]]])
+def test_gather_gradient_lands_as_an_add_into_zeros(idx) -> None:
+    # PyTorch's gather backward is a scatter_add into zeros: a -0.0 gradient lands as +0.0 and
+    # repeated indices add up, whether one index per row (assigned) or several (np.add.at).
+    import dygrad
+
+    x = dygrad.zeros(2, 3, requires_grad=True)
+    g = np.full((2, len(idx[0])), -0.0, np.float32)
+    x.gather(1, dygrad.tensor(idx)).backward(dygrad.tensor(g))
+    grad = x.grad.numpy()
+    assert not np.signbit(grad).any() and not grad.any()
+    x.grad = None
+    x.gather(1, dygrad.tensor(idx)).backward(dygrad.ones(2, len(idx[0])))
+    want = np.zeros((2, 3), np.float32)
+    np.add.at(want, (np.arange(2)[:, None], np.array(idx)), 1.0)
+    np.testing.assert_array_equal(x.grad.numpy(), want)
+
+
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 def test_backend_mean_has_the_bits_of_ndarray_mean(dtype) -> None:
     # Every axis choice, kept or not, over shapes with size-1 and empty axes: the same array

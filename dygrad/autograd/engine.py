@@ -182,8 +182,11 @@ def run_backward(
                         if type(nxt) is AccumulateGrad:
                             # The leaf may keep this array as its .grad without a copy only if
                             # nothing else can see it: a fresh array from an op's rule, not
-                            # passed through, not a view, not sent to two inputs.
+                            # passed through (g, or one of g for a node of several outputs),
+                            # not a view, not sent to two inputs.
                             own = fresh and gi is not g and type(gi) is _nd and gi.base is None
+                            if own and type(g) is not _nd and node.n_outputs != 1:
+                                own = all(gi is not gj for gj in g)
                             if own:
                                 if shared is None:
                                     shared = _shared(out)

@@ -301,8 +301,9 @@ def _scatter_zeros_fwd(src: np.ndarray, dim: int, idx: np.ndarray, shape: Any) -
     z = np.zeros(shape, src.dtype)
     if idx.shape[dim] == 1 and src.shape == idx.shape:
         # One index per line along dim (a gather of one class per row, as the NLL loss takes):
-        # no two values meet, and assignment is the scatter-add without np.add.at's pass.
-        z[_along(dim, idx)] = src
+        # no two values meet, and assignment is the scatter-add without np.add.at's pass. The
+        # + 0.0 is the add into zeros: a -0.0 lands as +0.0, as PyTorch's scatter_add has it.
+        z[_along(dim, idx)] = src + 0.0
     else:
         _scatter_add_into(z, dim, idx, src)
     return z

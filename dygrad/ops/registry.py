@@ -214,7 +214,7 @@ class OpNode(Node):
     def _saved_tensors_count(self) -> int:
         return 0 if self._saved is None else sum(isinstance(v, _T) for v in self._saved)
 
-    def _saved_value(self, i: int) -> Any:
+    def _read_saved(self, i: int) -> Any:
         # `_saved_<name>`: forward parameter i's saved value (-1: the output), as PyTorch's
         # `_saved_self`, `_saved_result`, ... Each op's node class has one property per name
         # (`_saved_attrs`): a `__getattr__` here would slow every attribute read on every node.
@@ -240,7 +240,7 @@ def _saved_attrs(op: Op) -> dict[str, property]:
 
 def _saved_property(i: int) -> property:
     def get(self: OpNode) -> Any:
-        return self._saved_value(i)
+        return self._read_saved(i)
 
     return property(get)
 
