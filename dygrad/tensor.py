@@ -404,7 +404,12 @@ class Tensor:
 
     def _accumulate_grad(self, g: Any, create_graph: bool, owned: bool = False) -> None:
         if create_graph:
-            self._grad = g if self._grad is None else self._grad + g
+            if self._grad is None:
+                # A copy, recorded (CopyBackwards) when g has a graph, as PyTorch makes: .grad
+                # is never the incoming tensor itself (the user's gradient, passed through).
+                self._grad = Tensor._wrap(np.empty_like(g._data), False, None, 0).copy_(g)
+            else:
+                self._grad = self._grad + g
             return
         cur = self._grad
         if cur is None:

@@ -532,3 +532,24 @@ def test_leaf_does_not_keep_a_gradient_a_multi_output_node_passed_through():
     v.backward()
     x.grad.add_(1)
     assert t.item() == 7.0 and x.grad.item() == 8.0
+
+
+def test_create_graph_backward_gives_a_leaf_a_copy_of_its_gradient():
+    # As PyTorch: under create_graph the first gradient a leaf receives is copied (CopyBackwards
+    # when it has a graph), so .grad is never the user's own gradient passed through.
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    g = torch.tensor([1.0, 1.0])
+    x.clone().backward(g, create_graph=True)
+    g.mul_(5)
+    assert x.grad.tolist() == [1.0, 1.0] and x.grad.grad_fn is None
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    g = torch.tensor([1.0, 1.0], requires_grad=True)
+    x.clone().backward(g, create_graph=True)
+    assert x.grad is not g and type(x.grad.grad_fn).__name__ == "CopyBackwards"
+    x.grad.sum().backward()  # the copy's graph leads back to g
+    assert g.grad.tolist() == [1.0, 1.0]
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    (x**2).sum().backward(create_graph=True)
+    assert type(x.grad.grad_fn).__name__ == "CopyBackwards" and x.grad.tolist() == [2.0, 4.0]
+    x.grad.sum().backward()  # d/dx sum(2x) = 2, added to the gradient already there
+    assert x.grad.tolist() == [4.0, 6.0]
