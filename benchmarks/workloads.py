@@ -264,7 +264,7 @@ def _w3_numpy_forward(
     ez = np.exp(z)
     se = ez.sum(axis=1, keepdims=True)
     loss = float(np.log(se[:, 0]).mean() - z[rows, y].mean())
-    return loss, (a1, a2, ez, se)
+    return loss, (a1, a2, ez, se, rows)
 
 
 def _w3_numpy_backward(
@@ -272,13 +272,12 @@ def _w3_numpy_backward(
 ) -> list[np.ndarray]:
     """The hand-written backward of `_w3_numpy_forward`: the six parameter gradients."""
     _, _, w2, _, w3, _ = params
-    a1, a2, ez, se = saved
-    n = x.shape[0]
+    a1, a2, ez, se, rows = saved
     # softmax minus one-hot, over the batch
     dz = ez
     dz /= se
-    dz[np.arange(n), y] -= 1.0
-    dz /= n
+    dz[rows, y] -= 1.0
+    dz /= x.shape[0]
     g_w3 = a2.T @ dz
     g_b3 = dz.sum(axis=0)
     d2 = dz @ w3.T
