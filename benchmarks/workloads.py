@@ -93,6 +93,12 @@ def _relu_(a: np.ndarray) -> np.ndarray:
     return np.maximum(a, np.zeros(a.shape, a.dtype), out=a)
 
 
+def _colsum(g: np.ndarray) -> np.ndarray:
+    """A bias's gradient, the column sums of a 2-D array, as fast as NumPy does them: a product
+    with ones (one BLAS call; `g.sum(axis=0)` takes 2.2 us at (100, 16), this 0.3)."""
+    return np.ones(g.shape[0], g.dtype).dot(g)
+
+
 def _measure(step: Callable[[], Any], warmup: int, samples: int, scale: float) -> list[float]:
     """Run `step` `warmup` times untimed, then `samples` times timed; each time times `scale`."""
     for _ in range(warmup):
@@ -252,13 +258,13 @@ def _w3_numpy_forward(
     w1, b1, w2, b2, w3, b3 = params
     rows = np.arange(x.shape[0])
     # forward, keeping the activations the backward needs
-    a1 = x @ w1
+    a1 = x.dot(w1)  # ndarray.dot: matmul's bits without its ufunc dispatch
     a1 += b1
     _relu_(a1)
-    a2 = a1 @ w2
+    a2 = a1.dot(w2)
     a2 += b2
     _relu_(a2)
-    z = a2 @ w3
+    z = a2.dot(w3)
     z += b3
     z -= z.max(axis=1, keepdims=True)
     ez = np.exp(z)
@@ -278,16 +284,16 @@ def _w3_numpy_backward(
     dz /= se
     dz[rows, y] -= 1.0
     dz /= x.shape[0]
-    g_w3 = a2.T @ dz
-    g_b3 = dz.sum(axis=0)
-    d2 = dz @ w3.T
+    g_w3 = a2.T.dot(dz)
+    g_b3 = _colsum(dz)
+    d2 = dz.dot(w3.T)
     d2 *= a2 > 0
-    g_w2 = a1.T @ d2
-    g_b2 = d2.sum(axis=0)
-    d1 = d2 @ w2.T
+    g_w2 = a1.T.dot(d2)
+    g_b2 = _colsum(d2)
+    d1 = d2.dot(w2.T)
     d1 *= a1 > 0
-    g_w1 = x.T @ d1
-    g_b1 = d1.sum(axis=0)
+    g_w1 = x.T.dot(d1)
+    g_b1 = _colsum(d1)
     return [g_w1, g_b1, g_w2, g_b2, g_w3, g_b3]
 
 
@@ -859,13 +865,13 @@ def _w2_numpy_forward(
 ) -> tuple[float, tuple[np.ndarray, ...]]:
     """The hand-written forward: the loss and the activations the backward needs."""
     w1, b1, w2, b2, w3, b3 = params
-    a1 = x @ w1
+    a1 = x.dot(w1)
     a1 += b1
     _relu_(a1)
-    a2 = a1 @ w2
+    a2 = a1.dot(w2)
     a2 += b2
     _relu_(a2)
-    score = a2 @ w3
+    score = a2.dot(w3)
     score += b3
     margin = 1 - y * score
     loss = float(np.maximum(margin, 0).sum())
@@ -879,16 +885,16 @@ def _w2_numpy_backward(
     _, _, w2, _, w3, _ = params
     a1, a2, margin = saved
     ds = -y * (margin > 0)
-    g_w3 = a2.T @ ds
-    g_b3 = ds.sum(axis=0)
-    d2 = ds @ w3.T
+    g_w3 = a2.T.dot(ds)
+    g_b3 = _colsum(ds)
+    d2 = ds.dot(w3.T)
     d2 *= a2 > 0
-    g_w2 = a1.T @ d2
-    g_b2 = d2.sum(axis=0)
-    d1 = d2 @ w2.T
+    g_w2 = a1.T.dot(d2)
+    g_b2 = _colsum(d2)
+    d1 = d2.dot(w2.T)
     d1 *= a1 > 0
-    g_w1 = x.T @ d1
-    g_b1 = d1.sum(axis=0)
+    g_w1 = x.T.dot(d1)
+    g_b1 = _colsum(d1)
     return [g_w1, g_b1, g_w2, g_b2, g_w3, g_b3]
 
 

@@ -143,7 +143,7 @@ def sum_to_shape(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
             and g.dtype in _GEMV_DTYPES):  # fmt: skip
         # A bias's gradient, (rows, n) -> (n,): a vector-matrix product by ones is one BLAS
         # call, 3x NumPy's strided column sums at (100, 16) and 2x at (128, 512).
-        return _ones(g.shape[0], g.dtype) @ g
+        return _ones(g.shape[0], g.dtype).dot(g)  # dot: matmul's bits, without its dispatch
     if lead:
         g = g.sum(axis=tuple(range(lead)))
         if type(g) is not np.ndarray:
@@ -257,9 +257,9 @@ def sum_last(x: np.ndarray, k: int = 1) -> np.ndarray:
         n = math.prod(shape[nd - k :])
         kept = shape[: nd - k] + (1,) * k
         if 0 < n <= _BLOCK:
-            return (x.reshape(-1, n) @ _ones(n, x.dtype)).reshape(kept)
+            return x.reshape(-1, n).dot(_ones(n, x.dtype)).reshape(kept)
         if n % _BLOCK == 0 and x.size:
-            blocks = (x.reshape(-1, _BLOCK) @ _ones(_BLOCK, x.dtype)).reshape(-1, n // _BLOCK)
+            blocks = x.reshape(-1, _BLOCK).dot(_ones(_BLOCK, x.dtype)).reshape(-1, n // _BLOCK)
             return blocks.sum(axis=-1).reshape(kept)
     return np.asarray(x.sum(axis=tuple(range(nd - k, nd)), keepdims=True))
 

@@ -758,3 +758,46 @@ def test_sigmoid_and_silu_gradients_bit_for_bit(dtype) -> None:
             s = dygrad.sigmoid(dygrad.tensor(x)).numpy()
             want = g * s * (x * (dtype(1) - s) + dtype(1))
         np.testing.assert_array_equal(got.detach().numpy(), want)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int64])
+def test_mm_and_its_gradients_have_the_bits_of_matmul(dtype) -> None:
+    # mm's forward and rules take ndarray.dot for speed: the result must be `@`'s (dtype, shape,
+    # C order, every bit) over shapes with empty and size-1 dimensions and transposed operands.
+    import dygrad
+
+    rng = np.random.default_rng(5)
+    for m, k, n in [(100, 16, 16), (3, 1, 4), (1, 300, 1), (0, 3, 2), (3, 0, 2), (64, 257, 3)]:
+        x = (rng.standard_normal((m, k)) * 3).astype(dtype)
+        y = (rng.standard_normal((n, k)) * 3).astype(dtype).T  # a transposed view
+        for a, b in [(x, y), (np.asfortranarray(x), np.ascontiguousarray(y))]:
+            got = dygrad.mm(dygrad.from_numpy(a), dygrad.from_numpy(b)).numpy()
+            want = a @ b
+            assert got.dtype == want.dtype and got.shape == want.shape
+            assert got.flags.c_contiguous == want.flags.c_contiguous
+            np.testing.assert_array_equal(got, want)
+        if dtype in (np.float16, np.float32, np.float64):
+            xt = dygrad.tensor(x, requires_grad=True)
+            yt = dygrad.tensor(y, requires_grad=True)
+            g = (rng.standard_normal((m, n)) * 3).astype(dtype)
+            dygrad.mm(xt, yt).backward(dygrad.tensor(g))
+            np.testing.assert_array_equal(xt.grad.numpy(), g @ y.T)
+            np.testing.assert_array_equal(yt.grad.numpy(), x.T @ g)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bias_gradient_by_ones_product_has_the_bits_of_matmul(dtype) -> None:
+    # sum_to_shape's (rows, n) -> (n,) path and sum_last take ndarray.dot with ones: the bits of
+    # the same product written with `@`.
+    from dygrad.backend import _BLOCK, sum_last, sum_to_shape
+
+    rng = np.random.default_rng(6)
+    for rows, n in [(100, 16), (128, 512), (4, 1024), (1, 3), (2048, 10), (5, 1)]:
+        g = rng.standard_normal((rows, n)).astype(dtype)
+        np.testing.assert_array_equal(sum_to_shape(g, (n,)), np.ones(rows, dtype) @ g)
+        if n <= _BLOCK:
+            want = (g @ np.ones(n, dtype)).reshape(rows, 1)
+        else:  # sums of blocks of _BLOCK, then NumPy's sum of those
+            want = (g.reshape(-1, _BLOCK) @ np.ones(_BLOCK, dtype)).reshape(rows, -1)
+            want = want.sum(axis=-1).reshape(rows, 1)
+        np.testing.assert_array_equal(sum_last(g, 1), want)
