@@ -388,19 +388,21 @@ class Tensor:
     def retains_grad(self) -> bool:
         return self._retains_grad
 
-    def _accumulator(self) -> AccumulateGrad:
+    def _accumulator(self, first: float = 0) -> AccumulateGrad:
         # The leaf holds its AccumulateGrad weakly and the node holds the leaf: no cycle.
+        # `first`: the sequence number of the op node it is made for (0: none).
         ref = self._accum
         acc = ref() if ref is not None else None
         if acc is None:
-            acc = AccumulateGrad(self)
+            acc = AccumulateGrad(self, first)
             self._accum = weakref.ref(acc)
         return acc
 
-    def _edge(self) -> tuple[Node, int]:
+    def _edge(self, first: float = 0) -> tuple[Node, int]:
+        # `first`: the sequence number of the node recording this edge (0: none).
         if self.grad_fn is not None:
             return (self.grad_fn, self._out_nr)
-        return (self._accumulator(), 0)
+        return (self._accumulator(first), 0)
 
     def _accumulate_grad(self, g: Any, create_graph: bool, owned: bool = False) -> None:
         if create_graph:

@@ -1,9 +1,11 @@
-"""The backward engine: one dependency-counting traversal, then every node runs once, after all of
-its consumers, summing gradients that meet. Iterative throughout; knows no specific op."""
+"""The backward engine: every node runs once, after all of its consumers (newest node first, by the
+sequence numbers nodes get when made), summing gradients that meet. Iterative throughout; knows
+no specific op."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -14,22 +16,6 @@ from .graph import AccumulateGrad, Node
 _nd = np.ndarray
 
 __all__ = ["run_backward"]
-
-
-def _count_dependencies(roots: Sequence[Node]) -> dict[Node, int]:
-    # deps[n] = number of edges into n from nodes reachable from the roots.
-    deps: dict[Node, int] = dict.fromkeys(roots, 0)
-    stack = list(deps)
-    while stack:
-        for nxt, _ in stack.pop().next_functions:
-            if nxt is not None:
-                d = deps.get(nxt)
-                if d is None:
-                    deps[nxt] = 1
-                    stack.append(nxt)
-                else:
-                    deps[nxt] = d + 1
-    return deps
 
 
 def _needed(roots: Sequence[Node], targets: set[Node]) -> set[Node]:
@@ -108,57 +94,51 @@ def run_backward(
     the gradients carry graphs of their own.
     """
     buffers: dict[Node, Any] = {}
+    # The nodes holding a gradient, run in the order of their sequence numbers, newest first
+    # (PyTorch's order): a node is made after the nodes of its inputs, so when it is the newest
+    # left, no node still to run can send it more; it runs once, after all of its consumers.
+    # No count of dependencies, no traversal before the walk. A leaf's node is numbered just
+    # below the first op that used it (AccumulateGrad).
+    pending: list[Any] = []  # a heap of (-_seq, node)
     for (node, nr), g in zip(roots, grads):
+        if node not in buffers:
+            heappush(pending, (-node._seq, node))
         _add(buffers, node, nr, g)
         if not retain_graph and accumulate:
             node._consumed = True
-    deps = _count_dependencies(list(buffers))
-    ready = [n for n in buffers if deps[n] == 0]
     want: dict[Node, list[tuple[int, int]]] = {}
     for i, key in enumerate(capture):
         want.setdefault(key[0], []).append((i, key[1]))
     captured: list[Any] = [None] * len(capture)
     needed = _needed(list(buffers), set(want)) if not accumulate else None
     owned_grads: set[Node] = set()
-    direct = accumulate and needed is None and not want and observe is None
 
     check = state.backward_check
     prev_mode = state.enabled
     state.enabled = create_graph
     try:
-        while ready:
-            node = ready.pop()
-            g = buffers.pop(node, None)
+        while pending:
+            node = heappop(pending)[1]
+            g = buffers.pop(node)
+            if needed is not None and node not in needed:
+                continue  # leads to no requested input: skip it, hooks included
             pre = node._pre_hooks  # once: a leaf's node reads them from its tensor
-            if g is not None:
-                if needed is not None and node not in needed:
-                    g = None  # leads to no requested input: skip it, hooks included
-                else:
-                    if pre:
-                        for hook in tuple(pre.values()):
-                            new = hook(g, create_graph)
-                            if new is not None:
-                                g = new
-                    if node._retain is not None:
-                        node._retain(g, create_graph)
-                    if want and node in want:
-                        for i, nr in want[node]:
-                            captured[i] = g if node.n_outputs == 1 else g[nr]
+            if pre:
+                for hook in tuple(pre.values()):
+                    new = hook(g, create_graph)
+                    if new is not None:
+                        g = new
+            if node._retain is not None:
+                node._retain(g, create_graph)
+            if want and node in want:
+                for i, nr in want[node]:
+                    captured[i] = g if node.n_outputs == 1 else g[nr]
             if type(node) is AccumulateGrad:
-                if g is not None and accumulate:
+                if accumulate:
                     owned = node in owned_grads and not pre
                     node.variable._accumulate_grad(g, create_graph, owned)
-                if observe is not None and g is not None:
+                if observe is not None:
                     observe(node, g, None, ())
-                continue
-            if g is None:
-                # Nothing arrived: the inputs still wait for one consumer less.
-                for nxt, _ in node.next_functions:
-                    if nxt is not None:
-                        d = deps[nxt] - 1
-                        deps[nxt] = d
-                        if d == 0:
-                            ready.append(nxt)
                 continue
             out = node._apply(g, create_graph) if check is None else check(node, g, create_graph)
             fresh = node._fresh_grads
@@ -172,52 +152,45 @@ def run_backward(
                 node._release()
             summed: list[int] | None = [] if observe is not None else None
             shared = None  # _shared(out), worked out when a leaf first needs it
-            i = 0
+            i = -1
             for nxt, nr in node.next_functions:
-                if nxt is not None:
-                    gi = out[i]
-                    if gi is not None:
-                        if summed is not None and nxt in buffers:
-                            summed.append(i)  # meets a gradient from another use
-                        if type(nxt) is AccumulateGrad:
-                            # The leaf may keep this array as its .grad without a copy only if
-                            # nothing else can see it: a fresh array from an op's rule, not
-                            # passed through (g, or one of g for a node of several outputs),
-                            # not a view, not sent to two inputs.
-                            own = fresh and gi is not g and type(gi) is _nd and gi.base is None
-                            if own and type(g) is not _nd and node.n_outputs != 1:
-                                own = all(gi is not gj for gj in g)
-                            if own:
-                                if shared is None:
-                                    shared = _shared(out)
-                                own = id(gi) not in shared
-                            if (direct and deps[nxt] == 1 and nxt not in buffers
-                                    and nxt.variable._hooks is None):  # fmt: skip
-                                # The leaf's last edge, nothing waiting for it in the buffers,
-                                # and no hook, capture or observer looks at its gradient:
-                                # accumulate now (as PyTorch, whose leaves run as soon as they
-                                # are ready), without queueing the leaf's node.
-                                nxt.variable._accumulate_grad(gi, create_graph, own)
-                                i += 1
-                                continue
-                            prev = buffers.get(nxt)
-                            if prev is None:
-                                buffers[nxt] = gi
-                                if own:
-                                    owned_grads.add(nxt)
-                            else:
-                                buffers[nxt] = prev + gi
-                                owned_grads.add(nxt)
-                        elif nxt.n_outputs == 1:
-                            prev = buffers.get(nxt)
-                            buffers[nxt] = gi if prev is None else prev + gi
-                        else:
-                            _add(buffers, nxt, nr, gi)
-                    d = deps[nxt] - 1
-                    deps[nxt] = d
-                    if d == 0:
-                        ready.append(nxt)
                 i += 1
+                if nxt is None:
+                    continue
+                gi = out[i]
+                if gi is None:
+                    continue
+                if nxt.n_outputs != 1:
+                    if nxt in buffers:
+                        if summed is not None:
+                            summed.append(i)  # meets a gradient from another use
+                    else:
+                        heappush(pending, (-nxt._seq, nxt))
+                    _add(buffers, nxt, nr, gi)
+                    continue
+                prev = buffers.get(nxt)
+                if prev is not None:
+                    if summed is not None:
+                        summed.append(i)
+                    buffers[nxt] = prev + gi
+                    if type(nxt) is AccumulateGrad:
+                        owned_grads.add(nxt)  # the sum is a new array
+                    continue
+                buffers[nxt] = gi
+                heappush(pending, (-nxt._seq, nxt))
+                if type(nxt) is AccumulateGrad:
+                    # The leaf may keep this array as its .grad without a copy only if nothing
+                    # else can see it: a fresh array from an op's rule, not passed through (g,
+                    # or one of g for a node of several outputs), not a view, not sent to two
+                    # inputs.
+                    own = fresh and gi is not g and type(gi) is _nd and gi.base is None
+                    if own and type(g) is not _nd and node.n_outputs != 1:
+                        own = all(gi is not gj for gj in g)
+                    if own:
+                        if shared is None:
+                            shared = _shared(out)
+                        if id(gi) not in shared:
+                            owned_grads.add(nxt)
             if summed is not None:
                 observe(node, g, out, tuple(summed))
     finally:

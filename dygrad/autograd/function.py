@@ -447,7 +447,8 @@ class Function(metaclass=FunctionMeta):
                     "Function."
                 )
         if executable:
-            ctx.next_functions = tuple(t._edge() if t._requires_grad else (None, 0) for t in inputs)
+            ctx.next_functions = tuple(t._edge(ctx._seq) if t._requires_grad else (None, 0)
+                                       for t in inputs)
             ctx._in_meta = tuple((t._data.shape, t._data.dtype) for t in inputs)
             ctx.n_outputs = len(outs)
         node = ctx if executable else None

@@ -64,6 +64,12 @@ class RemovableHandle:
         self.remove()
 
 
+# Every node gets the next number when made (`Node._seq`, PyTorch's sequence_nr). A node is made
+# after the nodes of its inputs, so numbers grow from inputs to consumers: backward runs nodes
+# newest first. (itertools.count: one C call, atomic under the GIL.)
+next_seq = itertools.count(1).__next__
+
+
 class Node:
     """A recorded operation in the backward graph (PyTorch's `torch.autograd.graph.Node`).
 
@@ -73,7 +79,8 @@ class Node:
 
     # Rarely-set state lives in the instance __dict__, created only when first assigned, with
     # these class attributes as defaults: creating a node on the hot path sets one slot.
-    __slots__ = ("next_functions", "__weakref__", "__dict__")
+    __slots__ = ("next_functions", "_seq", "__weakref__", "__dict__")
+    _seq: float  # the order backward runs nodes in, newest first (a leaf's: see AccumulateGrad)
     _pre_hooks: dict[int, Callable[..., Any]] | None = None
     _post_hooks: dict[int, Callable[..., Any]] | None = None
     # retain_grad's hook: PyTorch runs it after every other tensor hook of the node.
@@ -91,6 +98,7 @@ class Node:
 
     def __init__(self) -> None:
         self.next_functions: tuple[tuple[Node | None, int], ...] = ()
+        self._seq = next_seq()
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -155,11 +163,22 @@ class Node:
 class AccumulateGrad(Node):
     """The node at a leaf that requires grad: adds the incoming gradient into `leaf.grad`."""
 
-    __slots__ = ("variable",)
+    __slots__ = ("variable", "_made")
 
-    def __init__(self, variable: Any) -> None:
-        Node.__init__(self)
+    def __init__(self, variable: Any, first: float = 0) -> None:
+        self.next_functions = ()
+        # Backward runs a leaf's node after every node that can send it a gradient: every op
+        # that used the leaf while this node lived, the first of them numbered `first` (the op
+        # it was made for; 0 when made otherwise: after every op node). Half a step below it,
+        # so that the leaf accumulates as soon as its last user ran, as in PyTorch.
+        self._seq = first - 0.5
+        self._made = next_seq()
         self.variable = variable
+
+    def __lt__(self, other: AccumulateGrad) -> bool:
+        # The backward queue orders (-_seq, node) pairs: leaves made for one op tie on _seq,
+        # and run in the order they were made (the op's inputs in order), as in PyTorch.
+        return self._made < other._made
 
     @property
     def _pre_hooks(self) -> dict[int, Callable[..., Any]] | None:

@@ -522,7 +522,7 @@ def run_program(p: Program, g: Graph, inputs: list[Any], with_grad: bool) -> lis
     if with_grad and p.backward is not None and p.n_diff:
         versions = [(t, t._vc[0]) for t in [tensors[k] for k in p.saved_pos]]
         node = CompiledFunctionBackward(p, saved, versions, p.n_diff)
-        node.next_functions = tuple([_edge(tensors[k]) for k in p.grad_pos])
+        node.next_functions = tuple([_edge(tensors[k], node) for k in p.grad_pos])
     res = []
     k = 0
     for j, arr in enumerate(outs):

@@ -26,6 +26,7 @@ from ..autograd.graph import (
     current_saved_hooks,
     hooks_open,
     leaf_tensors,
+    next_seq,
     pack_saved,
     saved_grad_fn,
     unpack_saved,
@@ -1019,13 +1020,14 @@ _NO_EDGE = (None, 0)
 _EMPTY: tuple[Any, ...] = ()
 
 
-def _edge(t: Any) -> tuple[Node | None, int]:
+def _edge(t: Any, node: Node) -> tuple[Node | None, int]:
+    # The edge `node` records for input `t`.
     if not t._requires_grad:
         return (None, 0)
     fn = t.grad_fn
     if fn is not None:
         return (fn, t._out_nr)
-    return (t._accumulator(), 0)
+    return (t._accumulator(node._seq), 0)
 
 
 def _fail(op: Op, args: Sequence[Any], err: Exception) -> NoReturn:
@@ -1177,10 +1179,10 @@ def _share(src: Any, res: Any) -> None:
 
 def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> None:
     n = op.n_in
-    _note_site(node)
+    _stamp(node)
     if op.variadic:
         tensors = args[0]
-        node.next_functions = tuple(_edge(t) for t in tensors)
+        node.next_functions = tuple(_edge(t, node) for t in tensors)
         if op.keep[0]:
             node._saved = (list(tensors), *args[1:])
             node._vers = tuple(t._vc[0] for t in tensors)
@@ -1205,7 +1207,7 @@ def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> N
             a = args[i]
             if isinstance(a, T) and a._requires_grad:
                 mask |= 1 << i
-                edges.append(_in_edge(op, a))
+                edges.append(_in_edge(op, a, node))
                 if single:
                     v = vals[i]
                     if v.shape != oshape or a._data.dtype is not odt:
@@ -1245,11 +1247,13 @@ def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> N
         _pack_node(op, node)
 
 
-def _note_site(node: OpNode) -> None:
-    # The user's line (and, in anomaly mode, the forward's traceback) on a new node. The frame
-    # four above is the user's when an op's method was called from the user's code (_note_site
-    # <- _record or _apply1/_apply2 <- apply <- Tensor method / op call <- user): looked up
-    # there first, without a walk (user_line(5) from here).
+def _stamp(node: OpNode) -> None:
+    # What every new op node gets beyond its edges and saved values: its sequence number
+    # (backward's order), the user's line and, in anomaly mode, the forward's traceback. The
+    # frame four above is the user's when an op's method was called from the user's code
+    # (_stamp <- _record or _apply1/_apply2 <- apply <- Tensor method / op call <- user): looked
+    # up there first, without a walk (user_line(5) from here).
+    node._seq = next_seq()
     extra = state.node_extra
     if extra & 1:
         # (_sites holds user frames only: a frame inside dygrad, or a new site, takes the walk)
@@ -1262,8 +1266,8 @@ def _note_site(node: OpNode) -> None:
         node.metadata["traceback_"] = forward_traceback()
 
 
-def _in_edge(op: Op, a: Any) -> tuple[Node | None, int]:
-    # The edge a node records for input `a` (a tensor that requires grad).
+def _in_edge(op: Op, a: Any, node: OpNode) -> tuple[Node | None, int]:
+    # The edge `node` records for input `a` (a tensor that requires grad).
     fn = a.grad_fn
     if fn is not None:
         if a._base is not None and a._base.grad_fn is not a._view_fn:
@@ -1271,7 +1275,7 @@ def _in_edge(op: Op, a: Any) -> tuple[Node | None, int]:
         return (fn, a._out_nr)
     ref = a._accum
     acc = ref() if ref is not None else None
-    return (acc if acc is not None else a._accumulator(), 0)
+    return (acc if acc is not None else a._accumulator(node._seq), 0)
 
 
 # `apply` for the common cases, unrolled: one or two tensor inputs (or a tensor and a Python
@@ -1299,8 +1303,8 @@ def _apply1(op: Op, args: tuple[Any, ...]) -> Any:
         return _unrecorded(op, args, out, req and not record)
     node = op.node_cls()
     res = _T._wrap(out, True, node, 0)
-    _note_site(node)
-    node.next_functions = (_in_edge(op, a),)
+    _stamp(node)
+    node.next_functions = (_in_edge(op, a, node),)
     node._meta = None if v.shape == out.shape and v.dtype is out.dtype else [(v.shape, v.dtype)]
     if op.saves_inputs:
         node._saved = args
@@ -1348,18 +1352,18 @@ def _apply2(op: Op, args: tuple[Any, ...]) -> Any:
         return _unrecorded(op, args, out, req and not record)
     node = op.node_cls()
     res = _T._wrap(out, True, node, 0)
-    _note_site(node)
+    _stamp(node)
     oshape = out.shape
     odt = out.dtype
     meta = None
     if ra:
-        ea = _in_edge(op, a)
+        ea = _in_edge(op, a, node)
         if va.shape != oshape or dt is not odt:
             meta = [(va.shape, dt), None]
     else:
         ea = _NO_EDGE
     if rb:
-        eb = _in_edge(op, b)
+        eb = _in_edge(op, b, node)
         if vb.shape != oshape or dt is not odt:
             if meta is None:
                 meta = [None, (vb.shape, dt)]
