@@ -1651,7 +1651,7 @@ def matmul(x: Tensor, y: Tensor) -> Tensor:
     """Matrix product with NumPy/PyTorch broadcasting rules (`torch.matmul`)."""
     if not isinstance(y, Tensor):
         y = tensor(y)
-    a, b = x.ndim, y.ndim
+    a, b = x._data.ndim, y._data.ndim
     if a == 0 or b == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {a}D "
                            f"and {b}D")  # fmt: skip

@@ -233,6 +233,29 @@ def test_nonfinite_check_passes_finite_graphs_unchanged() -> None:
     np.testing.assert_allclose(x.grad.numpy(), np.exp([1.0, 2.0]) * (1 + np.array([1.0, 2.0])))
 
 
+def test_lines_are_kept_where_a_message_can_name_them() -> None:
+    # By default a node records the user's line when its rules read saved values (the in-place
+    # error names it); a node whose rules read only the gradient (add, neg) records none. With
+    # the non-finite check (or anomaly mode) on while the forward runs, every node does, so
+    # that a broadcast add whose gradient overflows when summed is named with its line.
+    x = dygrad.tensor([[1.0, 1.0]], requires_grad=True)
+    b = dygrad.tensor([1.0], requires_grad=True)
+    y = x * 1.0
+    s = y + b
+    assert y.grad_fn._src is not None and s.grad_fn._src is None
+    assert (-y).grad_fn._src is None
+    with dygrad.autograd.detect_nonfinite():
+        line = _line(1)
+        s = x.expand(2, 2) + b
+        assert s.grad_fn._src is not None
+        with pytest.raises(FloatingPointError) as err:
+            (s * 1e38).sum().backward()  # b's gradient: four times 1e38, past float32's range
+    assert "AddBackward0" in str(err.value) and f"add() at {line}" in str(err.value)
+    with dygrad.autograd.set_detect_anomaly(True):
+        assert (y + b).grad_fn._src is not None
+    assert (y + b).grad_fn._src is None
+
+
 # --- graph retention ---------------------------------------------------------------------------
 def test_accumulating_a_loss_with_history_warns_once(monkeypatch: Any) -> None:
     monkeypatch.setattr(registry, "_retention_warned", False)

@@ -39,8 +39,10 @@ class _State(threading.local):
     anomaly_nan = True
     nonfinite = False
     backward_check: Any = None
-    # What each new node records beyond the graph, read once per op: bit 1 its call site
-    # (track_source), bit 2 its forward traceback (anomaly). Kept in step by sync_node_extra.
+    # What each new node records beyond the graph, read once per op: bit 1 its call site if its
+    # rules read saved values (track_source), bit 4 the call site of every node (track_source
+    # with anomaly or non-finite checks), bit 2 its forward traceback (anomaly). Kept in step
+    # by sync_node_extra.
     node_extra = 1
     # A tool that watches or replaces op dispatch in this thread (dygrad.jit's tracer and shape
     # checker): `apply` hands each op to it. See dygrad.ops.registry.apply.
@@ -48,8 +50,10 @@ class _State(threading.local):
 
 
 def sync_node_extra() -> None:
-    """Recompute `state.node_extra` after `track_source` or `anomaly` changed."""
-    state.node_extra = (1 if state.track_source else 0) | (2 if state.anomaly else 0)
+    """Recompute `state.node_extra` after `track_source`, `anomaly` or `nonfinite` changed."""
+    track = state.track_source
+    every = track and (state.anomaly or state.nonfinite)
+    state.node_extra = (1 if track else 0) | (2 if state.anomaly else 0) | (4 if every else 0)
 
 
 state = _State()
