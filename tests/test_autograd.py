@@ -148,6 +148,20 @@ def test_a_leaf_accumulates_once_its_last_user_has_run():
     np.testing.assert_allclose(p.grad.numpy(), want + 1)
 
 
+def test_a_leafs_gradients_are_summed_before_they_meet_its_grad():
+    # PyTorch adds the sum of a backward's gradients for a leaf to its .grad: G + (g1 + g2),
+    # never (G + g1) + g2. With G = 1 and g1 = g2 = 2**-24 in float32 the two differ (1 + 2**-24
+    # rounds to 1): two edges of one node (a * a), and two nodes, the first user last.
+    a = torch.tensor([2.0**-24], requires_grad=True)
+    a.grad = torch.tensor([1.0])
+    (a * a).sum().backward()
+    assert a.grad.tolist() == [1 + 2**-23]
+    b = torch.tensor([1.0], requires_grad=True)
+    b.grad = torch.tensor([1.0])
+    ((b * 2.0**-24) + (b * 2.0**-24)).sum().backward()
+    assert b.grad.tolist() == [1 + 2**-23]
+
+
 def test_second_backward_through_freed_graph_raises_pytorch_error():
     x = torch.ones(2, requires_grad=True)
     y = (x * x).sum()

@@ -99,10 +99,10 @@ def run_backward(
     # left, no node still to run can send it more; it runs once, after all of its consumers.
     # No count of dependencies, no traversal before the walk. A leaf's node is numbered just
     # below the first op that used it (AccumulateGrad).
-    pending: list[Any] = []  # a heap of (-_seq, node)
+    pending: list[Any] = []  # a heap of (-_seq, _made, node)
     for (node, nr), g in zip(roots, grads):
         if node not in buffers:
-            heappush(pending, (-node._seq, node))
+            heappush(pending, (-node._seq, node._made, node))
         _add(buffers, node, nr, g)
         if not retain_graph and accumulate:
             node._consumed = True
@@ -112,13 +112,16 @@ def run_backward(
     captured: list[Any] = [None] * len(capture)
     needed = _needed(list(buffers), set(want)) if not accumulate else None
     owned_grads: set[Node] = set()
+    # Leaves accumulate as soon as their first user has sent its gradients (see below), unless
+    # something else looks at that gradient.
+    direct = accumulate and needed is None and not want and observe is None
 
     check = state.backward_check
     prev_mode = state.enabled
     state.enabled = create_graph
     try:
         while pending:
-            node = heappop(pending)[1]
+            node = heappop(pending)[2]
             g = buffers.pop(node)
             if needed is not None and node not in needed:
                 continue  # leads to no requested input: skip it, hooks included
@@ -152,6 +155,7 @@ def run_backward(
                 node._release()
             summed: list[int] | None = [] if observe is not None else None
             shared = None  # _shared(out), worked out when a leaf first needs it
+            done: list[Any] | None = None  # leaves whose whole gradient this node completes
             i = -1
             for nxt, nr in node.next_functions:
                 i += 1
@@ -165,7 +169,7 @@ def run_backward(
                         if summed is not None:
                             summed.append(i)  # meets a gradient from another use
                     else:
-                        heappush(pending, (-nxt._seq, nxt))
+                        heappush(pending, (-nxt._seq, 0, nxt))
                     _add(buffers, nxt, nr, gi)
                     continue
                 prev = buffers.get(nxt)
@@ -176,21 +180,37 @@ def run_backward(
                     if type(nxt) is AccumulateGrad:
                         owned_grads.add(nxt)  # the sum is a new array
                     continue
+                if type(nxt) is not AccumulateGrad:
+                    buffers[nxt] = gi
+                    heappush(pending, (-nxt._seq, 0, nxt))
+                    continue
+                # The leaf may keep this array as its .grad without a copy only if nothing else
+                # can see it: a fresh array from an op's rule, not passed through (g, or one of g
+                # for a node of several outputs), not a view, not sent to two inputs.
+                own = fresh and gi is not g and type(gi) is _nd and gi.base is None
+                if own and type(g) is not _nd and node.n_outputs != 1:
+                    own = all(gi is not gj for gj in g)
+                if own:
+                    if shared is None:
+                        shared = _shared(out)
+                    own = id(gi) not in shared
                 buffers[nxt] = gi
-                heappush(pending, (-nxt._seq, nxt))
-                if type(nxt) is AccumulateGrad:
-                    # The leaf may keep this array as its .grad without a copy only if nothing
-                    # else can see it: a fresh array from an op's rule, not passed through (g,
-                    # or one of g for a node of several outputs), not a view, not sent to two
-                    # inputs.
-                    own = fresh and gi is not g and type(gi) is _nd and gi.base is None
-                    if own and type(g) is not _nd and node.n_outputs != 1:
-                        own = all(gi is not gj for gj in g)
-                    if own:
-                        if shared is None:
-                            shared = _shared(out)
-                        if id(gi) not in shared:
-                            owned_grads.add(nxt)
+                if own:
+                    owned_grads.add(nxt)
+                if direct and nxt._seq + 0.5 == node._seq and nxt.variable._hooks is None:
+                    # This node is the first op that used the leaf (its number is half a step
+                    # above the leaf's): every other user is newer and has run, so once this
+                    # node's edges are done the leaf has its whole gradient. No hook looks at
+                    # it: accumulate then, without queueing it.
+                    if done is None:
+                        done = []
+                    done.append(nxt)
+                else:
+                    heappush(pending, (-nxt._seq, nxt._made, nxt))
+            if done is not None:
+                for leaf in done:
+                    leaf.variable._accumulate_grad(buffers.pop(leaf), create_graph,
+                                                   leaf in owned_grads)  # fmt: skip
             if summed is not None:
                 observe(node, g, out, tuple(summed))
     finally:

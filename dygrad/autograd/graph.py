@@ -81,6 +81,9 @@ class Node:
     # these class attributes as defaults: creating a node on the hot path sets one slot.
     __slots__ = ("next_functions", "_seq", "__weakref__", "__dict__")
     _seq: float  # the order backward runs nodes in, newest first (a leaf's: see AccumulateGrad)
+    # Breaks ties on _seq in backward's queue: leaves' nodes made for one op share their _seq and
+    # run in the order they were made (the op's inputs in order), as in PyTorch.
+    _made = 0
     _pre_hooks: dict[int, Callable[..., Any]] | None = None
     _post_hooks: dict[int, Callable[..., Any]] | None = None
     # retain_grad's hook: PyTorch runs it after every other tensor hook of the node.
@@ -175,10 +178,6 @@ class AccumulateGrad(Node):
         self._made = next_seq()
         self.variable = variable
 
-    def __lt__(self, other: AccumulateGrad) -> bool:
-        # The backward queue orders (-_seq, node) pairs: leaves made for one op tie on _seq,
-        # and run in the order they were made (the op's inputs in order), as in PyTorch.
-        return self._made < other._made
 
     @property
     def _pre_hooks(self) -> dict[int, Callable[..., Any]] | None:
