@@ -6,8 +6,8 @@ dygrad misses.
 Two parts, each in this one process (pinned to one CPU, one BLAS thread, set before NumPy loads):
 
 * W2 eager (micrograd's MLP on 100 points): one step split into its forward, the backward rules
-  (timed in place, through the engine's per-node check hook), the engine's own work (dependency
-  count, scheduling, buffers, leaf accumulation) and the rest (gradient reset, graph freed), next
+  (timed in place, through the engine's per-node check hook), the engine's own work (its queue
+  of pending nodes, buffers, leaf accumulation) and the rest (gradient reset, graph freed), next
   to the hand-written NumPy floor's forward and backward: how much of each part is NumPy's and
   how much is dygrad's Python.
 * W3 (the 784-512-512-10 MLP with SGD): dygrad eager, dygrad compiled and the hand-written floor

@@ -388,21 +388,24 @@ class Tensor:
     def retains_grad(self) -> bool:
         return self._retains_grad
 
-    def _accumulator(self, first: float = 0) -> AccumulateGrad:
+    def _accumulator(self, user: float = math.inf) -> AccumulateGrad:
         # The leaf holds its AccumulateGrad weakly and the node holds the leaf: no cycle.
-        # `first`: the sequence number of the op node it is made for (0: none).
+        # `user`: the sequence number of a node recording an edge to it (none: inf); the leaf's
+        # node is kept numbered below every such node, so backward runs it after them.
         ref = self._accum
         acc = ref() if ref is not None else None
         if acc is None:
-            acc = AccumulateGrad(self, first)
+            acc = AccumulateGrad(self)
             self._accum = weakref.ref(acc)
+        if user - 0.5 < acc._seq:
+            acc._seq = user - 0.5
         return acc
 
-    def _edge(self, first: float = 0) -> tuple[Node, int]:
-        # `first`: the sequence number of the node recording this edge (0: none).
+    def _edge(self, user: float = math.inf) -> tuple[Node, int]:
+        # `user`: the sequence number of the node recording this edge (none: a root, a capture).
         if self.grad_fn is not None:
             return (self.grad_fn, self._out_nr)
-        return (self._accumulator(first), 0)
+        return (self._accumulator(user), 0)
 
     def _accumulate_grad(self, g: Any, create_graph: bool, owned: bool = False) -> None:
         if create_graph:

@@ -90,8 +90,9 @@ def _hook_order(mod, seed):
 
 def test_backward_runs_nodes_in_pytorchs_order():
     # Newest node first, each after all of its consumers, and a leaf as soon as the last op that
-    # used it has run: the hooks of 200 random programs run in the order PyTorch runs them (the
-    # engine before ran 90 of them in another order), with PyTorch's gradients.
+    # used it has run (its oldest user, when that is on the backward's path): the hooks of 200
+    # random programs run in the order PyTorch runs them (the engine before ran 90 of them in
+    # another order), with PyTorch's gradients.
     real = pytest.importorskip("torch")
     for seed in range(200):
         want, want_grads = _hook_order(real, seed)
@@ -160,6 +161,99 @@ def test_a_leafs_gradients_are_summed_before_they_meet_its_grad():
     b.grad = torch.tensor([1.0])
     ((b * 2.0**-24) + (b * 2.0**-24)).sum().backward()
     assert b.grad.tolist() == [1 + 2**-23]
+
+
+def test_a_leaf_runs_after_every_node_that_recorded_an_edge_to_it():
+    # A leaf's node is numbered below every node that uses it, whatever order they were made
+    # and their edges recorded in: a custom Function's node is made before its forward, which
+    # here builds (and keeps) a graph on the leaf; another thread makes the leaf's node for a
+    # newer op while a Function's forward waits; a Function whose forward changes its input
+    # in place under enable_grad sends to the input's history from before the call, as
+    # PyTorch. Each gradient against its value by hand (PyTorch's).
+    import threading
+
+    class Square(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            with torch.enable_grad():
+                y = x * x  # a graph on x, made after this Function's node, kept alive below
+            ctx.save_for_backward(x, y)
+            return y.detach() * 1.0
+
+        @staticmethod
+        def backward(ctx, g):
+            x, _ = ctx.saved_tensors
+            return 2 * x * g
+
+    x = f64([1.0, 2.0, 3.0], requires_grad=True)
+    loss = Square.apply(x).sum() + (x * 10).sum()
+    assert torch.autograd.grad(loss, x)[0].tolist() == [12.0, 14.0, 16.0]
+    seen = []
+    x.register_hook(lambda g: seen.append(g.tolist()))
+    (Square.apply(x).sum() + (x * 10).sum()).backward(inputs=[x])
+    assert seen == [[12.0, 14.0, 16.0]] and x.grad.tolist() == [12.0, 14.0, 16.0]
+
+    started, made = threading.Event(), threading.Event()
+
+    class Slow(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            started.set()
+            made.wait()  # the other thread records x * 3 meanwhile
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    x = f64([1.0, 2.0], requires_grad=True)
+    keep = []
+
+    def other():
+        started.wait()
+        keep.append(x * 3)
+        made.set()
+
+    t = threading.Thread(target=other)
+    t.start()
+    a = Slow.apply(x)
+    t.join()
+    assert torch.autograd.grad(a.sum() + (x * 10).sum(), x)[0].tolist() == [12.0, 12.0]
+
+    class InPlace(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            with torch.enable_grad():
+                x.mul_(2)
+            return x * 3
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 3
+
+    w = f64([1.0, 2.0], requires_grad=True)
+    x = w * 1.0
+    (InPlace.apply(x).sum() + (x * 10).sum()).backward()
+    assert w.grad.tolist() == [23.0, 23.0]  # 3 through the Function, 10 * 2 through x * 10
+
+
+def test_a_leaf_packed_by_a_checkpoint_under_saved_tensor_hooks_runs_when_ready():
+    # The checkpoint packs the leaf's edge before any op uses it (its node gets no number
+    # then); the ops after it number it below themselves: PyTorch's order, x first.
+    from dygrad.utils.checkpoint import checkpoint
+
+    order = []
+    x = f64([1.0, 2.0], requires_grad=True)
+    y = f64([3.0, 4.0], requires_grad=True)
+    c = y.exp()
+    c.register_hook(lambda g: order.append("c"))
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
+        b = checkpoint(lambda t: t.sin() * 2, x, use_reentrant=False)
+    x.register_hook(lambda g: order.append("x"))
+    y.register_hook(lambda g: order.append("y"))
+    (c + b).sum().backward()
+    assert order == ["x", "c", "y"]
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.cos([1.0, 2.0]))
 
 
 def test_second_backward_through_freed_graph_raises_pytorch_error():

@@ -251,6 +251,12 @@ def test_lines_are_kept_where_a_message_can_name_them() -> None:
         with pytest.raises(FloatingPointError) as err:
             (s * 1e38).sum().backward()  # b's gradient: four times 1e38, past float32's range
     assert "AddBackward0" in str(err.value) and f"add() at {line}" in str(err.value)
+    # The check turned on around backward only: the message says how to get the line.
+    s = x.expand(2, 2) + b
+    loss = (s * 1e38).sum()
+    with dygrad.autograd.detect_nonfinite(), pytest.raises(FloatingPointError) as err:
+        loss.backward()
+    assert "add() (to see its line, turn this check on before the forward pass)" in str(err.value)
     with dygrad.autograd.set_detect_anomaly(True):
         assert (y + b).grad_fn._src is not None
     assert (y + b).grad_fn._src is None

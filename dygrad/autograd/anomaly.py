@@ -38,6 +38,9 @@ def _origin(node: Node) -> str:
     op = getattr(node, "op", None)
     src = getattr(node, "_src", None)
     where = f" at {src}" if src is not None else ""
+    if src is None and op is not None and state.track_source and not op.saves_anything:
+        # Such nodes record their line only while a check is on during the forward pass.
+        where = " (to see its line, turn this check on before the forward pass)"
     return f"{op.name}(){where}" if op is not None else f"{node.name()}{where}"
 
 

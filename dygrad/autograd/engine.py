@@ -97,8 +97,8 @@ def run_backward(
     # The nodes holding a gradient, run in the order of their sequence numbers, newest first
     # (PyTorch's order): a node is made after the nodes of its inputs, so when it is the newest
     # left, no node still to run can send it more; it runs once, after all of its consumers.
-    # No count of dependencies, no traversal before the walk. A leaf's node is numbered just
-    # below the first op that used it (AccumulateGrad).
+    # No count of dependencies, no traversal before the walk. A leaf's node is numbered half a
+    # step below the oldest node that used it (AccumulateGrad).
     pending: list[Any] = []  # a heap of (-_seq, _made, node)
     for (node, nr), g in zip(roots, grads):
         if node not in buffers:
@@ -198,10 +198,12 @@ def run_backward(
                 if own:
                     owned_grads.add(nxt)
                 if direct and nxt._seq + 0.5 == node._seq and nxt.variable._hooks is None:
-                    # This node is the first op that used the leaf (its number is half a step
+                    # This node is the oldest that used the leaf (its number is half a step
                     # above the leaf's): every other user is newer and has run, so once this
                     # node's edges are done the leaf has its whole gradient. No hook looks at
-                    # it: accumulate then, without queueing it.
+                    # it: accumulate then, without queueing it. (When the oldest user is not
+                    # on this backward's path, the leaf waits in the queue until the nodes
+                    # newer than that user have run: later than PyTorch would, same values.)
                     if done is None:
                         done = []
                     done.append(nxt)

@@ -421,6 +421,11 @@ class Function(metaclass=FunctionMeta):
             untraceable(f"{cls.__name__}.apply() (a custom autograd.Function: its backward is "
                         "Python code that a trace cannot replay)")  # fmt: skip
 
+        # The edges to the inputs' history as it is now, before forward runs (as PyTorch): a
+        # forward that changes an input in place under enable_grad gives it a newer node, which
+        # this node must not send to (nor be run before).
+        edges = tuple(a._edge(ctx._seq) if a._requires_grad else (None, 0)
+                      for a, f in zip(args, is_t) if f) if executable else ()  # fmt: skip
         prev = state.enabled
         state.enabled = False
         try:
@@ -447,8 +452,7 @@ class Function(metaclass=FunctionMeta):
                     "Function."
                 )
         if executable:
-            ctx.next_functions = tuple(t._edge(ctx._seq) if t._requires_grad else (None, 0)
-                                       for t in inputs)
+            ctx.next_functions = edges
             ctx._in_meta = tuple((t._data.shape, t._data.dtype) for t in inputs)
             ctx.n_outputs = len(outs)
         node = ctx if executable else None

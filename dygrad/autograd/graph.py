@@ -5,6 +5,7 @@ backward are stored. Nodes know nothing of specific ops; an op's node class supp
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -168,13 +169,13 @@ class AccumulateGrad(Node):
 
     __slots__ = ("variable", "_made")
 
-    def __init__(self, variable: Any, first: float = 0) -> None:
+    def __init__(self, variable: Any) -> None:
         self.next_functions = ()
-        # Backward runs a leaf's node after every node that can send it a gradient: every op
-        # that used the leaf while this node lived, the first of them numbered `first` (the op
-        # it was made for; 0 when made otherwise: after every op node). Half a step below it,
-        # so that the leaf accumulates as soon as its last user ran, as in PyTorch.
-        self._seq = first - 0.5
+        # Backward runs a leaf's node after every node that can send it a gradient: every node
+        # that recorded an edge to it. Each such node lowers this number to half a step below
+        # its own when it is higher (Tensor._accumulator), so it stays below the oldest user's,
+        # whatever order nodes, edges and threads came in; no user yet: above everything.
+        self._seq = math.inf
         self._made = next_seq()
         self.variable = variable
 

@@ -1279,7 +1279,9 @@ def _in_edge(op: Op, a: Any, node: OpNode) -> tuple[Node | None, int]:
         return (fn, a._out_nr)
     ref = a._accum
     acc = ref() if ref is not None else None
-    return (acc if acc is not None else a._accumulator(node._seq), 0)
+    if acc is None or acc._seq > node._seq:  # made now, or numbered above this user
+        acc = a._accumulator(node._seq)
+    return (acc, 0)
 
 
 # `apply` for the common cases, unrolled: one or two tensor inputs (or a tensor and a Python
