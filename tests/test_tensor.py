@@ -60,6 +60,20 @@ def test_tensor_infers_pytorch_dtypes():
         dygrad.tensor(["a"])
 
 
+def test_python_floats_are_rounded_once_to_the_dtype_asked_for():
+    # PyTorch builds float64 tensors from Python floats directly (0.3 stays 0.3: through the
+    # default float32 it was 0.30000001192092896), integers too (2**24 + 1 exact), and float16
+    # through float32: 1 + 2**-11 + 2**-40 rounds to 1 + 2**-11 in float32, a tie that float16
+    # breaks to 1.0 (directly it would be 1 + 2**-10).
+    assert dygrad.tensor([0.3], dtype=dygrad.float64).tolist() == [0.3]
+    assert dygrad.tensor(0.1, dtype=dygrad.float64).item() == 0.1
+    assert dygrad.tensor([[1, 2.5e-300]], dtype=dygrad.float64).tolist() == [[1.0, 2.5e-300]]
+    assert dygrad.tensor([16777217.0], dtype=dygrad.int64).item() == 16777217
+    assert dygrad.tensor([1 + 2**-11 + 2**-40], dtype=dygrad.float16).item() == 1.0
+    assert dygrad.tensor([0.3]).tolist() == [float(np.float32(0.3))]  # the default: float32
+    assert dygrad.tensor([0.3], dtype=dygrad.float32).tolist() == [float(np.float32(0.3))]
+
+
 def test_attributes_and_conversions():
     x = dygrad.tensor([[1.0, 2.0], [3.0, 4.0]])
     assert x.size() == (2, 2) and x.size(1) == 2 and x.dim() == 2 and x.numel() == 4
