@@ -112,7 +112,7 @@ def run_backward(
     captured: list[Any] = [None] * len(capture)
     needed = _needed(list(buffers), set(want)) if not accumulate else None
     owned_grads: set[Node] = set()
-    # Leaves accumulate as soon as their first user has sent its gradients (see below), unless
+    # Leaves accumulate as soon as their oldest user has sent its gradients (see below), unless
     # something else looks at that gradient.
     direct = accumulate and needed is None and not want and observe is None
 
