@@ -1633,8 +1633,8 @@ def _to_array(data: Any, dtype: Any, copy: bool) -> np.ndarray:
             raise ValueError(f"tensor(): could not build a tensor from data: {e}") from None
         if arr.dtype.kind == "f" and not isinstance(data, np.floating | np.ndarray):
             # Python floats take the default dtype, unless one is asked for: then they are
-            # rounded once, to it, as PyTorch does (through float32, 0.3 as float64 was
-            # 0.30000001...), except to float16, which PyTorch reaches through float32.
+            # rounded once, to it, as PyTorch does (float64 0.3 stays 0.3; through the default
+            # float32 it was 0.30000001...), except to float16: PyTorch goes through float32.
             if dtype is None:
                 arr = arr.astype(dtypes.get_default_dtype().np)
             elif dtypes.to_dtype(dtype).np == np.float16:

@@ -179,7 +179,6 @@ class AccumulateGrad(Node):
         self._made = next_seq()
         self.variable = variable
 
-
     @property
     def _pre_hooks(self) -> dict[int, Callable[..., Any]] | None:
         # A leaf's hooks live on the tensor (this node may be recreated); they run here, before
