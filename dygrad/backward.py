@@ -65,6 +65,14 @@ def backward(
     inputs: Any = None,
 ) -> None:
     """Accumulate gradients of `tensors` into the leaves' `.grad` (`torch.autograd.backward`)."""
+    if grad_tensors is None and inputs is None and not create_graph and type(tensors) is Tensor:
+        # `loss.backward()`: a scalar root with a node; anything else takes the checks below.
+        node = tensors.grad_fn
+        data = tensors._data
+        if node is not None and data.size == 1 and data.dtype.kind == "f":
+            run_backward([(node, tensors._out_nr)], [np.ones(data.shape, data.dtype)],
+                         retain_graph=bool(retain_graph), create_graph=False)  # fmt: skip
+            return
     outs = as_list(tensors)
     grads = root_grads(outs, as_list(grad_tensors) if grad_tensors is not None else [],
                         create_graph)  # fmt: skip

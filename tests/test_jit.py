@@ -173,6 +173,23 @@ def test_python_arguments_are_part_of_the_signature() -> None:
     assert cf.traces == 2
 
 
+def test_a_compiled_calls_one_pass_signature_is_the_flattened_calls() -> None:
+    # dygrad.compile reads the common call shapes in one pass; what it builds must be the general
+    # path's (tree_flatten, then signature) wherever it answers, and it must decline the rest.
+    from dygrad.func._pytree import tree_flatten
+    from dygrad.jit.traced import flat_signature, signature
+
+    a = torch.ones(2, 3, requires_grad=True)
+    b = torch.zeros(4, dtype=torch.float64)
+    calls = [(a,), (a, b, a), ([a, b], b, 2), ((b, a), 1.5, "mean", True), (a, [b, a]), ()]
+    for args in calls:
+        leaves, sig = flat_signature(args)
+        flat, _ = tree_flatten((args, {}))
+        assert leaves == flat and sig == signature(flat), args
+    for args in [([a, 2],), ({"x": a},), (a, None), ([[a]],)]:
+        assert flat_signature(args) == (None, None), args
+
+
 # --- refusing what cannot be traced ---------------------------------------------------------------
 def test_numpy_inside_traced_code_is_an_error_naming_the_line() -> None:
     def f(x: Tensor) -> Tensor:

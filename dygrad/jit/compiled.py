@@ -18,7 +18,7 @@ import numpy as np
 
 from ..autograd.graph import Node as GraphNode
 from ..backend import sum_to_shape
-from ..ops.registry import _edge, stale_message
+from ..ops.registry import stale_message
 from ..tensor import Tensor
 from .interp import GuardFailure
 from .ir import DataRef, Graph, Guard, Node, Value, _values_in, pseudo
@@ -75,6 +75,8 @@ class Program:
         self.out_leaf: list[int] = []  # per output: the leaf it is, or -1
         self.out_first: list[int] = []  # per output: the first output with the same value
         self.n_diff = 0
+        self.diff_pos: list[int] = []  # the graph outputs that are the node's outputs
+        self.grad_template: list[Any] = []  # backward's incoming gradients, None filled
         self.guards: list[Guard] = []
 
 
@@ -297,6 +299,8 @@ def build_program(g: Graph, with_grad: bool) -> Program:
         for j, v in enumerate(g.outputs)
     ]
     p.n_diff = sum(p.diff_outputs) if with_grad else 0
+    p.diff_pos = [j for j, d in enumerate(p.diff_outputs) if d]
+    p.grad_template = [None] * len(p.diff_outputs)
 
     # --- backward -----------------------------------------------------------------------------
     if with_grad and p.grad_leaves:
@@ -307,7 +311,7 @@ def build_program(g: Graph, with_grad: bool) -> Program:
             src.append(f"    ({saved_tuple},) = saved")
         src.extend(bw)
     glb: dict[str, Any] = dict(w.consts)
-    glb.update(_asarray=_asarray, _reduce=_reduce, _acc=_acc, _Fail=_Fail, np=np)
+    glb.update(_asarray=_asarray, _reduce=_reduce, _acc=_acc, _Fail=_Fail, np=np, _nd=np.ndarray)
     for k, gd in enumerate(g.guards):
         glb[f"G{k}"] = gd
     p.source = "\n".join(src) + "\n"
@@ -446,8 +450,11 @@ def _backward_lines(g: Graph, grad_nodes: list[Node], need: set[int], name: dict
     res = []
     for v in leaves:
         if v.id in reach and v.requires_grad:
-            res.append(gvar(v) if v.id in assigned else "None")
-    lines.append(f"    return ({', '.join(res)}{',' if res else ''})")
+            # An array each (a rule on 0-d arrays may give a NumPy scalar), or None.
+            gv = gvar(v)
+            res.append(f"({gv} if type({gv}) is _nd else _asarray({gv}))"
+                       if v.id in assigned else "None")  # fmt: skip
+    lines.append(f"    return [{', '.join(res)}]")
     return lines
 
 
@@ -482,23 +489,26 @@ class CompiledFunctionBackward(GraphNode):
                     f"one of the variables needed for gradient computation (a tensor of shape "
                     f"{list(t._data.shape)} read by a compiled function)", None, 0,
                     t._vc[0], ver))  # fmt: skip
-        gs = [grads] if self.n_outputs == 1 else list(grads)
         p = self._program
-        diff = [j for j, d in enumerate(p.diff_outputs) if d]
-        full: list[Any] = [None] * len(p.diff_outputs)
-        for k, j in enumerate(diff):
-            gj = gs[k] if k < len(gs) else None
-            if gj is None:
-                shape, dt = p.out_meta[j]
-                gj = np.zeros(shape, dt)
-            full[j] = gj
+        if self.n_outputs == 1:
+            gs = [grads]
+            full = p.grad_template.copy()
+            full[p.diff_pos[0]] = grads
+        else:
+            gs = list(grads)
+            full = p.grad_template.copy()
+            for k, j in enumerate(p.diff_pos):
+                gj = gs[k] if k < len(gs) else None
+                if gj is None:
+                    shape, dt = p.out_meta[j]
+                    gj = np.zeros(shape, dt)
+                full[j] = gj
         assert p.backward is not None
-        res = [_asarray(r) if r is not None else None for r in p.backward(saved, full)]
+        res = p.backward(saved, full)
         # The engine may let a leaf keep a gradient as its .grad without a copy when nothing
         # else sees it: not when it is an incoming gradient or a saved array passed through.
-        seen = {id(x) for x in gs}
-        seen.update(map(id, saved))
-        self._fresh_grads = not any(id(r) in seen for r in res if r is not None)
+        ids = set(map(id, res))
+        self._fresh_grads = ids.isdisjoint(map(id, gs)) and ids.isdisjoint(map(id, saved))
         return res
 
     def _release(self) -> None:
@@ -520,9 +530,11 @@ def run_program(p: Program, g: Graph, inputs: list[Any], with_grad: bool) -> lis
         t._vc[0] += 1
     node = None
     if with_grad and p.backward is not None and p.n_diff:
-        versions = [(t, t._vc[0]) for t in [tensors[k] for k in p.saved_pos]]
+        versions = [(tensors[k], tensors[k]._vc[0]) for k in p.saved_pos]
         node = CompiledFunctionBackward(p, saved, versions, p.n_diff)
-        node.next_functions = tuple([_edge(tensors[k], node) for k in p.grad_pos])
+        # (every grad leaf requires grad: its flag is part of the signature)
+        seq = node._seq
+        node.next_functions = tuple([tensors[k]._edge(seq) for k in p.grad_pos])
     res = []
     k = 0
     for j, arr in enumerate(outs):

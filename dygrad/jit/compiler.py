@@ -14,7 +14,7 @@ from ..tensor import Tensor
 from .compiled import Program, build_program, run_program
 from .interp import GuardFailure
 from .ir import Graph
-from .traced import describe_mismatch, input_positions, signature, unflatten_outputs
+from .traced import describe_mismatch, flat_signature, input_positions, signature, unflatten_outputs
 from .tracer import trace_graph
 
 __all__ = ["compile", "CompiledFunction"]
@@ -178,10 +178,10 @@ class CompiledFunction:
         self.calls += 1
         if self.fallback:
             return self.fn(*args, **kwargs)
-        leaves = _flat_args(args) if not kwargs else None
-        if leaves is None:
+        leaves, sig = flat_signature(args) if not kwargs else (None, None)
+        if leaves is None or sig is None:
             leaves, _ = tree_flatten((args, kwargs))
-        sig = signature(leaves)
+            sig = signature(leaves)
         reason = "first call" if not self.entries else None
         for e in reversed(self.entries):
             if e.sig != sig:
@@ -239,24 +239,6 @@ class CompiledFunction:
             passes.optimize(graph)
         self.entries.append(_Entry(sig, graph, _state_checks(self.fn, graph)))
         return out
-
-
-def _flat_args(args: tuple[Any, ...]) -> list[Any] | None:
-    """tree_flatten's leaves for the common call shapes (tensors, numbers, flat lists or tuples
-    of tensors), without its generality; None for anything else."""
-    leaves: list[Any] = []
-    for a in args:
-        ta = type(a)
-        if ta is list or ta is tuple:
-            for b in a:
-                if not isinstance(b, Tensor):
-                    return None
-                leaves.append(b)
-        elif isinstance(a, Tensor | int | float | str) and not isinstance(a, tuple):
-            leaves.append(a)
-        else:
-            return None
-    return leaves
 
 
 def _caller() -> str:

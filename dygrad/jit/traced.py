@@ -11,7 +11,7 @@ from .interp import GuardFailure, run_graph
 from .ir import Graph, Value
 from .tracer import trace_graph
 
-__all__ = ["trace", "TracedFunction", "GuardError", "signature"]
+__all__ = ["trace", "TracedFunction", "GuardError", "signature", "flat_signature"]
 
 
 class GuardError(RuntimeError):
@@ -32,6 +32,36 @@ def signature(leaves: list[Any], grad: bool = True) -> tuple[Any, ...]:
         else:
             out.append(("V", type(x), x))
     return tuple(out)
+
+
+def flat_signature(args: tuple[Any, ...]) -> tuple[list[Any] | None, tuple[Any, ...] | None]:
+    """The flattened leaves of a compiled call's positional arguments and their `signature`, in
+    one pass, for the common call shapes (tensors, numbers, strings, flat lists or tuples of
+    tensors); (None, None) for anything else (the caller then flattens the general way)."""
+    leaves: list[Any] = []
+    sig: list[tuple[Any, ...]] = []
+    first: dict[int, int] = {}
+    for a in args:
+        ta = type(a)
+        if ta is list or ta is tuple:
+            for b in a:
+                if not isinstance(b, Tensor):
+                    return None, None
+                d = b._data
+                same = first.setdefault(id(b), len(leaves))
+                sig.append(("T", d.shape, d.dtype, b._requires_grad, same))
+                leaves.append(b)
+        elif isinstance(a, Tensor):
+            d = a._data
+            same = first.setdefault(id(a), len(leaves))
+            sig.append(("T", d.shape, d.dtype, a._requires_grad, same))
+            leaves.append(a)
+        elif isinstance(a, int | float | str) and not isinstance(a, tuple):
+            sig.append(("V", ta, a))
+            leaves.append(a)
+        else:
+            return None, None
+    return leaves, tuple(sig)
 
 
 def describe_mismatch(old: tuple[Any, ...], new: tuple[Any, ...]) -> str:
