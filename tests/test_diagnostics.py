@@ -5,6 +5,7 @@ with its where()/mask diagnosis, and the graph-retention warning for `total += l
 from __future__ import annotations
 
 import inspect
+import sys
 import warnings
 from typing import Any
 
@@ -260,6 +261,43 @@ def test_lines_are_kept_where_a_message_can_name_them() -> None:
     with dygrad.autograd.set_detect_anomaly(True):
         assert (y + b).grad_fn._src is not None
     assert (y + b).grad_fn._src is None
+
+
+def test_each_dispatch_path_records_the_users_line(monkeypatch: Any) -> None:
+    # Nodes are made by one function from five places (the one- and two-input fast paths, the
+    # general path for one and for several outputs, in-place ops): each looks for the user's
+    # frame at its own depth first, and walks out only for a site it has not seen. The line
+    # must be the user's, and found there without a walk the second time round.
+    x = dygrad.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    d = dygrad.tensor([2.0, 3.0], dtype=dygrad.float64)
+    walks: list[str] = []
+    walk = registry.user_line
+
+    def counted(depth: int = 1) -> Any:
+        walks.append(sys._getframe(1).f_code.co_name)  # only _new_node's count here
+        return walk(depth)
+
+    monkeypatch.setattr(registry, "user_line", counted)
+    for _ in range(2):
+        walks.clear()
+        lines, nodes = [], []
+        lines.append(_line(1))
+        nodes.append(x.exp().grad_fn)  # one input
+        lines.append(_line(1))
+        nodes.append((x * x).grad_fn)  # two inputs
+        lines.append(_line(1))
+        nodes.append((x * d).grad_fn)  # two dtypes: the general path
+        lines.append(_line(1))
+        nodes.append(x.unbind(0)[1].grad_fn)  # several outputs
+        y = x * 1.0
+        lines.append(_line(1))
+        y.mul_(y)  # in place
+        nodes.append(y.grad_fn)
+        names = [n.name() for n in nodes]
+        assert names == ["ExpBackward0", "MulBackward0", "MulBackward0", "UnbindBackward0",
+                         "MulBackward0"]  # fmt: skip
+        assert [str(n._src) for n in nodes] == lines
+    assert "_new_node" not in walks
 
 
 # --- graph retention ---------------------------------------------------------------------------

@@ -40,6 +40,7 @@ REGISTRY: dict[str, Op] = {}
 # The Tensor class, installed by dygrad.tensor at import time: the one seam between ops and
 # tensors (ops return tensors, tensor methods call ops).
 _T: Any = None
+_new = object.__new__
 _ndarray = np.ndarray
 
 
@@ -1122,8 +1123,7 @@ def apply(op: Op, *args: Any) -> Any:
         if not record or out.dtype.kind != "f":
             res = T._wrap(out, False, None, 0)
         else:
-            node = op.node_cls()
-            res = T._wrap(out, True, node, 0)
+            node, res = _new_node(op, out, 3)
             _record(op, node, args, vals, out, res)
             if op.aux and aux is not None:
                 _keep_aux(op, node, aux)
@@ -1135,7 +1135,7 @@ def apply(op: Op, *args: Any) -> Any:
     if not record:
         res = tuple(T._wrap(o, False, None, 0) for o in out)
     else:
-        node = op.node_cls()
+        node, _ = _new_node(op, None, 3)
         node.n_outputs = len(out)
         dif = op.differentiable_outputs or (True,) * len(out)
         res = tuple(T._wrap(o, dif[j], node if dif[j] else None, j) for j, o in enumerate(out))
@@ -1173,8 +1173,8 @@ def _share(src: Any, res: Any) -> None:
 
 
 def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> None:
+    # (the node comes from _new_node: numbered before its edges, which number leaves' nodes)
     n = op.n_in
-    _stamp(op, node)
     if op.variadic:
         tensors = args[0]
         node.next_functions = tuple(_edge(t, node) for t in tensors)
@@ -1242,27 +1242,42 @@ def _record(op: Op, node: OpNode, args: Any, vals: Any, out: Any, res: Any) -> N
         _pack_node(op, node)
 
 
-def _stamp(op: Op, node: OpNode) -> None:
-    # What every new op node gets beyond its edges and saved values: its sequence number
+def _new_node(op: Op, out: np.ndarray | None, depth: int) -> tuple[OpNode, Any]:
+    # A node for `op` with what every op node gets beyond its edges and saved values, and, for
+    # a single `out`, its result tensor (Tensor._wrap, written out): the node's sequence number
     # (backward's order), the user's line and, in anomaly mode, the forward's traceback.
     # The line is for messages about the node: a saved value changed in place, or (anomaly and
     # non-finite checks, which ask for it on every node) a gradient that turned non-finite; a
     # node whose rules read nothing but the incoming gradient (add, neg, ...) has no saved
     # value, and passes a finite gradient on finite: it records none (0.9% of W2's step).
-    # The frame four above is the user's when an op's method was called from the user's code
-    # (_stamp <- _record or _apply1/_apply2 <- apply <- Tensor method / op call <- user): looked
-    # up there first, without a walk (user_line(5) from here).
+    # `depth`: the frame above this one that is the user's when an op's method was called from
+    # the user's code (from _apply1/_apply2: <- apply <- Tensor method <- user, 4), looked up
+    # there first, without a walk. One call on the hot path: node, wrap and stamp as three
+    # calls cost W2 2.5% more.
+    node = op.node_cls()
+    res = None
+    if out is not None:
+        res = _new(_T)
+        res._data = out
+        res._requires_grad = True
+        res.grad_fn = node
+        res._out_nr = 0
+        res._vc = [0]
+        res._base = None
+        if hook_open[0]:  # dygrad.jit is tracing: it tells op results from other new tensors
+            made(res)
     node._seq = next_seq()
     extra = state.node_extra
     if extra & 1 and (op.saves_anything or extra & 4):
         # (_sites holds user frames only: a frame inside dygrad, or a new site, takes the walk)
-        f = _getframe(4)
+        f = _getframe(depth)
         site = _sites.get((id(f.f_code) << 24) | f.f_lasti)
-        node._src = site if site is not None else user_line(5)
+        node._src = site if site is not None else user_line(depth + 1)
     else:
         node._src = None
     if extra & 2:
         node.metadata["traceback_"] = forward_traceback()
+    return node, res
 
 
 def _in_edge(op: Op, a: Any, node: OpNode) -> tuple[Node | None, int]:
@@ -1302,9 +1317,7 @@ def _apply1(op: Op, args: tuple[Any, ...]) -> Any:
         out = np.asarray(out)
     if not record or out.dtype.kind != "f":
         return _unrecorded(op, args, out, req and not record)
-    node = op.node_cls()
-    res = _T._wrap(out, True, node, 0)
-    _stamp(op, node)
+    node, res = _new_node(op, out, 4)
     node.next_functions = (_in_edge(op, a, node),)
     node._meta = None if v.shape == out.shape and v.dtype is out.dtype else [(v.shape, v.dtype)]
     if op.saves_inputs:
@@ -1351,9 +1364,7 @@ def _apply2(op: Op, args: tuple[Any, ...]) -> Any:
         out = np.asarray(out)
     if not record or out.dtype.kind != "f":
         return _unrecorded(op, args, out, req and not record)
-    node = op.node_cls()
-    res = _T._wrap(out, True, node, 0)
-    _stamp(op, node)
+    node, res = _new_node(op, out, 4)
     oshape = out.shape
     odt = out.dtype
     meta = None
@@ -1573,8 +1584,7 @@ def _apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
             f"{list(out.shape)}"
         )
     if record:
-        node = op.node_cls()
-        res = T._wrap(out, True, node, 0)
+        node, res = _new_node(op, out, 4)
         _record(op, node, args, vals, out, res)
     np.copyto(td, out, casting="unsafe")
     target._vc[0] += 1
