@@ -1595,7 +1595,7 @@ def _apply_inplace(op: Op, target: Any, *rest: Any) -> Any:
         target._out_nr = 0
         target._requires_grad = True
         if op.saves_out:
-            saved = node._saved
+            saved: Any = node._saved
             if type(saved) is not tuple:  # stored through saved-tensor hooks
                 saved.out_box, saved.out_ver = target._vc, target._vc[0]
             else:
