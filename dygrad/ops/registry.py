@@ -1262,10 +1262,11 @@ def _new_node(op: Op, out: np.ndarray | None, depth: int) -> tuple[OpNode, Any]:
         res._requires_grad = True
         res.grad_fn = node
         res._out_nr = 0
-        res._vc = [0]
+        vc = res._vc = [0]
         res._base = None
         if hook_open[0]:  # dygrad.jit is tracing: it tells op results from other new tensors
             made(res)
+        node._out = (out, vc, 0) if op.saves_out else None
     node._seq = next_seq()
     extra = state.node_extra
     if extra & 1 and (op.saves_anything or extra & 4):
@@ -1326,7 +1327,9 @@ def _apply1(op: Op, args: tuple[Any, ...]) -> Any:
     else:
         node._saved = op.no_inputs + args[1:] if op.has_attrs else _EMPTY
         node._vers = _EMPTY
-    return _finish(op, node, args, out, res)
+    if hooks_open[0] or op.view or fw_open[0]:
+        _finish(op, node, args, res)
+    return res
 
 
 def _apply2(op: Op, args: tuple[Any, ...]) -> Any:
@@ -1397,7 +1400,9 @@ def _apply2(op: Op, args: tuple[Any, ...]) -> Any:
     else:
         node._saved = op.no_inputs + args[2:] if op.has_attrs else _EMPTY
         node._vers = _EMPTY
-    return _finish(op, node, args, out, res)
+    if hooks_open[0] or op.view or fw_open[0]:
+        _finish(op, node, args, res)
+    return res
 
 
 def _unrecorded(op: Op, args: tuple[Any, ...], out: np.ndarray, cut: bool) -> Any:
@@ -1413,16 +1418,15 @@ def _unrecorded(op: Op, args: tuple[Any, ...], out: np.ndarray, cut: bool) -> An
     return res
 
 
-def _finish(op: Op, node: OpNode, args: tuple[Any, ...], out: np.ndarray, res: Any) -> Any:
-    # The tail of `_apply1`/`_apply2` when a node was recorded: as `_record`'s and `apply`'s.
-    node._out = (out, res._vc, res._vc[0]) if op.saves_out else None
+def _finish(op: Op, node: OpNode, args: tuple[Any, ...], res: Any) -> None:
+    # The tail of `_apply1`/`_apply2` when a node was recorded, for the few that need one (a
+    # view, saved-tensor hooks, forward-mode AD): as `_record`'s and `apply`'s.
     if hooks_open[0]:
         _pack_node(op, node)
     if op.view:
         _share(args[0], res)
     if fw_open[0]:
         _tangents(op, args, res)
-    return res
 
 
 def _keep_aux(op: Op, node: OpNode, aux: Any) -> None:
