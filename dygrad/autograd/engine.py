@@ -60,11 +60,9 @@ def _add(buffers: dict[Node, Any], node: Node, nr: int, g: Any) -> None:
 def _shared(out: Sequence[Any]) -> Any:
     # The ids of the arrays a node sends along more than one edge (by identity: arrays compare
     # elementwise): one pass per node, not one per edge (a compiled node has an edge per leaf).
+    # (A node of two edges is checked where it is used, without this call.)
     if len(out) < 2:
         return ()
-    if len(out) == 2:
-        a, b = out
-        return (id(a),) if a is b else ()
     ids = [id(o) for o in out if o is not None]
     if len(set(ids)) == len(ids):
         return ()
@@ -83,10 +81,9 @@ def run_backward(
 ) -> list[Any]:
     """Propagate `grads` (one per root edge) back through the graph.
 
-    `observe(node, grad_in, grads_out, summed)`, when given, is called after each node runs
-    (AccumulateGrad included, with grads_out None): the gradient that reached the node, the one
-    it sent along each edge, and the inputs (edge indices) whose gradient was added to one that
-    had already arrived from another use. Tools (the step-through viewer) build on it.
+    `observe(node, grad_in, grads_out)`, when given, is called after each node runs
+    (AccumulateGrad included, with grads_out None): the gradient that reached the node and the
+    one it sent along each edge. Tools (the step-through viewer) build on it.
 
     Gradients reaching the edges in `capture` are returned in that order (None where nothing
     arrived). With `accumulate=False` leaves' `.grad` is left untouched (`autograd.grad`).
@@ -141,7 +138,7 @@ def run_backward(
                     owned = node in owned_grads and not pre
                     node.variable._accumulate_grad(g, create_graph, owned)
                 if observe is not None:
-                    observe(node, g, None, ())
+                    observe(node, g, None)
                 continue
             out = node._apply(g, create_graph) if check is None else check(node, g, create_graph)
             fresh = node._fresh_grads
@@ -153,7 +150,6 @@ def run_backward(
                         out = tuple(new)
             if not retain_graph:
                 node._release()
-            summed: list[int] | None = [] if observe is not None else None
             shared = None  # _shared(out), worked out when a leaf first needs it
             done: list[Any] | None = None  # leaves whose whole gradient this node completes
             i = -1
@@ -165,17 +161,12 @@ def run_backward(
                 if gi is None:
                     continue
                 if nxt.n_outputs != 1:
-                    if nxt in buffers:
-                        if summed is not None:
-                            summed.append(i)  # meets a gradient from another use
-                    else:
+                    if nxt not in buffers:
                         heappush(pending, (-nxt._seq, 0, nxt))
                     _add(buffers, nxt, nr, gi)
                     continue
                 prev = buffers.get(nxt)
-                if prev is not None:
-                    if summed is not None:
-                        summed.append(i)
+                if prev is not None:  # meets a gradient from another use
                     buffers[nxt] = prev + gi
                     if type(nxt) is AccumulateGrad:
                         owned_grads.add(nxt)  # the sum is a new array
@@ -191,9 +182,12 @@ def run_backward(
                 if own and type(g) is not _nd and node.n_outputs != 1:
                     own = all(gi is not gj for gj in g)
                 if own:
-                    if shared is None:
-                        shared = _shared(out)
-                    own = id(gi) not in shared
+                    if len(out) == 2:
+                        own = out[0] is not out[1]
+                    else:
+                        if shared is None:
+                            shared = _shared(out)
+                        own = id(gi) not in shared
                 buffers[nxt] = gi
                 if own:
                     owned_grads.add(nxt)
@@ -213,8 +207,8 @@ def run_backward(
                 for leaf in done:
                     leaf.variable._accumulate_grad(buffers.pop(leaf), create_graph,
                                                    leaf in owned_grads)  # fmt: skip
-            if summed is not None:
-                observe(node, g, out, tuple(summed))
+            if observe is not None:
+                observe(node, g, out)
     finally:
         state.enabled = prev_mode
     return captured

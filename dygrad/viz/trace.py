@@ -147,9 +147,8 @@ def trace_backward(
     steps: list[TraceStep] = []
     arrived: set[tuple[Node, int]] = set()
 
-    def observe(node: Node, grad_in: Any, grads_out: Any, _summed: Any) -> None:
-        # Sums are found here rather than from the engine's `summed`, which misses two edges of
-        # one node into the same input (x * x).
+    def observe(node: Node, grad_in: Any, grads_out: Any) -> None:
+        # Where gradients meet: an edge into an input that has already received one.
         k = ids[node]
         st = TraceStep(len(steps), k, labels[k], _copy(grad_in))
         if grads_out is not None:
