@@ -290,8 +290,21 @@ class _Node2(OpNode):
         op = self.op
         env = self._unpack(create_graph) if op.saves_anything or op.has_attrs else _EMPTY
         (n0, _), (n1, _) = self.next_functions
-        g0 = None if n0 is None else _vjp(op, 0, g, env)
-        g1 = None if n1 is None else _vjp(op, 1, g, env)
+        # The rules of no or one named value called here, the others through _vjp (a call
+        # less per rule: 0.7% of W2's instructions).
+        g0 = g1 = None
+        if n0 is not None:
+            rule, idx = op.vjps[0], op.vjp_args[0]
+            if rule is not None and len(idx) < 2:
+                g0 = rule(g, env[idx[0]]) if idx else rule(g)
+            else:
+                g0 = _vjp(op, 0, g, env)
+        if n1 is not None:
+            rule, idx = op.vjps[1], op.vjp_args[1]
+            if rule is not None and len(idx) < 2:
+                g1 = rule(g, env[idx[0]]) if idx else rule(g)
+            else:
+                g1 = _vjp(op, 1, g, env)
         meta = self._meta
         if meta is not None:
             m = meta[0]
