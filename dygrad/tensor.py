@@ -24,6 +24,8 @@ from .ops import reduction as R
 from .ops import shape as S
 from .ops.registry import (
     apply,
+    apply1,
+    apply2,
     apply_inplace,
     check_retention,
     note_cut,
@@ -666,7 +668,7 @@ class Tensor:
             return self
         # Integer and bool results cannot carry gradients: the conversion is not recorded.
         src = self if target.is_floating_point else self.detach()
-        return apply(S.to_dtype, src, target.np, self._data.dtype)
+        return apply1(S.to_dtype, (src, target.np, self._data.dtype))
 
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.dtype)
@@ -693,12 +695,12 @@ class Tensor:
         return self
 
     def clone(self, *, memory_format: Any = None) -> Tensor:
-        return apply(S.clone, self)
+        return apply1(S.clone, (self,))
 
     def contiguous(self, memory_format: Any = None) -> Tensor:
         if self._data.flags.c_contiguous:
             return self
-        return apply(S.contiguous, self)
+        return apply1(S.contiguous, (self,))
 
     def new_tensor(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
         return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
@@ -724,39 +726,39 @@ class Tensor:
     # --- arithmetic operators -----------------------------------------------------------------
     def __add__(self, other: Any) -> Tensor:
         check_retention(P.add, self, other)
-        return apply(P.add, self, other)
+        return apply2(P.add, (self, other))
 
     def __radd__(self, other: Any) -> Tensor:
         check_retention(P.add, self, other)
-        return apply(P.add, self, other)
+        return apply2(P.add, (self, other))
 
     def __sub__(self, other: Any) -> Tensor:
         if self._data.dtype.kind == "b" or _is_bool(other):
             _sub_bool_error(self, other)
-        return apply(P.sub, self, other)
+        return apply2(P.sub, (self, other))
 
     def __rsub__(self, other: Any) -> Tensor:
         if self._data.dtype.kind == "b" or _is_bool(other):
             _sub_bool_error(self, other)
-        return apply(P.rsub, self, other)
+        return apply2(P.rsub, (self, other))
 
     def __mul__(self, other: Any) -> Tensor:
-        return apply(P.mul, self, other)
+        return apply2(P.mul, (self, other))
 
     def __rmul__(self, other: Any) -> Tensor:
-        return apply(P.mul, self, other)
+        return apply2(P.mul, (self, other))
 
     def __truediv__(self, other: Any) -> Tensor:
-        return apply(P.div, self, other)
+        return apply2(P.div, (self, other))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return apply(P.mul, apply(P.reciprocal, self), other)
+        return apply2(P.mul, (apply1(P.reciprocal, (self,)), other))
 
     def __floordiv__(self, other: Any) -> Tensor:
-        return apply(P.floor_divide, self, other)
+        return apply2(P.floor_divide, (self, other))
 
     def __rfloordiv__(self, other: Any) -> Tensor:
-        return apply(P.floor_divide, tensor(other, dtype=self.dtype), self)
+        return apply2(P.floor_divide, (tensor(other, dtype=self.dtype), self))
 
     def __mod__(self, other: Any) -> Tensor:
         return self.remainder(other)
@@ -770,61 +772,61 @@ class Tensor:
     def __rpow__(self, other: Any) -> Tensor:
         if isinstance(other, Tensor):
             return other.pow(self)
-        return apply(P.rpow, self, other)
+        return apply2(P.rpow, (self, other))
 
     def __rmatmul__(self, other: Any) -> Tensor:
         return tensor(other).matmul(self)
 
     def __neg__(self) -> Tensor:
-        return apply(P.neg, self)
+        return apply1(P.neg, (self,))
 
     def __pos__(self) -> Tensor:
         return self
 
     def __abs__(self) -> Tensor:
-        return apply(P.abs, self)
+        return apply1(P.abs, (self,))
 
     def __invert__(self) -> Tensor:
         if self._data.dtype == np.bool_:
-            return apply(P.logical_not, self)
+            return apply1(P.logical_not, (self,))
         if self._data.dtype.kind not in "iu":
             raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type "
                             "tensors")  # fmt: skip
-        return apply(P.bitwise_not, self)
+        return apply1(P.bitwise_not, (self,))
 
     def __and__(self, other: Any) -> Tensor:
-        return apply(P.bitwise_and, self, other)
+        return apply2(P.bitwise_and, (self, other))
 
     def __or__(self, other: Any) -> Tensor:
-        return apply(P.bitwise_or, self, other)
+        return apply2(P.bitwise_or, (self, other))
 
     def __xor__(self, other: Any) -> Tensor:
-        return apply(P.bitwise_xor, self, other)
+        return apply2(P.bitwise_xor, (self, other))
 
     def bitwise_not(self) -> Tensor:
-        return apply(P.bitwise_not, self)
+        return apply1(P.bitwise_not, (self,))
 
     __rand__ = bitwise_and = __and__
     __ror__ = bitwise_or = __or__
     __rxor__ = bitwise_xor = __xor__
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return apply(P.eq, self, other)
+        return apply2(P.eq, (self, other))
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return apply(P.ne, self, other)
+        return apply2(P.ne, (self, other))
 
     def __lt__(self, other: Any) -> Tensor:
-        return apply(P.lt, self, other)
+        return apply2(P.lt, (self, other))
 
     def __le__(self, other: Any) -> Tensor:
-        return apply(P.le, self, other)
+        return apply2(P.le, (self, other))
 
     def __gt__(self, other: Any) -> Tensor:
-        return apply(P.gt, self, other)
+        return apply2(P.gt, (self, other))
 
     def __ge__(self, other: Any) -> Tensor:
-        return apply(P.ge, self, other)
+        return apply2(P.ge, (self, other))
 
     eq = __eq__
     ne = __ne__
@@ -852,23 +854,23 @@ class Tensor:
     # --- named arithmetic -----------------------------------------------------------------------
     def add(self, other: Any, *, alpha: Any = 1) -> Tensor:
         check_retention(P.add, self, other)
-        return apply(P.add, self, _times_alpha(self, other, alpha))
+        return apply2(P.add, (self, _times_alpha(self, other, alpha)))
 
     def sub(self, other: Any, *, alpha: Any = 1) -> Tensor:
         if self._data.dtype.kind == "b" or _is_bool(other):
             _sub_bool_error(self, other)
-        return apply(P.sub, self, _times_alpha(self, other, alpha))
+        return apply2(P.sub, (self, _times_alpha(self, other, alpha)))
 
     def mul(self, other: Any) -> Tensor:
-        return apply(P.mul, self, other)
+        return apply2(P.mul, (self, other))
 
     def div(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
         if rounding_mode is None:
-            return apply(P.div, self, other)
+            return apply2(P.div, (self, other))
         if rounding_mode == "floor":
-            return apply(P.floor_divide, self, other)
+            return apply2(P.floor_divide, (self, other))
         if rounding_mode == "trunc":
-            return apply(P.div_trunc, self, other)
+            return apply2(P.div_trunc, (self, other))
         raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
                          f"found '{rounding_mode}'")  # fmt: skip
 
@@ -878,102 +880,102 @@ class Tensor:
     true_divide = div
 
     def neg(self) -> Tensor:
-        return apply(P.neg, self)
+        return apply1(P.neg, (self,))
 
     negative = neg
 
     def pow(self, exponent: Any) -> Tensor:
         if isinstance(exponent, Tensor):
-            return apply(P.pow_tensor, self, exponent)
+            return apply2(P.pow_tensor, (self, exponent))
         if not isinstance(exponent, _Number):
             raise TypeError(f"pow(): exponent must be a Tensor or a number, got "
                             f"{type(exponent).__name__}")  # fmt: skip
-        return apply(P.pow, self, exponent)
+        return apply2(P.pow, (self, exponent))
 
     def square(self) -> Tensor:
-        return apply(P.pow, self, 2)
+        return apply2(P.pow, (self, 2))
 
     def remainder(self, other: Any) -> Tensor:
         if isinstance(other, Tensor):
-            return apply(P.remainder, self, other)
-        return apply(P.remainder_scalar, self, other)
+            return apply2(P.remainder, (self, other))
+        return apply2(P.remainder_scalar, (self, other))
 
     def fmod(self, other: Any) -> Tensor:
         if isinstance(other, Tensor):
-            return apply(P.fmod, self, other)
-        return apply(P.fmod_scalar, self, other)
+            return apply2(P.fmod, (self, other))
+        return apply2(P.fmod_scalar, (self, other))
 
     def floor_divide(self, other: Any) -> Tensor:
-        return apply(P.floor_divide, self, other)
+        return apply2(P.floor_divide, (self, other))
 
     def matmul(self, other: Any) -> Tensor:
         return matmul(self, other)
 
     def mm(self, other: Tensor) -> Tensor:
-        return apply(L.mm, self, other)
+        return apply2(L.mm, (self, other))
 
     def bmm(self, other: Tensor) -> Tensor:
-        return apply(L.bmm, self, other)
+        return apply2(L.bmm, (self, other))
 
     def mv(self, other: Tensor) -> Tensor:
-        return apply(L.mv, self, other)
+        return apply2(L.mv, (self, other))
 
     def dot(self, other: Tensor) -> Tensor:
-        return apply(L.dot, self, other)
+        return apply2(L.dot, (self, other))
 
     def outer(self, other: Tensor) -> Tensor:
-        return apply(L.outer, self, other)
+        return apply2(L.outer, (self, other))
 
     # --- unary math -----------------------------------------------------------------------------
     def exp(self) -> Tensor:
-        return apply(P.exp, self)
+        return apply1(P.exp, (self,))
 
     def log(self) -> Tensor:
-        return apply(P.log, self)
+        return apply1(P.log, (self,))
 
     def log1p(self) -> Tensor:
-        return apply(P.log1p, self)
+        return apply1(P.log1p, (self,))
 
     def expm1(self) -> Tensor:
-        return apply(P.expm1, self)
+        return apply1(P.expm1, (self,))
 
     def sqrt(self) -> Tensor:
-        return apply(P.sqrt, self)
+        return apply1(P.sqrt, (self,))
 
     def rsqrt(self) -> Tensor:
-        return apply(P.rsqrt, self)
+        return apply1(P.rsqrt, (self,))
 
     def reciprocal(self) -> Tensor:
-        return apply(P.reciprocal, self)
+        return apply1(P.reciprocal, (self,))
 
     def sin(self) -> Tensor:
-        return apply(P.sin, self)
+        return apply1(P.sin, (self,))
 
     def cos(self) -> Tensor:
-        return apply(P.cos, self)
+        return apply1(P.cos, (self,))
 
     def tan(self) -> Tensor:
-        return apply(P.tan, self)
+        return apply1(P.tan, (self,))
 
     def tanh(self) -> Tensor:
-        return apply(P.tanh, self)
+        return apply1(P.tanh, (self,))
 
     def sigmoid(self) -> Tensor:
-        return apply(P.sigmoid, self)
+        return apply1(P.sigmoid, (self,))
 
     def relu(self) -> Tensor:
-        return apply(P.relu, self)
+        return apply1(P.relu, (self,))
 
     def abs(self) -> Tensor:
-        return apply(P.abs, self)
+        return apply1(P.abs, (self,))
 
     absolute = abs
 
     def sign(self) -> Tensor:
-        return apply(P.sign, self)
+        return apply1(P.sign, (self,))
 
     def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
-        return apply(P.clamp, self, _raw_scalar(min), _raw_scalar(max))
+        return apply1(P.clamp, (self, _raw_scalar(min), _raw_scalar(max)))
 
     clip = clamp
 
@@ -984,45 +986,45 @@ class Tensor:
         return self.clamp(max=max)
 
     def maximum(self, other: Tensor) -> Tensor:
-        return apply(P.maximum, self, other)
+        return apply2(P.maximum, (self, other))
 
     def minimum(self, other: Tensor) -> Tensor:
-        return apply(P.minimum, self, other)
+        return apply2(P.minimum, (self, other))
 
     def where(self, condition: Tensor, other: Any) -> Tensor:
         return where(condition, self, other)
 
     def softmax(self, dim: int, dtype: Any = None) -> Tensor:
         x = self if dtype is None else self.to(dtype)
-        return apply(A.softmax, x, _dim(dim, self.ndim))
+        return apply1(A.softmax, (x, _dim(dim, self.ndim)))
 
     def log_softmax(self, dim: int, dtype: Any = None) -> Tensor:
         x = self if dtype is None else self.to(dtype)
-        return apply(A.log_softmax, x, _dim(dim, self.ndim))
+        return apply1(A.log_softmax, (x, _dim(dim, self.ndim)))
 
     def isnan(self) -> Tensor:
-        return apply(P.isnan, self)
+        return apply1(P.isnan, (self,))
 
     def isinf(self) -> Tensor:
-        return apply(P.isinf, self)
+        return apply1(P.isinf, (self,))
 
     def isfinite(self) -> Tensor:
-        return apply(P.isfinite, self)
+        return apply1(P.isfinite, (self,))
 
     def logical_not(self) -> Tensor:
-        return apply(P.logical_not, self)
+        return apply1(P.logical_not, (self,))
 
     def floor(self) -> Tensor:
-        return apply(P.floor, self)
+        return apply1(P.floor, (self,))
 
     def ceil(self) -> Tensor:
-        return apply(P.ceil, self)
+        return apply1(P.ceil, (self,))
 
     def round(self) -> Tensor:
-        return apply(P.round, self)
+        return apply1(P.round, (self,))
 
     def trunc(self) -> Tensor:
-        return apply(P.trunc, self)
+        return apply1(P.trunc, (self,))
 
     fix = trunc
 
@@ -1038,7 +1040,7 @@ class Tensor:
     def equal(self, other: Tensor) -> bool:
         v = self.shape == other.shape and bool(np.array_equal(self._data, other._data))
         if hook_open[0]:
-            same = apply(P.eq, self, other).all() if self.shape == other.shape else None
+            same = apply2(P.eq, (self, other)).all() if self.shape == other.shape else None
             return _concrete_pair(same, v)
         return v
 
@@ -1046,8 +1048,8 @@ class Tensor:
     def sum(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
         x = self if dtype is None else self.to(dtype)
         if dim is None:
-            return apply(R.sum_all, x, x._data.shape)
-        return apply(R.sum_dim, x, _dims(dim, x.ndim), keepdim, x._data.shape)
+            return apply1(R.sum_all, (x, x._data.shape))
+        return apply1(R.sum_dim, (x, _dims(dim, x.ndim), keepdim, x._data.shape))
 
     def mean(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
         x = self if dtype is None else self.to(dtype)
@@ -1057,22 +1059,22 @@ class Tensor:
                 f"point or complex dtype. Got: {dtypes.pt_name(x.dtype)}"
             )
         if dim is None:
-            return apply(R.mean_all, x, x._data.shape)
-        return apply(R.mean_dim, x, _dims(dim, x.ndim), keepdim, x._data.shape)
+            return apply1(R.mean_all, (x, x._data.shape))
+        return apply1(R.mean_dim, (x, _dims(dim, x.ndim), keepdim, x._data.shape))
 
     def sum_to_size(self, *size: Any) -> Tensor:
         shape = _shape_arg(size)
         lead = self.ndim - len(shape)
         if lead > 0:  # as PyTorch: sum keeping dims, then a view drops the leading ones
-            kept = apply(R.sum_to_size, self, (1,) * lead + shape, self._data.shape)
+            kept = apply1(R.sum_to_size, (self, (1,) * lead + shape, self._data.shape))
             return kept.view(shape)
-        return apply(R.sum_to_size, self, shape, self._data.shape)
+        return apply1(R.sum_to_size, (self, shape, self._data.shape))
 
     def prod(self, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
         x = self if dtype is None else self.to(dtype)
         if dim is None:
-            return apply(R.prod_all, x)
-        return apply(R.prod_dim, x, _dim(dim, x.ndim), keepdim)
+            return apply1(R.prod_all, (x,))
+        return apply1(R.prod_dim, (x, _dim(dim, x.ndim), keepdim))
 
     def _extreme(self, which: str, dim: Any, keepdim: bool) -> Any:
         if dim is None:
@@ -1099,29 +1101,29 @@ class Tensor:
 
     def amax(self, dim: Any = (), keepdim: bool = False) -> Tensor:
         dims = tuple(range(self.ndim)) if dim == () or dim is None else _dims(dim, self.ndim)
-        return apply(R.amax, self, dims, keepdim)
+        return apply1(R.amax, (self, dims, keepdim))
 
     def amin(self, dim: Any = (), keepdim: bool = False) -> Tensor:
         dims = tuple(range(self.ndim)) if dim == () or dim is None else _dims(dim, self.ndim)
-        return apply(R.amin, self, dims, keepdim)
+        return apply1(R.amin, (self, dims, keepdim))
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         if self._data.dtype.kind == "b":
             raise RuntimeError("argmax(): does not support bool input")
         d = None if dim is None else _dim(dim, self.ndim)
-        return apply(R.argmax, self, d, keepdim if d is not None else False)
+        return apply1(R.argmax, (self, d, keepdim if d is not None else False))
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         if self._data.dtype.kind == "b":
             raise RuntimeError("argmin(): does not support bool input")
         d = None if dim is None else _dim(dim, self.ndim)
-        return apply(R.argmin, self, d, keepdim if d is not None else False)
+        return apply1(R.argmin, (self, d, keepdim if d is not None else False))
 
     def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return apply(R.all_, self, None if dim is None else _dims(dim, self.ndim), keepdim)
+        return apply1(R.all_, (self, None if dim is None else _dims(dim, self.ndim), keepdim))
 
     def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return apply(R.any_, self, None if dim is None else _dims(dim, self.ndim), keepdim)
+        return apply1(R.any_, (self, None if dim is None else _dims(dim, self.ndim), keepdim))
 
     def _stat(self, op: Any, dim: Any, unbiased: Any, keepdim: bool, correction: Any) -> Tensor:
         if correction is None:
@@ -1140,7 +1142,7 @@ class Tensor:
         return self._stat(R.std, dim, unbiased, keepdim, correction)
 
     def logsumexp(self, dim: Any, keepdim: bool = False) -> Tensor:
-        return apply(R.logsumexp, self, _dims(dim, self.ndim), keepdim)
+        return apply1(R.logsumexp, (self, _dims(dim, self.ndim), keepdim))
 
     def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False,
              dtype: Any = None) -> Tensor:  # fmt: skip
@@ -1153,7 +1155,7 @@ class Tensor:
         if p == "nuc" or isinstance(p, str):
             raise RuntimeError(f"norm(): p={p!r} is not supported by dygrad")
         x = self if dtype is None else self.to(dtype)
-        return apply(R.norm, x, float(p), None if dim is None else _dims(dim, x.ndim), keepdim)
+        return apply1(R.norm, (x, float(p), None if dim is None else _dims(dim, x.ndim), keepdim))
 
     # --- shape ops ------------------------------------------------------------------------------
     def _infer(self, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -1176,19 +1178,19 @@ class Tensor:
         s = self._infer(_shape_arg(shape))
         own = self._data.shape
         if self._data.flags.c_contiguous:
-            return apply(S.reshape, self, s, own)
+            return apply1(S.reshape, (self, s, own))
         # Recorded as PyTorch does: a strided view when one has the shape, else a copy.
         try:
             np.reshape(self._data, s, copy=False)
         except ValueError:
-            return apply(S.unsafe_view, apply(S.clone, self), s, own)
-        return apply(S.reshape_alias, self, s, own)
+            return apply1(S.unsafe_view, (apply1(S.clone, (self,)), s, own))
+        return apply1(S.reshape_alias, (self, s, own))
 
     def view(self, *shape: Any) -> Tensor:
         if len(shape) == 1 and isinstance(shape[0], _dtype_cls):
             raise RuntimeError("view(dtype) is not supported by dygrad")
         s = self._infer(_shape_arg(shape))
-        return apply(S.view, self, s, self._data.shape)
+        return apply1(S.view, (self, s, self._data.shape))
 
     def view_as(self, other: Tensor) -> Tensor:
         return self.view(other.shape)
@@ -1221,17 +1223,17 @@ class Tensor:
 
     def squeeze(self, dim: Any = None) -> Tensor:
         if dim is None:
-            return apply(S.squeeze, self, self._data.shape)
+            return apply1(S.squeeze, (self, self._data.shape))
         if isinstance(dim, tuple | list):
-            return apply(S.squeeze_dims, self, _dims(dim, self.ndim), self._data.shape)
-        return apply(S.squeeze_dim, self, _dim(dim, self.ndim), self._data.shape)
+            return apply1(S.squeeze_dims, (self, _dims(dim, self.ndim), self._data.shape))
+        return apply1(S.squeeze_dim, (self, _dim(dim, self.ndim), self._data.shape))
 
     def unsqueeze(self, dim: int) -> Tensor:
-        return apply(S.unsqueeze, self, _dim(dim, self.ndim + 1))
+        return apply1(S.unsqueeze, (self, _dim(dim, self.ndim + 1)))
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         n = self.ndim
-        return apply(S.transpose, self, _dim(dim0, n), _dim(dim1, n))
+        return apply1(S.transpose, (self, _dim(dim0, n), _dim(dim1, n)))
 
     swapaxes = transpose
 
@@ -1239,7 +1241,7 @@ class Tensor:
         if self.ndim > 2:
             raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
                                f"{self.ndim}D")  # fmt: skip
-        return apply(S.t, self)
+        return apply1(S.t, (self,))
 
     def permute(self, *dims: Any) -> Tensor:
         d = _shape_arg(dims) if dims and not isinstance(dims[0], int) else dims
@@ -1249,14 +1251,14 @@ class Tensor:
                                f"does not match the length of the desired ordering of dimensions "
                                f"i.e. input.dim() = {n} is not equal to len(dims) = {len(d)}"
                                )  # fmt: skip
-        return apply(S.permute, self, _dims(d, n))
+        return apply1(S.permute, (self, _dims(d, n)))
 
     def expand(self, *sizes: Any) -> Tensor:
         shape = _shape_arg(sizes)
         lead = len(shape) - self.ndim
         own = self._data.shape
         full = tuple(own[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(shape))
-        return apply(S.expand, self, full, own)
+        return apply1(S.expand, (self, full, own))
 
     def expand_as(self, other: Tensor) -> Tensor:
         return self.expand(other.shape)
@@ -1266,7 +1268,7 @@ class Tensor:
         if len(reps) < self.ndim:
             raise RuntimeError("Number of dimensions of repeat dims can not be smaller than "
                                "number of dimensions of tensor")  # fmt: skip
-        return apply(S.repeat, self, reps, self._data.shape)
+        return apply1(S.repeat, (self, reps, self._data.shape))
 
     def split(self, split_size: Any, dim: int = 0) -> tuple[Tensor, ...]:
         d = _dim(dim, self.ndim)
@@ -1298,14 +1300,14 @@ class Tensor:
         return apply(S.unbind, self, _dim(dim, self.ndim))
 
     def flip(self, *dims: Any) -> Tensor:
-        return apply(S.flip, self, _dims(_shape_arg(dims), self.ndim))
+        return apply1(S.flip, (self, _dims(_shape_arg(dims), self.ndim)))
 
     def roll(self, shifts: Any, dims: Any = None) -> Tensor:
         if dims is None:
-            return apply(S.roll, self, shifts, None)  # rolls the flattened data, keeps the shape
+            return apply1(S.roll, (self, shifts, None))  # rolls the flattened data, keeps the shape
         if isinstance(shifts, int):
-            return apply(S.roll, self, shifts, _dim(dims, self.ndim))
-        return apply(S.roll, self, tuple(shifts), _dims(dims, self.ndim))
+            return apply1(S.roll, (self, shifts, _dim(dims, self.ndim)))
+        return apply1(S.roll, (self, tuple(shifts), _dims(dims, self.ndim)))
 
     # --- indexing -------------------------------------------------------------------------------
     def __getitem__(self, key: Any) -> Tensor:
@@ -1315,23 +1317,23 @@ class Tensor:
         _late.setitem(self, key, value)
 
     def index_select(self, dim: int, index: Tensor) -> Tensor:
-        return apply(I.index_select, self, _dim(dim, self.ndim), _index_array(index))
+        return apply1(I.index_select, (self, _dim(dim, self.ndim), _index_array(index)))
 
     def gather(self, dim: int, index: Tensor) -> Tensor:
-        return apply(I.gather, self, _dim(dim, self.ndim), _index_array(index))
+        return apply1(I.gather, (self, _dim(dim, self.ndim), _index_array(index)))
 
     def scatter(self, dim: int, index: Tensor, src: Any = None, *, value: Any = None) -> Tensor:
         src = value if src is None else src
         d = _dim(dim, self.ndim)
         if isinstance(src, Tensor):
             return apply(I.scatter, self, d, _index_array(index), src)
-        return apply(I.scatter_value, self, d, _index_array(index), src)
+        return apply1(I.scatter_value, (self, d, _index_array(index), src))
 
     def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
         return apply(I.scatter_add, self, _dim(dim, self.ndim), _index_array(index), src)
 
     def masked_fill(self, mask: Tensor, value: Any) -> Tensor:
-        return apply(I.masked_fill, self, mask, _raw_scalar(value))
+        return apply2(I.masked_fill, (self, mask, _raw_scalar(value)))
 
     # --- in-place methods ---------------------------------------------------------------------
     def add_(self, other: Any, *, alpha: Any = 1) -> Tensor:
@@ -1665,20 +1667,20 @@ def matmul(x: Tensor, y: Tensor) -> Tensor:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {a}D "
                            f"and {b}D")  # fmt: skip
     if a == 1 and b == 1:
-        return apply(L.dot, x, y)
+        return apply2(L.dot, (x, y))
     if a == 2 and b == 1:
-        return apply(L.mv, x, y)
+        return apply2(L.mv, (x, y))
     if a == 1 and b == 2:
-        return apply(L.mm, x.unsqueeze(0), y).squeeze(0)
+        return apply2(L.mm, (x.unsqueeze(0), y)).squeeze(0)
     if a == 2 and b == 2:
-        return apply(L.mm, x, y)
+        return apply2(L.mm, (x, y))
     if b == 1:
-        return apply(L.matmul, x, y.unsqueeze(1)).squeeze(-1)
+        return apply2(L.matmul, (x, y.unsqueeze(1))).squeeze(-1)
     if a == 1:
-        return apply(L.matmul, x.unsqueeze(0), y).squeeze(-2)
+        return apply2(L.matmul, (x.unsqueeze(0), y)).squeeze(-2)
     if a == 3 and b == 3 and x.shape[0] == y.shape[0]:
-        return apply(L.bmm, x, y)
-    return apply(L.matmul, x, y)
+        return apply2(L.bmm, (x, y))
+    return apply2(L.matmul, (x, y))
 
 
 # `x @ y` is the function itself, no method in between (and the op's source-line lookup finds
@@ -1695,8 +1697,8 @@ def where(condition: Tensor, input: Any = None, other: Any = None) -> Any:  # no
 
 
 def maximum(x: Tensor, y: Tensor) -> Tensor:
-    return apply(P.maximum, x, y)
+    return apply2(P.maximum, (x, y))
 
 
 def minimum(x: Tensor, y: Tensor) -> Tensor:
-    return apply(P.minimum, x, y)
+    return apply2(P.minimum, (x, y))

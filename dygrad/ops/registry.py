@@ -1,7 +1,8 @@
 """The op registry: `defop` declares an op once (forward, backward rules, grad_fn name, dtype and
 shape rule) and `apply` is the one dispatch function, the only place that wraps results in tensors
 and creates graph nodes (its common cases, one or two tensor inputs and one output, unrolled in
-`_apply1`/`_apply2`, which it calls first). Called with no tensor among its arguments, an op runs
+`apply1`/`apply2`, which Tensor's methods call directly). Called with no tensor among its
+arguments, an op runs
 on raw arrays: that is how backward rules run without building graph when `create_graph=False`."""
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ from ..autograd.graph import (
 )
 from ..backend import sum_to_shape
 
-__all__ = ["Op", "OpNode", "defop", "apply", "apply_inplace", "REGISTRY", "set_tensor_class"]
+__all__ = [
+    "Op", "OpNode", "defop", "apply", "apply1", "apply2", "apply_inplace", "REGISTRY",
+    "set_tensor_class",
+]
 
 REGISTRY: dict[str, Op] = {}
 
@@ -717,7 +721,7 @@ class Op:
     aux_users: tuple[int, ...]
     inplace_name: str  # the in-place method's name, as the in-place notes record it
     # 1 or 2: its number of tensor inputs, when dispatch may take the unrolled path for it
-    # (`_apply1`, `_apply2`: one output, not variadic, no aux); 0 otherwise.
+    # (`apply1`, `apply2`: one output, not variadic, no aux); 0 otherwise.
     fast: int
 
     def __init__(self, **kw: Any) -> None:
@@ -1052,14 +1056,21 @@ def apply(op: Op, *args: Any) -> Any:
     the inputs are unwrapped, cast by the op's dtype rule, and the result is wrapped in a tensor
     whose `grad_fn` records the op when grad mode is on and an input requires grad.
     """
+    fast = op.fast
+    if fast == 2:
+        return apply2(op, args, 3)
+    if fast == 1:
+        return apply1(op, args, 3)
+    return _general(op, args, 3)
+
+
+def _general(op: Op, args: tuple[Any, ...], depth: int) -> Any:
+    # `apply` for every case. `depth`: how many frames above this one the user's frame is when
+    # a Tensor method called the dispatch (3: <- apply, apply1 or apply2 <- method <- user).
     if hook_open[0]:  # a tool (dygrad.jit) watches this thread's dispatch
         h = state.dispatch_hook
         if h is not None:
             return h.op(op, args)
-    if op.fast:
-        res = _apply1(op, args) if op.fast == 1 else _apply2(op, args)
-        if res is not None:
-            return res
     T = _T
     n = op.n_in
     if op.variadic:
@@ -1129,14 +1140,14 @@ def apply(op: Op, *args: Any) -> Any:
         # Runs for every op of a no_grad forward that touches parameters: no frame walk here,
         # only the caller's frame when it is the user's (a direct tensor call).
         note_cut(args[0] if op.variadic else args[:n], op.name,
-                 "nondiff" if state.enabled else "no_grad", quick_site(2))  # fmt: skip
+                 "nondiff" if state.enabled else "no_grad", quick_site(depth))  # fmt: skip
     if op.n_outputs == 1:
         if type(out) is not _ndarray:
             out = np.asarray(out)
         if not record or out.dtype.kind != "f":
             res = T._wrap(out, False, None, 0)
         else:
-            node, res = _new_node(op, out, 3)
+            node, res = _new_node(op, out, depth + 1)
             _record(op, node, args, vals, out, res)
             if op.aux and aux is not None:
                 _keep_aux(op, node, aux)
@@ -1148,7 +1159,7 @@ def apply(op: Op, *args: Any) -> Any:
     if not record:
         res = tuple(T._wrap(o, False, None, 0) for o in out)
     else:
-        node, _ = _new_node(op, None, 3)
+        node, _ = _new_node(op, None, depth + 1)
         node.n_outputs = len(out)
         dif = op.differentiable_outputs or (True,) * len(out)
         res = tuple(T._wrap(o, dif[j], node if dif[j] else None, j) for j, o in enumerate(out))
@@ -1264,9 +1275,9 @@ def _new_node(op: Op, out: np.ndarray | None, depth: int) -> tuple[OpNode, Any]:
     # node whose rules read nothing but the incoming gradient (add, neg, ...) has no saved
     # value, and passes a finite gradient on finite: it records none (0.9% of W2's step).
     # `depth`: the frame above this one that is the user's when an op's method was called from
-    # the user's code (from _apply1/_apply2: <- apply <- Tensor method <- user, 4), looked up
-    # there first, without a walk. One call on the hot path: node, wrap and stamp as three
-    # calls cost W2 2.5% more.
+    # the user's code (from apply2: <- Tensor method <- user, 3), looked up there first,
+    # without a walk. One call on the hot path: node, wrap and stamp as three calls cost W2
+    # 2.5% more.
     node = op.node_cls()
     res = None
     if out is not None:
@@ -1310,17 +1321,21 @@ def _in_edge(op: Op, a: Any, node: OpNode) -> tuple[Node | None, int]:
 
 # `apply` for the common cases, unrolled: one or two tensor inputs (or a tensor and a Python
 # number), one output, the tensors of one floating dtype (or an op without a dtype rule). They
-# do what the generic path does, in its order, without its loops and lists over the inputs.
-# Any other case returns None before the forward runs, and `apply` takes the generic path.
+# do what the general path does, in its order, without its loops and lists over the inputs; any
+# other case is decided before the forward runs and goes to the general path. Tensor's methods
+# call them directly, the arguments in one tuple: `apply`'s own call (its *args, the call to
+# reach these) cost W2 2.3% of its instructions.
 
 
-def _apply1(op: Op, args: tuple[Any, ...]) -> Any:
+def apply1(op: Op, args: tuple[Any, ...], depth: int = 2) -> Any:
+    """`apply(op, *args)` for an op of one tensor input (`Op.fast` 1). `depth`: where the user's
+    frame is above this one when a Tensor method called it (2), for the node's source line."""
     a = args[0]
-    if not isinstance(a, _T):
-        return None
+    if hook_open[0] or not isinstance(a, _T):
+        return _general(op, args, depth + 1)
     v = a._data
     if op.dtype_rule is not None and (not op.std_promote or v.dtype.kind != "f"):
-        return None
+        return _general(op, args, depth + 1)
     try:
         out = op.forward(v) if len(args) == 1 else op.forward(v, *args[1:])
     except (ValueError, IndexError, TypeError, np.exceptions.AxisError) as err:
@@ -1330,8 +1345,8 @@ def _apply1(op: Op, args: tuple[Any, ...]) -> Any:
     if type(out) is not _ndarray:
         out = np.asarray(out)
     if not record or out.dtype.kind != "f":
-        return _unrecorded(op, args, out, req and not record)
-    node, res = _new_node(op, out, 4)
+        return _unrecorded(op, args, out, req and not record, depth)
+    node, res = _new_node(op, out, depth + 1)
     node.next_functions = (_in_edge(op, a, node),)
     node._meta = None if v.shape == out.shape and v.dtype is out.dtype else [(v.shape, v.dtype)]
     if op.saves_inputs:
@@ -1345,17 +1360,20 @@ def _apply1(op: Op, args: tuple[Any, ...]) -> Any:
     return res
 
 
-def _apply2(op: Op, args: tuple[Any, ...]) -> Any:
+def apply2(op: Op, args: tuple[Any, ...], depth: int = 2) -> Any:
+    """`apply(op, *args)` for an op of two tensor inputs (`Op.fast` 2); `depth` as apply1's."""
     a = args[0]
     b = args[1]
     ta = isinstance(a, _T)
     tb = isinstance(b, _T)
+    if hook_open[0]:
+        return _general(op, args, depth + 1)
     if ta and tb:
         va = a._data
         vb = b._data
         dt = va.dtype
         if vb.dtype is not dt:
-            return None
+            return _general(op, args, depth + 1)
     elif ta and (type(b) is float or type(b) is int):
         va = a._data
         vb = b
@@ -1365,9 +1383,9 @@ def _apply2(op: Op, args: tuple[Any, ...]) -> Any:
         vb = b._data
         dt = vb.dtype
     else:
-        return None
+        return _general(op, args, depth + 1)
     if op.dtype_rule is not None and (not op.std_promote or dt.kind != "f"):
-        return None
+        return _general(op, args, depth + 1)
     try:
         out = op.forward(va, vb) if len(args) == 2 else op.forward(va, vb, *args[2:])
     except (ValueError, IndexError, TypeError, np.exceptions.AxisError) as err:
@@ -1379,8 +1397,8 @@ def _apply2(op: Op, args: tuple[Any, ...]) -> Any:
     if type(out) is not _ndarray:
         out = np.asarray(out)
     if not record or out.dtype.kind != "f":
-        return _unrecorded(op, args, out, req and not record)
-    node, res = _new_node(op, out, 4)
+        return _unrecorded(op, args, out, req and not record, depth)
+    node, res = _new_node(op, out, depth + 1)
     oshape = out.shape
     odt = out.dtype
     meta = None
@@ -1418,11 +1436,11 @@ def _apply2(op: Op, args: tuple[Any, ...]) -> Any:
     return res
 
 
-def _unrecorded(op: Op, args: tuple[Any, ...], out: np.ndarray, cut: bool) -> Any:
-    # The tail of `_apply1`/`_apply2` when nothing is recorded: as the generic path's.
+def _unrecorded(op: Op, args: tuple[Any, ...], out: np.ndarray, cut: bool, depth: int) -> Any:
+    # The tail of apply1/apply2 when nothing is recorded: as the general path's.
     if cut:
         note_cut(args[: op.n_in], op.name, "nondiff" if state.enabled else "no_grad",
-                 quick_site(4))  # fmt: skip
+                 quick_site(depth + 1))  # fmt: skip
     res = _T._wrap(out, False, None, 0)
     if op.view:
         _share(args[0], res)
@@ -1432,8 +1450,8 @@ def _unrecorded(op: Op, args: tuple[Any, ...], out: np.ndarray, cut: bool) -> An
 
 
 def _finish(op: Op, node: OpNode, args: tuple[Any, ...], res: Any) -> None:
-    # The tail of `_apply1`/`_apply2` when a node was recorded, for the few that need one (a
-    # view, saved-tensor hooks, forward-mode AD): as `_record`'s and `apply`'s.
+    # The tail of apply1/apply2 when a node was recorded, for the few that need one (a view,
+    # saved-tensor hooks, forward-mode AD): as `_record`'s and the general path's.
     if hooks_open[0]:
         _pack_node(op, node)
     if op.view:
