@@ -1663,6 +1663,8 @@ def matmul(x: Tensor, y: Tensor) -> Tensor:
     if not isinstance(y, Tensor):
         y = tensor(y)
     a, b = x._data.ndim, y._data.ndim
+    if a == 2 and b == 2:  # the common case first
+        return apply2(L.mm, (x, y))
     if a == 0 or b == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {a}D "
                            f"and {b}D")  # fmt: skip
@@ -1672,8 +1674,6 @@ def matmul(x: Tensor, y: Tensor) -> Tensor:
         return apply2(L.mv, (x, y))
     if a == 1 and b == 2:
         return apply2(L.mm, (x.unsqueeze(0), y)).squeeze(0)
-    if a == 2 and b == 2:
-        return apply2(L.mm, (x, y))
     if b == 1:
         return apply2(L.matmul, (x, y.unsqueeze(1))).squeeze(-1)
     if a == 1:
