@@ -61,6 +61,7 @@ class _Late:
 _late = _Late()
 
 _nd = np.ndarray
+_new = object.__new__
 _Number = (int, float, bool, np.number, np.bool_)
 
 
@@ -425,7 +426,16 @@ class Tensor:
             if not (owned and type(g) is _nd and g.dtype == self._data.dtype
                     and g.flags.writeable):  # fmt: skip
                 g = np.array(g, dtype=self._data.dtype)
-            self._grad = Tensor._wrap(g, False, None, 0)
+            t = _new(Tensor)  # (Tensor._wrap written out: a call less per leaf and backward)
+            t._data = g
+            t._requires_grad = False
+            t.grad_fn = None
+            t._out_nr = 0
+            t._vc = [0]
+            t._base = None
+            if hook_open[0]:
+                _made(t)
+            self._grad = t
         elif cur._requires_grad:
             self._grad = Tensor._wrap(cur._data + g, False, None, 0)
         else:
