@@ -648,6 +648,18 @@ def test_a_value_returned_twice_is_one_tensor_with_both_gradients() -> None:
         np.testing.assert_allclose(g, x.grad.numpy(), rtol=1e-6)
 
 
+def test_a_returned_input_that_gets_no_gradient_keeps_none() -> None:
+    # The generated backward hands on a returned input's gradient as it arrived: None when its
+    # output was not used, as eager mode and PyTorch leave .grad (not a NaN 0-d array).
+    cf = torch.compile(lambda x, w: (x, (w * 2).sum()))
+    for _ in range(3):
+        x = torch.ones(3, requires_grad=True)
+        w = torch.ones(3, requires_grad=True)
+        cf(x, w)[1].backward()
+        assert x.grad is None and w.grad.tolist() == [2.0, 2.0, 2.0]
+    assert cf.traces == 1 and not cf.fallback
+
+
 @pytest.mark.parametrize("n", [2, 3])
 def test_compiled_gradient_sent_to_two_leaves_is_not_shared(n) -> None:
     # The generated backward hands one array (the add's gradient, passed through) to both a

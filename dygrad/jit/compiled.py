@@ -450,9 +450,10 @@ def _backward_lines(g: Graph, grad_nodes: list[Node], need: set[int], name: dict
     res = []
     for v in leaves:
         if v.id in reach and v.requires_grad:
-            # An array each (a rule on 0-d arrays may give a NumPy scalar), or None.
+            # An array each (a rule on 0-d arrays may give a NumPy scalar), or None (nothing
+            # reached it: a returned input whose output got no gradient).
             gv = gvar(v)
-            res.append(f"({gv} if type({gv}) is _nd else _asarray({gv}))"
+            res.append(f"({gv} if {gv} is None or type({gv}) is _nd else _asarray({gv}))"
                        if v.id in assigned else "None")  # fmt: skip
     lines.append(f"    return [{', '.join(res)}]")
     return lines
@@ -508,6 +509,7 @@ class CompiledFunctionBackward(GraphNode):
         # The engine may let a leaf keep a gradient as its .grad without a copy when nothing
         # else sees it: not when it is an incoming gradient or a saved array passed through.
         ids = set(map(id, res))
+        ids.discard(id(None))
         self._fresh_grads = ids.isdisjoint(map(id, gs)) and ids.isdisjoint(map(id, saved))
         return res
 
