@@ -184,10 +184,26 @@ def test_a_compiled_calls_one_pass_signature_is_the_flattened_calls() -> None:
     calls = [(a,), (a, b, a), ([a, b], b, 2), ((b, a), 1.5, "mean", True), (a, [b, a]), ()]
     for args in calls:
         leaves, sig = flat_signature(args)
-        flat, _ = tree_flatten((args, {}))
-        assert leaves == flat and sig == signature(flat), args
+        flat, spec = tree_flatten((args, {}))
+        assert leaves == flat and sig == signature(flat, spec), args
     for args in [([a, 2],), ({"x": a},), (a, None), ([[a]],)]:
         assert flat_signature(args) == (None, None), args
+
+
+def test_how_the_arguments_nest_is_part_of_the_signature() -> None:
+    # f([a], b) and f(a, [b]) flatten to the same tensors: a replay of one for the other would
+    # compute the other branch's result (21 for eager's 12).
+    def f(p: Any, q: Any) -> Tensor:
+        return p[0] + q * 10 if isinstance(p, list) else p * 10 + q[0]
+
+    a, b = torch.tensor(1.0), torch.tensor(2.0)
+    cf = torch.compile(f, explain=False)
+    assert [cf([a], b).item(), cf(a, [b]).item(), cf([a], b).item()] == [21.0, 12.0, 21.0]
+    assert cf.traces == 2 and "nest" in cf.explanations[1]
+    t = jit.trace(f, ([a], b))
+    assert t([a], b).item() == 21.0
+    with pytest.raises(jit.GuardError, match="nest"):
+        t(a, [b])
 
 
 # --- refusing what cannot be traced ---------------------------------------------------------------

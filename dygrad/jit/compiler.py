@@ -180,8 +180,8 @@ class CompiledFunction:
             return self.fn(*args, **kwargs)
         leaves, sig = flat_signature(args) if not kwargs else (None, None)
         if leaves is None or sig is None:
-            leaves, _ = tree_flatten((args, kwargs))
-            sig = signature(leaves)
+            leaves, spec = tree_flatten((args, kwargs))
+            sig = signature(leaves, spec)
         reason = "first call" if not self.entries else None
         for e in reversed(self.entries):
             if e.sig != sig:

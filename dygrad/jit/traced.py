@@ -19,9 +19,10 @@ class GuardError(RuntimeError):
     that Python would see otherwise); `dygrad.compile` retraces instead of raising."""
 
 
-def signature(leaves: list[Any], grad: bool = True) -> tuple[Any, ...]:
+def signature(leaves: list[Any], spec: Any, grad: bool = True) -> tuple[Any, ...]:
     """What a trace is specialized on, for flattened call arguments: each tensor's shape, dtype
-    and (with `grad`: the compiled replay depends on it) requires_grad; every other value."""
+    and (with `grad`: the compiled replay depends on it) requires_grad; every other value; and,
+    last, how the arguments nest (`spec`, tree_flatten's: `f([a], b)` is not `f(a, [b])`)."""
     out: list[tuple[Any, ...]] = []
     first: dict[int, int] = {}
     for k, x in enumerate(leaves):
@@ -31,7 +32,14 @@ def signature(leaves: list[Any], grad: bool = True) -> tuple[Any, ...]:
             out.append(("T", x._data.shape, x._data.dtype, x._requires_grad and grad, same))
         else:
             out.append(("V", type(x), x))
+    out.append(("S", spec))
     return tuple(out)
+
+
+# Specs of flat_signature's call shapes, by the shape of each argument (a leaf, or a list or
+# tuple's type and length): one object each, so that comparing signatures compares it by
+# identity.
+_flat_specs: dict[tuple[Any, ...], Any] = {}
 
 
 def flat_signature(args: tuple[Any, ...]) -> tuple[list[Any] | None, tuple[Any, ...] | None]:
@@ -41,6 +49,7 @@ def flat_signature(args: tuple[Any, ...]) -> tuple[list[Any] | None, tuple[Any, 
     leaves: list[Any] = []
     sig: list[tuple[Any, ...]] = []
     first: dict[int, int] = {}
+    shape: list[Any] = []
     for a in args:
         ta = type(a)
         if ta is list or ta is tuple:
@@ -51,26 +60,36 @@ def flat_signature(args: tuple[Any, ...]) -> tuple[list[Any] | None, tuple[Any, 
                 same = first.setdefault(id(b), len(leaves))
                 sig.append(("T", d.shape, d.dtype, b._requires_grad, same))
                 leaves.append(b)
+            shape.append((ta, len(a)))
         elif isinstance(a, Tensor):
             d = a._data
             same = first.setdefault(id(a), len(leaves))
             sig.append(("T", d.shape, d.dtype, a._requires_grad, same))
             leaves.append(a)
+            shape.append(None)
         elif isinstance(a, int | float | str) and not isinstance(a, tuple):
             sig.append(("V", ta, a))
             leaves.append(a)
+            shape.append(None)
         else:
             return None, None
+    key = tuple(shape)
+    spec = _flat_specs.get(key)
+    if spec is None:
+        spec = _flat_specs[key] = tree_flatten((args, {}))[1]
+    sig.append(("S", spec))
     return leaves, tuple(sig)
 
 
 def describe_mismatch(old: tuple[Any, ...], new: tuple[Any, ...]) -> str:
     """The first difference between two signatures, in words."""
-    if len(old) != len(new):
-        return f"{len(new)} arguments where the trace had {len(old)}"
+    if len(old) != len(new):  # (each ends with how the arguments nest)
+        return f"{len(new) - 1} arguments where the trace had {len(old) - 1}"
     for k, (a, b) in enumerate(zip(old, new, strict=True)):
         if a == b:
             continue
+        if a[0] == "S":
+            return f"the arguments nest as {b[1]}, traced as {a[1]}"
         if a[0] == "T" and b[0] == "T":
             if a[1] != b[1]:
                 return f"argument {k} has shape {list(b[1])}, traced with {list(a[1])}"
@@ -109,8 +128,8 @@ class TracedFunction:
         return self.graph.format()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        leaves, _ = tree_flatten((args, kwargs))
-        sig = signature(leaves, grad=False)  # replayed eagerly: autograd works as usual
+        leaves, spec = tree_flatten((args, kwargs))
+        sig = signature(leaves, spec, grad=False)  # replayed eagerly: autograd works as usual
         if sig != self.signature:
             raise GuardError(
                 f"this trace does not apply: {describe_mismatch(self.signature, sig)}. Trace "
@@ -159,7 +178,7 @@ def trace(fn: Callable[..., Any], *example_inputs: Any, **example_kwargs: Any) -
         raise TypeError(f"dygrad.jit.trace() expects a function or module, got {type(fn).__name__}")
     if len(example_inputs) == 1 and type(example_inputs[0]) is tuple:
         example_inputs = example_inputs[0]
-    leaves, _ = tree_flatten((example_inputs, example_kwargs))
-    sig = signature(leaves, grad=False)
+    leaves, spec = tree_flatten((example_inputs, example_kwargs))
+    sig = signature(leaves, spec, grad=False)
     graph, _ = trace_graph(fn, tuple(example_inputs), dict(example_kwargs))
     return TracedFunction(fn, graph, sig)
