@@ -351,8 +351,19 @@ def test_compiled_call_makes_no_tensor_per_op(monkeypatch: pytest.MonkeyPatch) -
         return orig(cls, *a)
 
     monkeypatch.setattr(Tensor, "_wrap", classmethod(counting))
+    # Recorded op results are made by the registry's _new_node, not _wrap: count those too.
+    from dygrad.ops import registry
+
+    new_node = registry._new_node
+    nodes_made = []
+
+    def counting_nodes(*a: Any) -> Any:
+        nodes_made.append(1)
+        return new_node(*a)
+
+    monkeypatch.setattr(registry, "_new_node", counting_nodes)
     out = f(x)
-    assert len(made) == 1  # the output only
+    assert len(made) == 1 and nodes_made == []  # the output only
     nodes = []
     fn = out.grad_fn
     assert fn.name() == "CompiledFunctionBackward"
