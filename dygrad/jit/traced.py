@@ -89,7 +89,7 @@ def describe_mismatch(old: tuple[Any, ...], new: tuple[Any, ...]) -> str:
         if a == b:
             continue
         if a[0] == "S":
-            return f"the arguments nest as {b[1]}, traced as {a[1]}"
+            return f"the arguments nest as {_nesting(b[1])}, traced as {_nesting(a[1])}"
         if a[0] == "T" and b[0] == "T":
             if a[1] != b[1]:
                 return f"argument {k} has shape {list(b[1])}, traced with {list(a[1])}"
@@ -103,6 +103,27 @@ def describe_mismatch(old: tuple[Any, ...], new: tuple[Any, ...]) -> str:
                    f", traced with a {'tensor' if a[0] == 'T' else a[1].__name__}"  # fmt: skip
         return f"argument {k} is {b[2]!r}, traced with {a[2]!r}"
     return "nothing"
+
+
+def _nesting(spec: Any) -> str:
+    """A call's argument structure in Python's brackets, leaves as `*`: `([*, *], *)`."""
+
+    def show(t: Any) -> str:
+        if t.is_leaf():
+            return "*"
+        parts = [show(c) for c in t.children]
+        if t.kind is list:
+            return "[" + ", ".join(parts) + "]"
+        if t.kind is dict:
+            return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(t.context, parts)) + "}"
+        if t.kind is tuple:
+            return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+        return repr(t)  # a namedtuple, None: as the spec prints it
+
+    args, kwargs = spec.children  # tree_flatten((args, kwargs))
+    inner = [show(c) for c in args.children]
+    inner += [f"{k}={show(c)}" for k, c in zip(kwargs.context, kwargs.children)]
+    return "(" + ", ".join(inner) + ")"
 
 
 def _who(k: int, first: int) -> str:
