@@ -91,5 +91,6 @@ def backward(
     got = run_backward(roots, grads, retain_graph=retain_graph, create_graph=create_graph,
                        capture=[t._edge() for t in ins], accumulate=False)  # fmt: skip
     for t, g in zip(ins, got):
-        if g is not None:
+        # (a non-leaf that retains its gradient already received it from its retain hook)
+        if g is not None and not (t.grad_fn is not None and t._retains_grad):
             t._accumulate_grad(g, create_graph)

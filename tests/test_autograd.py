@@ -393,6 +393,23 @@ def test_retain_grad_sees_hooked_gradient_like_pytorch():
     assert y.grad.tolist() == [12.0] * 3 and x.grad.tolist() == [24.0] * 3
 
 
+def test_retained_gradient_of_an_input_of_backward_is_accumulated_once():
+    # backward(inputs=[t]) on a non-leaf that retains its gradient: its retain hook and the
+    # accumulation into the inputs' .grad are one gradient, not two (PyTorch: 6, not 12).
+    x = torch.ones(2, requires_grad=True)
+    t = x * 3
+    t.retain_grad()
+    (t * t).sum().backward(inputs=[t])
+    assert t.grad.tolist() == [6.0, 6.0] and x.grad is None
+    t = x * 3
+    t.retain_grad()
+    t.register_hook(lambda g: g * 10)
+    s = (t * t).sum()
+    s.backward(inputs=[t], retain_graph=True)
+    s.backward(inputs=[t, x])
+    assert t.grad.tolist() == [120.0, 120.0] and x.grad.tolist() == [180.0, 180.0]
+
+
 def test_hook_requires_grad():
     with pytest.raises(RuntimeError, match="doesn't require gradient"):
         torch.ones(2).register_hook(lambda g: g)
