@@ -410,6 +410,21 @@ def test_retained_gradient_of_an_input_of_backward_is_accumulated_once():
     assert t.grad.tolist() == [120.0, 120.0] and x.grad.tolist() == [180.0, 180.0]
 
 
+def test_a_leaf_nodes_post_hook_runs_after_it_accumulates():
+    # AccumulateGrad.register_hook: called with no gradient inputs and the gradient that
+    # reached the leaf, once .grad holds it, in each backward while the node lives (PyTorch).
+    x = torch.ones(2, requires_grad=True)
+    y = x * 2
+    acc = y.grad_fn.next_functions[0][0]
+    log = []
+    acc.register_hook(lambda gi, go: log.append((gi, go[0].tolist(), x.grad.tolist())))
+    y.sum().backward()
+    (x * 3).sum().backward()
+    assert log == [((), [2.0, 2.0], [2.0, 2.0]), ((), [3.0, 3.0], [5.0, 5.0])]
+    torch.autograd.grad((x * 4).sum(), [x])  # nothing accumulated: no call
+    assert len(log) == 2
+
+
 def test_hook_requires_grad():
     with pytest.raises(RuntimeError, match="doesn't require gradient"):
         torch.ones(2).register_hook(lambda g: g)

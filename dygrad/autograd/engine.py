@@ -137,6 +137,9 @@ def run_backward(
                 if accumulate:
                     owned = node in owned_grads and not pre
                     node.variable._accumulate_grad(g, create_graph, owned)
+                    if node._post_hooks:  # after the accumulation, as PyTorch: ((), (g,))
+                        for hook in tuple(node._post_hooks.values()):
+                            hook((), g)
                 if observe is not None:
                     observe(node, g, None)
                 continue
@@ -191,7 +194,12 @@ def run_backward(
                 buffers[nxt] = gi
                 if own:
                     owned_grads.add(nxt)
-                if direct and nxt._seq + 0.5 == node._seq and nxt.variable._hooks is None:
+                if (
+                    direct
+                    and nxt._seq + 0.5 == node._seq
+                    and nxt.variable._hooks is None
+                    and nxt._post_hooks is None
+                ):
                     # This node is the oldest that used the leaf (its number is half a step
                     # above the leaf's): every other user is newer and has run, so once this
                     # node's edges are done the leaf has its whole gradient. No hook looks at
