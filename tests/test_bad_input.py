@@ -181,6 +181,8 @@ OPS = [
      "same number of dimensions"),
     ("gather range", lambda t: t["a"].gather(1, torch.tensor([[7]])), RuntimeError,
      "out of bounds for dimension 1 with size 3"),
+    ("gather negative", lambda t: t["a"].gather(1, torch.tensor([[-1]])), RuntimeError,
+     "index -1 is out of bounds for dimension 1 with size 3"),  # PyTorch: no counting from the end
     ("index_select range", lambda t: t["a"].index_select(0, torch.tensor([9])), IndexError,
      "index out of range"),
     ("where cond dtype", lambda t: torch.where(t["i"], t["a"], t["a"]), RuntimeError,

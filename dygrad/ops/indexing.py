@@ -357,9 +357,9 @@ def _gather_check(x: Any, dim: int, idx: Any) -> None:
         raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
     data = np.asarray(getattr(idx, "_data", idx))
     n = x.shape[dim]
-    if data.size and (data.max() >= n or data.min() < -n):
-        raise RuntimeError(f"index {int(data.max())} is out of bounds for dimension {dim} with "
-                           f"size {n}")  # fmt: skip
+    if data.size and (data.max() >= n or data.min() < 0):
+        bad = int(data.max()) if data.max() >= n else int(data.min())
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {dim} with size {n}")
 
 
 def _gather_fwd(x: np.ndarray, dim: int, idx: np.ndarray) -> np.ndarray:
@@ -367,8 +367,10 @@ def _gather_fwd(x: np.ndarray, dim: int, idx: np.ndarray) -> np.ndarray:
         raise ValueError("bad index")
     if x.ndim == 0:
         return _gather_fwd(x.reshape(1), 0, idx.reshape(1)).reshape(())
-    # An index outside [-n, n) makes the fancy indexing below raise IndexError, which apply
-    # turns into _gather_check's message.
+    # An index outside [0, n) raises IndexError, which apply turns into _gather_check's
+    # message: a negative one too (PyTorch's gather does not count from the end, NumPy would).
+    if idx.size and idx.min() < 0:
+        raise IndexError("negative index")
     return x[_along(dim, idx)]
 
 
