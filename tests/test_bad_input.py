@@ -183,6 +183,13 @@ OPS = [
      "out of bounds for dimension 1 with size 3"),
     ("gather negative", lambda t: t["a"].gather(1, torch.tensor([[-1]])), RuntimeError,
      "index -1 is out of bounds for dimension 1 with size 3"),  # PyTorch: no counting from the end
+    ("scatter negative", lambda t: t["a"].scatter(1, torch.tensor([[-1]]), torch.ones(1, 1)),
+     RuntimeError, "index -1 is out of bounds for dimension 1 with size 3"),
+    ("scatter_add negative",
+     lambda t: t["a"].scatter_add(1, torch.tensor([[-1]]), torch.ones(1, 1)), RuntimeError,
+     "index -1 is out of bounds for dimension 1 with size 3"),
+    ("index_select negative", lambda t: t["a"].index_select(0, torch.tensor([-1])), IndexError,
+     "index -1 for dimension 0"),
     ("index_select range", lambda t: t["a"].index_select(0, torch.tensor([9])), IndexError,
      "index out of range"),
     ("where cond dtype", lambda t: torch.where(t["i"], t["a"], t["a"]), RuntimeError,

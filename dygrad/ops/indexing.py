@@ -260,12 +260,14 @@ def _index_select_check(x: Any, dim: int, idx: Any) -> None:
         raise IndexError("index_select(): Index is supposed to be a vector")
     n = x.shape[dim]
     data = np.asarray(getattr(idx, "_data", idx))
-    if data.size and (data.max() >= n or data.min() < -n):
-        raise IndexError(f"index out of range in self (index {int(data.max())} for dimension "
-                         f"{dim} of size {n})")  # fmt: skip
+    if data.size and (data.max() >= n or data.min() < 0):
+        bad = int(data.max()) if data.max() >= n else int(data.min())
+        raise IndexError(f"index out of range in self (index {bad} for dimension {dim} of size "
+                         f"{n})")  # fmt: skip
 
 
 def _index_select_fwd(x: np.ndarray, dim: int, idx: np.ndarray) -> np.ndarray:
+    _nonnegative(np.asarray(idx))
     if x.ndim == 0:
         return np.take(x.reshape(1), idx, axis=0).reshape(())
     return np.take(x, idx, axis=dim)
@@ -362,15 +364,21 @@ def _gather_check(x: Any, dim: int, idx: Any) -> None:
         raise RuntimeError(f"index {bad} is out of bounds for dimension {dim} with size {n}")
 
 
+def _nonnegative(idx: np.ndarray) -> None:
+    # PyTorch's gather, scatter and index_select do not count indices from the end, as NumPy's
+    # indexing would: a negative one is out of bounds (IndexError: apply then raises the op's
+    # check message, which names it).
+    if idx.size and idx.min() < 0:
+        raise IndexError("negative index")
+
+
 def _gather_fwd(x: np.ndarray, dim: int, idx: np.ndarray) -> np.ndarray:
     if idx.ndim != x.ndim or idx.dtype.kind not in "iu":
         raise ValueError("bad index")
     if x.ndim == 0:
         return _gather_fwd(x.reshape(1), 0, idx.reshape(1)).reshape(())
-    # An index outside [0, n) raises IndexError, which apply turns into _gather_check's
-    # message: a negative one too (PyTorch's gather does not count from the end, NumPy would).
-    if idx.size and idx.min() < 0:
-        raise IndexError("negative index")
+    # An index outside [0, n) raises IndexError, which apply turns into _gather_check's message.
+    _nonnegative(idx)
     return x[_along(dim, idx)]
 
 
@@ -398,6 +406,7 @@ gather = defop(
 def _scatter_fwd(x: np.ndarray, dim: int, idx: np.ndarray, src: Any) -> np.ndarray:
     if x.ndim == 0:
         return _scatter_fwd(x.reshape(1), 0, _lift(idx), _lift(src)).reshape(())
+    _nonnegative(idx)
     r = x.copy()
     key = _along(dim, idx)
     if isinstance(src, np.ndarray) and src.ndim:
@@ -453,6 +462,7 @@ scatter_value = defop(
 def _scatter_add_fwd(x: np.ndarray, dim: int, idx: np.ndarray, src: np.ndarray) -> np.ndarray:
     if x.ndim == 0:
         return _scatter_add_fwd(x.reshape(1), 0, _lift(idx), _lift(src)).reshape(())
+    _nonnegative(idx)
     r = x.copy()
     _scatter_add_into(r, dim, idx, src)
     return r
