@@ -76,7 +76,6 @@ class Program:
         self.out_first: list[int] = []  # per output: the first output with the same value
         self.n_diff = 0
         self.diff_pos: list[int] = []  # the graph outputs that are the node's outputs
-        self.grad_template: list[Any] = []  # backward's incoming gradients, None filled
         self.guards: list[Guard] = []
 
 
@@ -300,7 +299,6 @@ def build_program(g: Graph, with_grad: bool) -> Program:
     ]
     p.n_diff = sum(p.diff_outputs) if with_grad else 0
     p.diff_pos = [j for j, d in enumerate(p.diff_outputs) if d]
-    p.grad_template = [None] * len(p.diff_outputs)
 
     # --- backward -----------------------------------------------------------------------------
     if with_grad and p.grad_leaves:
@@ -491,13 +489,12 @@ class CompiledFunctionBackward(GraphNode):
                     f"{list(t._data.shape)} read by a compiled function)", None, 0,
                     t._vc[0], ver))  # fmt: skip
         p = self._program
+        full: list[Any] = [None] * len(p.diff_outputs)  # the generated backward's gouts
         if self.n_outputs == 1:
             gs = [grads]
-            full = p.grad_template.copy()
             full[p.diff_pos[0]] = grads
         else:
             gs = list(grads)
-            full = p.grad_template.copy()
             for k, j in enumerate(p.diff_pos):
                 gj = gs[k] if k < len(gs) else None
                 if gj is None:

@@ -53,26 +53,25 @@ def flat_signature(args: tuple[Any, ...]) -> tuple[list[Any] | None, tuple[Any, 
     for a in args:
         ta = type(a)
         if ta is list or ta is tuple:
-            for b in a:
-                if not isinstance(b, Tensor):
-                    return None, None
-                d = b._data
-                same = first.setdefault(id(b), len(leaves))
-                sig.append(("T", d.shape, d.dtype, b._requires_grad, same))
-                leaves.append(b)
+            items = a
             shape.append((ta, len(a)))
         elif isinstance(a, Tensor):
-            d = a._data
-            same = first.setdefault(id(a), len(leaves))
-            sig.append(("T", d.shape, d.dtype, a._requires_grad, same))
-            leaves.append(a)
+            items = (a,)
             shape.append(None)
         elif isinstance(a, int | float | str) and not isinstance(a, tuple):
             sig.append(("V", ta, a))
             leaves.append(a)
             shape.append(None)
+            continue
         else:
             return None, None
+        for b in items:  # (signature's tensor entry, in this loop)
+            if not isinstance(b, Tensor):
+                return None, None
+            d = b._data
+            same = first.setdefault(id(b), len(leaves))
+            sig.append(("T", d.shape, d.dtype, b._requires_grad, same))
+            leaves.append(b)
     key = tuple(shape)
     spec = _flat_specs.get(key)
     if spec is None:
